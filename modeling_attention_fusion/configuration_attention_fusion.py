@@ -1,0 +1,406 @@
+"""Configuration of the helpline attention-fusion model.
+
+This file ships to the Hub next to the weights (``trust_remote_code``): it imports
+only the standard library and transformers.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from transformers import AutoConfig, PretrainedConfig
+
+# --------------------------------------------------------------------------- #
+# The label reference (../shared/spec/labels.md): the defaults of the config.  #
+# --------------------------------------------------------------------------- #
+
+NER_ENTITY_TYPES: list[str] = [
+    "NAME",
+    "LOCATION",
+    "VICTIM",
+    "AGE",
+    "GENDER",
+    "INCIDENT_TYPE",
+    "PERPETRATOR",
+    "PHONE_NUMBER",
+    "LANDMARK",
+]
+
+SUB_TO_MAIN_CATEGORY: dict[str, str] = {
+    **{
+        sub: "Advice and Counselling"
+        for sub in [
+            "Bullying",
+            "Child in Conflict with the Law",
+            "Discrimination",
+            "Drug/Alcohol Abuse",
+            "Family Relationship",
+            "HIV/AIDS",
+            "Homelessness",
+            "Legal issues",
+            "Missing Child",
+            "Peer Relationships",
+            "Physical Health",
+            "Psychosocial/Mental Health",
+            "Relationships (Boy/Girl)",
+            "Relationships (Parent/Child)",
+            "Relationships (Student/Teacher)",
+            "School related issues",
+            "Self Esteem",
+            "Sexual & Reproductive Health",
+            "Student/ Teacher Relationship",
+            "Teen Pregnancy",
+        ]
+    },
+    **{
+        sub: "Child Maintenance & Custody"
+        for sub in [
+            "Adoption",
+            "Birth Registration",
+            "Custody",
+            "Foster Care",
+            "Maintenance",
+            "No Care Giver",
+            "Other",
+        ]
+    },
+    **{
+        sub: "Disability"
+        for sub in [
+            "Albinism",
+            "Hearing impairment",
+            "Hydrocephalus",
+            "Mental impairment",
+            "Multiple disabilities",
+            "Physical impairment",
+            "Speech impairment",
+            "Spinal bifida",
+            "Visual impairment",
+        ]
+    },
+    **{
+        sub: "GBV"
+        for sub in [
+            "Emotional/Psychological Violence",
+            "Financial/Economic Violence",
+            "Forced Marriage Violence",
+            "Harmful Practice",
+            "Physical Violence",
+            "Sexual Violence",
+        ]
+    },
+    **{
+        sub: "Information"
+        for sub in ["Child Abuse", "Child Rights", "Info on Helpline", "Legal Issues", "School Related Issues"]
+    },
+    **{
+        sub: "Nutrition"
+        for sub in [
+            "Balanced Diet",
+            "Breastfeeding",
+            "Feeding & Food preparation",
+            "Malnutrition",
+            "Obesity",
+            "Stagnation",
+            "Underweight",
+        ]
+    },
+    **{
+        sub: "VANE"
+        for sub in [
+            "Child Abduction",
+            "Child Labor",
+            "Child Marriage",
+            "Child Neglect",
+            "Child Trafficking",
+            "Emotional Abuse",
+            "Female Genital Mutilation",
+            "OCSEA",
+            "Physical Abuse",
+            "Sexual Abuse",
+            "Traditional Practice",
+            "Unlawful Confinement",
+        ]
+    },
+}
+
+UNKNOWN_CATEGORY = "Unknown"
+
+MAIN_CATEGORIES: list[str] = sorted(set(SUB_TO_MAIN_CATEGORY.values())) + [UNKNOWN_CATEGORY]
+
+INTERVENTIONS: list[str] = [
+    "Counselling",
+    "Referral",
+    "Follow-up",
+    "Legal Aid",
+    "Psychosocial Support",
+    "Medical Referral",
+    "Home Visit",
+    "Case Conference",
+    "Police Referral",
+    "Child Protection",
+    "Emergency Response",
+    "Mediation",
+    "Shelter",
+    "Nutritional Support",
+    "Educational Support",
+    "Signposting",
+    "Awareness/Information Provided",
+    "Unknown",
+]
+
+PRIORITIES: list[str] = ["1", "2", "3"]  # "1" critical, "2" urgent, "3" routine
+
+CASE_HEADS: dict[str, list[str]] = {
+    "main_category": MAIN_CATEGORIES,
+    "sub_category": sorted(SUB_TO_MAIN_CATEGORY),
+    "intervention": INTERVENTIONS,
+    "priority": PRIORITIES,
+}
+
+QA_HEADS: dict[str, list[str]] = {
+    "opening": ["use of call opening phrase"],
+    "listening": [
+        "caller not interrupted",
+        "empathises with caller",
+        "paraphrases/rephrases issue",
+        "uses please and thank you",
+        "does not hesitate or sound unsure",
+    ],
+    "proactiveness": [
+        "willing to solve extra issues",
+        "confirms satisfaction with action points",
+        "follows up on case updates",
+    ],
+    "resolution": [
+        "gives accurate information",
+        "correct language use",
+        "consults if unsure",
+        "follows correct steps",
+        "explains solution process clearly",
+    ],
+    "hold": ["explains before placing on hold", "thanks caller for holding"],
+    "closing": ["proper call closing phrase used"],
+}
+
+TASKS: tuple[str, ...] = ("ner", "cls", "qa")
+POOLING_CHOICES: tuple[str, ...] = ("attention", "cls", "mean")
+SENTENCE_TASKS: tuple[str, ...] = ("cls", "qa")
+
+
+def bio_tags(entity_types: list[str]) -> list[str]:
+    """BIO tag list for ``entity_types``: ``O`` first, then ``B-X``/``I-X`` per type.
+
+    Example:
+        >>> bio_tags(["NAME", "AGE"])
+        ['O', 'B-NAME', 'I-NAME', 'B-AGE', 'I-AGE']
+    """
+    tags = ["O"]
+    for entity_type in entity_types:
+        tags += [f"B-{entity_type}", f"I-{entity_type}"]
+    return tags
+
+
+def _check_label_list(field: str, head: str, labels: Any) -> list[str]:
+    where = f"{field}[{head!r}]" if head else field
+    if not isinstance(labels, (list, tuple)) or not labels:
+        raise ValueError(f"{where}: the label list is empty or not a list (got {labels!r}); give at least one label")
+    labels = [str(label) for label in labels]
+    seen: set[str] = set()
+    duplicates = sorted({label for label in labels if label in seen or seen.add(label)})
+    if duplicates:
+        raise ValueError(f"{where}: duplicated labels {duplicates}; every label must appear once")
+    return labels
+
+
+class AttentionFusionConfig(PretrainedConfig):
+    r"""Configuration of [`AttentionFusionModel`]: a shared encoder, a NER head, four case heads and
+    six call-quality heads, with one learned attention pooling per sentence-level task.
+
+    `AttentionFusionConfig()` alone describes the helpline model of the label reference.
+
+    Args:
+        encoder_config (`dict` or `PretrainedConfig`, *optional*):
+            Config of the shared encoder (any Hugging Face encoder: DistilBERT, BERT/MiniLM, RoBERTa,
+            DeBERTa...). Defaults to `distilbert-base-cased`'s architecture (random weights).
+        ner_entity_types (`list[str]`): entity types; the BIO tag list `ner_labels` derives from them.
+        case_heads (`dict[str, list[str]]`): label list per case head (`main_category`, `sub_category`,
+            `intervention`, `priority`).
+        qa_heads (`dict[str, list[str]]`): ordered sub-metric names per call-quality head.
+        sub_to_main (`dict[str, str]`): sub-category → main category table.
+        pooling (`str` or `dict[str, str]`): `"attention"`, `"cls"` or `"mean"`, for both sentence-level
+            tasks or per task (`{"cls": ..., "qa": ...}`).
+        classifier_dropout (`float`): dropout of every head.
+        task_loss_weights (`dict[str, float]`): weight of each task's loss.
+        tasks (`list[str]`): the tasks this model is trained for (all three, or one for a baseline).
+        qa_thresholds (`dict[str, list[float]]`): decision threshold per quality sub-metric.
+        critical_priority (`str`): the priority label meaning "critical".
+        critical_threshold (`float`): a window whose critical probability reaches this makes the call critical.
+        review_threshold (`float`): a case decision below this confidence flags the call for review.
+        window_length (`int`), window_stride (`int`): the window and its overlap (tokens) for long transcripts.
+
+    Example:
+        >>> from transformers import BertConfig
+        >>> config = AttentionFusionConfig(encoder_config=BertConfig(hidden_size=32, num_hidden_layers=2,
+        ...                                num_attention_heads=4, intermediate_size=37))
+        >>> config.ner_labels[:3]
+        ['O', 'B-NAME', 'I-NAME']
+    """
+
+    model_type = "helpline_attention_fusion"
+    sub_configs = {"encoder_config": AutoConfig}
+
+    def __init__(
+        self,
+        encoder_config: dict | PretrainedConfig | None = None,
+        ner_entity_types: list[str] | None = None,
+        case_heads: dict[str, list[str]] | None = None,
+        qa_heads: dict[str, list[str]] | None = None,
+        sub_to_main: dict[str, str] | None = None,
+        pooling: str | dict[str, str] = "attention",
+        classifier_dropout: float = 0.1,
+        task_loss_weights: dict[str, float] | None = None,
+        tasks: list[str] | None = None,
+        qa_thresholds: dict[str, list[float]] | None = None,
+        critical_priority: str = "1",
+        critical_threshold: float = 0.5,
+        review_threshold: float = 0.5,
+        window_length: int = 512,
+        window_stride: int = 128,
+        **kwargs: Any,
+    ) -> None:
+        self.encoder_config = self._build_encoder_config(encoder_config)
+
+        self.ner_entity_types = _check_label_list("ner_entity_types", "", ner_entity_types or NER_ENTITY_TYPES)
+        self.case_heads = self._check_heads("case_heads", case_heads if case_heads is not None else CASE_HEADS)
+        self.qa_heads = self._check_heads("qa_heads", qa_heads if qa_heads is not None else QA_HEADS)
+        self.sub_to_main = dict(sub_to_main if sub_to_main is not None else SUB_TO_MAIN_CATEGORY)
+
+        if isinstance(pooling, str):
+            pooling = {task: pooling for task in SENTENCE_TASKS}
+        if not isinstance(pooling, dict):
+            raise ValueError(f"pooling: expected a string or a dict task -> pooling, got {pooling!r}")
+        pooling = {**{task: "attention" for task in SENTENCE_TASKS}, **pooling}
+        for task, kind in pooling.items():
+            if task not in SENTENCE_TASKS:
+                raise ValueError(f"pooling: unknown task {task!r}; pooling applies to {list(SENTENCE_TASKS)}")
+            if kind not in POOLING_CHOICES:
+                raise ValueError(f"pooling[{task!r}]: unknown pooling {kind!r}; valid: {list(POOLING_CHOICES)}")
+        self.pooling = pooling
+
+        if not 0.0 <= float(classifier_dropout) < 1.0:
+            raise ValueError(f"classifier_dropout: {classifier_dropout!r} is not in [0, 1)")
+        self.classifier_dropout = float(classifier_dropout)
+
+        weights = {task: 1.0 for task in TASKS}
+        for task, weight in (task_loss_weights or {}).items():
+            if task not in TASKS:
+                raise ValueError(f"task_loss_weights: unknown task {task!r}; valid: {list(TASKS)}")
+            if float(weight) < 0:
+                raise ValueError(f"task_loss_weights[{task!r}]: {weight!r} is negative")
+            weights[task] = float(weight)
+        self.task_loss_weights = weights
+
+        tasks = list(tasks) if tasks is not None else list(TASKS)
+        unknown = [task for task in tasks if task not in TASKS]
+        if unknown or not tasks:
+            raise ValueError(f"tasks: {tasks!r} must be a non-empty subset of {list(TASKS)}")
+        self.tasks = [task for task in TASKS if task in tasks]
+
+        thresholds = {head: [0.5] * len(names) for head, names in self.qa_heads.items()}
+        for head, values in (qa_thresholds or {}).items():
+            if head not in thresholds:
+                raise ValueError(f"qa_thresholds: unknown quality head {head!r}; valid: {list(thresholds)}")
+            if len(values) != len(thresholds[head]):
+                raise ValueError(
+                    f"qa_thresholds[{head!r}]: {len(values)} values for {len(thresholds[head])} sub-metrics"
+                )
+            thresholds[head] = [float(v) for v in values]
+        self.qa_thresholds = thresholds
+
+        if "priority" in self.case_heads and str(critical_priority) not in self.case_heads["priority"]:
+            raise ValueError(
+                f"critical_priority: {critical_priority!r} is not one of the priority labels "
+                f"{self.case_heads['priority']}"
+            )
+        self.critical_priority = str(critical_priority)
+        self.critical_threshold = float(critical_threshold)
+        self.review_threshold = float(review_threshold)
+        if int(window_length) < 8:
+            raise ValueError(f"window_length: {window_length!r} is too small; use at least 8 tokens")
+        if not 0 <= int(window_stride) < int(window_length):
+            raise ValueError(f"window_stride: {window_stride!r} must be in [0, window_length={window_length})")
+        # Not `max_length`/`stride`: transformers reads `max_length` in a model config as a generation setting.
+        self.window_length = int(window_length)
+        self.window_stride = int(window_stride)
+
+        # The token-level head is a classic token classifier: keep the top-level id2label for it.
+        kwargs.pop("id2label", None)
+        kwargs.pop("label2id", None)
+        kwargs.pop("num_labels", None)
+        super().__init__(**kwargs)
+        self.id2label = dict(enumerate(self.ner_labels))
+        self.label2id = {label: i for i, label in enumerate(self.ner_labels)}
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _build_encoder_config(encoder_config: dict | PretrainedConfig | None) -> PretrainedConfig:
+        if encoder_config is None:
+            # distilbert-base-cased's architecture; weights come from `from_encoder_pretrained`.
+            return AutoConfig.for_model("distilbert", vocab_size=28996)
+        if isinstance(encoder_config, PretrainedConfig):
+            return copy.deepcopy(encoder_config)
+        if isinstance(encoder_config, dict):
+            encoder_config = dict(encoder_config)
+            model_type = encoder_config.pop("model_type", None)
+            if model_type is None:
+                raise ValueError("encoder_config: the dict has no 'model_type'; expected e.g. 'bert' or 'distilbert'")
+            return AutoConfig.for_model(model_type, **encoder_config)
+        raise ValueError(f"encoder_config: expected a dict or a PretrainedConfig, got {type(encoder_config).__name__}")
+
+    @staticmethod
+    def _check_heads(field: str, heads: Any) -> dict[str, list[str]]:
+        if not isinstance(heads, dict) or not heads:
+            raise ValueError(f"{field}: expected a non-empty dict head -> label list, got {heads!r}")
+        return {str(head): _check_label_list(field, head, labels) for head, labels in heads.items()}
+
+    @property
+    def ner_labels(self) -> list[str]:
+        """The BIO tag list derived from `ner_entity_types`."""
+        return bio_tags(self.ner_entity_types)
+
+    def case_id2label(self, head: str) -> dict[int, str]:
+        return dict(enumerate(self.case_heads[head]))
+
+    def case_label2id(self, head: str) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.case_heads[head])}
+
+    def main_category_of(self, sub_category: str) -> str:
+        """Main category of a sub-category by the config's table (`Unknown` when absent)."""
+        return self.sub_to_main.get(sub_category, UNKNOWN_CATEGORY)
+
+    def label_maps(self) -> dict[str, Any]:
+        """Every label map of the model, as written to `label_maps.json`."""
+        return {
+            "ner": {"entity_types": self.ner_entity_types, "tags": self.ner_labels},
+            "case": dict(self.case_heads),
+            "qa": dict(self.qa_heads),
+            "sub_to_main": dict(self.sub_to_main),
+            "priority_critical": self.critical_priority,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        output = super().to_dict()
+        encoder = self.encoder_config
+        if isinstance(encoder, PretrainedConfig):
+            # to_diff_dict keeps config.json small and portable; a local path must never leak.
+            encoder_dict = encoder.to_diff_dict()
+            encoder_dict["model_type"] = encoder.model_type
+            for key in ("_name_or_path", "id2label", "label2id", "transformers_version", "architectures"):
+                encoder_dict.pop(key, None)
+            output["encoder_config"] = encoder_dict
+        return output
+
+
+__all__ = ["AttentionFusionConfig", "bio_tags"]

@@ -1,0 +1,381 @@
+"""The helpline attention-fusion model: one shared encoder, a NER head, four case heads and six
+call-quality heads, each sentence-level task with its own learned attention pooling.
+
+This file ships to the Hub next to the weights (``trust_remote_code``): it imports only torch,
+transformers, the standard library and its sibling files (single-dot imports).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_attention_fusion import SENTENCE_TASKS, TASKS, AttentionFusionConfig
+from .inference_attention_fusion import FusionPredictorMixin
+
+try:  # transformers 5: init functions that skip weights already loaded from a checkpoint
+    from transformers import initialization as init
+except ImportError:  # transformers 4.x consumers
+    init = nn.init
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- pooling
+class TaskAttentionPooling(nn.Module):
+    """Learned attention pooling: one score per token, padding masked before the softmax.
+
+    A row whose mask is all zeros pools to a zero vector (never NaN).
+    """
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.score = nn.Linear(hidden_size, 1)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # hidden: (batch, seq_len, hidden), mask: (batch, seq_len)
+        mask = mask.to(torch.bool)
+        scores = self.score(hidden).squeeze(-1)  # (batch, seq_len)
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+        weights = torch.softmax(scores.float(), dim=-1)  # all-masked row -> uniform, still finite
+        weights = weights * mask.any(dim=-1, keepdim=True)  # ... then zero: nothing to attend to
+        pooled = torch.einsum("bs,bsh->bh", weights.to(hidden.dtype), hidden)  # (batch, hidden)
+        return pooled, weights
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    weights = mask.to(hidden.dtype)
+    weights = weights / weights.sum(dim=-1, keepdim=True).clamp(min=1.0)  # (batch, seq_len)
+    return torch.einsum("bs,bsh->bh", weights, hidden), weights
+
+
+def cls_pool(hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    weights = torch.zeros_like(mask, dtype=hidden.dtype)
+    weights[:, 0] = 1.0
+    return hidden[:, 0], weights
+
+
+class SentencePooler(nn.Module):
+    """`attention` (learned), `cls` (first token) or `mean` pooling over the unmasked tokens."""
+
+    def __init__(self, hidden_size: int, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.attention = TaskAttentionPooling(hidden_size) if kind == "attention" else None
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.attention is not None:
+            return self.attention(hidden, mask)
+        return cls_pool(hidden, mask) if self.kind == "cls" else mean_pool(hidden, mask)
+
+
+# --------------------------------------------------------------------------- heads
+class NerHead(nn.Module):
+    """Token classifier: Linear -> GELU -> Dropout -> Linear to the BIO tags."""
+
+    def __init__(self, hidden_size: int, num_tags: int, dropout: float) -> None:
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_tags)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(F.gelu(self.dense(hidden))))  # (batch, seq_len, tags)
+
+
+class PooledMultiHead(nn.Module):
+    """Pool -> dropout -> one linear layer per head (`sizes[head]` outputs each)."""
+
+    def __init__(self, hidden_size: int, sizes: dict[str, int], pooling: str, dropout: float) -> None:
+        super().__init__()
+        self.pooler = SentencePooler(hidden_size, pooling)
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict({head: nn.Linear(hidden_size, size) for head, size in sizes.items()})
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        pooled, weights = self.pooler(hidden, mask)  # (batch, hidden), (batch, seq_len)
+        pooled = self.dropout(pooled)
+        return {head: layer(pooled) for head, layer in self.heads.items()}, weights
+
+
+# --------------------------------------------------------------------------- losses
+def ner_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over tagged tokens; `-100` (sub-words, specials, padding) is ignored."""
+    labels = labels.to(logits.device)
+    if not (labels != -100).any():
+        return logits.sum() * 0.0  # keeps the graph, adds nothing
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=-100)
+
+
+def case_loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum over heads of cross-entropy; `-100` means "no label for this head" and adds nothing."""
+    total = sum(value.sum() * 0.0 for value in logits.values())
+    for head, head_labels in labels.items():
+        head_labels = head_labels.to(logits[head].device).long()
+        if (head_labels != -100).any():
+            total = total + F.cross_entropy(logits[head].float(), head_labels, ignore_index=-100)
+    return total
+
+
+def quality_loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum over heads of masked BCE: a sub-metric labelled `-100` (not applicable) adds no loss."""
+    total = sum(value.sum() * 0.0 for value in logits.values())
+    for head, head_labels in labels.items():
+        head_labels = head_labels.to(logits[head].device).float()
+        mask = head_labels != -100
+        if mask.any():
+            per_item = F.binary_cross_entropy_with_logits(
+                logits[head].float(), head_labels.clamp(0.0, 1.0), reduction="none"
+            )
+            total = total + (per_item * mask).sum() / mask.sum()
+    return total
+
+
+# --------------------------------------------------------------------------- outputs
+@dataclass
+class AttentionFusionOutput(ModelOutput):
+    """Output of [`AttentionFusionModel`].
+
+    Args:
+        loss: weighted sum of the losses of the tasks that got labels.
+        ner_logits: `(batch, seq_len, num_tags)`.
+        cls_logits: `{head: (batch, num_classes)}` for the four case heads.
+        qa_logits: `{head: (batch, num_sub_metrics)}` for the six quality heads.
+        task_losses: unweighted loss per task (`{"ner": ..., "cls": ..., "qa": ...}`), for logging.
+        pooling_weights: `{task: (batch, seq_len)}` when asked for with `output_pooling_weights=True`.
+    """
+
+    loss: torch.Tensor | None = None
+    ner_logits: torch.Tensor | None = None
+    cls_logits: dict[str, torch.Tensor] | None = None
+    qa_logits: dict[str, torch.Tensor] | None = None
+    task_losses: dict[str, torch.Tensor] | None = None
+    pooling_weights: dict[str, torch.Tensor] | None = None
+
+
+# --------------------------------------------------------------------------- model
+class AttentionFusionPreTrainedModel(PreTrainedModel):
+    config_class = AttentionFusionConfig
+    # A prefix no attribute carries: the composite is never loaded as "base model + head".
+    base_model_prefix = "attention_fusion"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # Only the heads live here; the encoder is a PreTrainedModel with its own initialisation, and
+        # pretrained encoder weights must survive `post_init()`.
+        std = getattr(self.config.encoder_config, "initializer_range", 0.02)
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+
+
+class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel):
+    r"""A shared encoder with a NER head, four case heads and six call-quality heads.
+
+    `forward(..., task="ner" | "cls" | "qa")` runs the encoder once and that task's head only (training);
+    `task=None` runs the encoder once and every head (inference).
+
+    Example:
+        >>> from transformers import BertConfig
+        >>> config = AttentionFusionConfig(encoder_config=BertConfig(vocab_size=99, hidden_size=32,
+        ...     num_hidden_layers=2, num_attention_heads=4, intermediate_size=37))
+        >>> model = AttentionFusionModel(config)
+        >>> out = model(input_ids=torch.tensor([[2, 5, 7, 3]]), attention_mask=torch.ones(1, 4, dtype=torch.long))
+        >>> out.ner_logits.shape, sorted(out.cls_logits), sorted(out.qa_logits)[:2]
+        (torch.Size([1, 4, 19]), ['intervention', 'main_category', 'priority', 'sub_category'], ['closing', 'hold'])
+    """
+
+    def __init__(self, config: AttentionFusionConfig, encoder: PreTrainedModel | None = None) -> None:
+        super().__init__(config)
+        if encoder is None:
+            encoder = AutoModel.from_config(config.encoder_config, **_encoder_kwargs(config.encoder_config))
+        self.encoder = encoder
+        # The encoder may have been loaded with its own settings (e.g. attention implementation): share them.
+        self.config.encoder_config = self.encoder.config
+        hidden_size = _hidden_size(self.encoder.config)
+        dropout = config.classifier_dropout
+
+        self.ner_head = NerHead(hidden_size, len(config.ner_labels), dropout) if "ner" in config.tasks else None
+        self.cls_head = (
+            PooledMultiHead(
+                hidden_size, {h: len(v) for h, v in config.case_heads.items()}, config.pooling["cls"], dropout
+            )
+            if "cls" in config.tasks
+            else None
+        )
+        self.qa_head = (
+            PooledMultiHead(hidden_size, {h: len(v) for h, v in config.qa_heads.items()}, config.pooling["qa"], dropout)
+            if "qa" in config.tasks
+            else None
+        )
+        self.post_init()
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_encoder_pretrained(
+        cls, encoder_name_or_path: str, encoder_kwargs: dict[str, Any] | None = None, **config_kwargs: Any
+    ) -> AttentionFusionModel:
+        """Start fresh training from a pretrained encoder (a Hub id or a local folder); heads are new.
+
+        Example:
+            >>> model = AttentionFusionModel.from_encoder_pretrained("distilbert-base-cased")  # doctest: +SKIP
+        """
+        encoder_kwargs = dict(encoder_kwargs or {})
+        encoder_config = AutoConfig.from_pretrained(encoder_name_or_path)
+        encoder = AutoModel.from_pretrained(
+            encoder_name_or_path, **{**_encoder_kwargs(encoder_config), **encoder_kwargs}
+        )
+        config = AttentionFusionConfig(encoder_config=encoder.config, **config_kwargs)
+        return cls(config, encoder=encoder)
+
+    # ------------------------------------------------------------------ freezing
+    def freeze_encoder(self, frozen: bool = True) -> None:
+        """Freeze (or unfreeze) the whole shared encoder, e.g. to train new heads only."""
+        self.encoder.requires_grad_(not frozen)
+
+    def freeze_embeddings(self, frozen: bool = True) -> None:
+        """Freeze (or unfreeze) the encoder's input embeddings."""
+        self.encoder.get_input_embeddings().requires_grad_(not frozen)
+        embeddings = getattr(self.encoder, "embeddings", None)
+        if isinstance(embeddings, nn.Module):
+            embeddings.requires_grad_(not frozen)
+
+    def freeze_head(self, task: str, frozen: bool = True) -> None:
+        """Freeze (or unfreeze) one task's head (`"ner"`, `"cls"` or `"qa"`)."""
+        head = self.task_head(task)
+        head.requires_grad_(not frozen)
+
+    def task_head(self, task: str) -> nn.Module:
+        if task not in TASKS:
+            raise ValueError(f"task: unknown task {task!r}; valid: {list(TASKS)}")
+        head = {"ner": self.ner_head, "cls": self.cls_head, "qa": self.qa_head}[task]
+        if head is None:
+            raise ValueError(f"task: this model has no {task!r} head; it was built for tasks {self.config.tasks}")
+        return head
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.encoder.set_input_embeddings(value)
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        task: str | None = None,
+        labels: Any = None,
+        token_type_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_pooling_weights: bool = False,
+        return_dict: bool | None = None,
+        **kwargs: Any,
+    ) -> AttentionFusionOutput:
+        r"""
+        task (`str`, *optional*): `"ner"`, `"cls"` or `"qa"` runs that task's head only; `None` runs all.
+        labels: for `task="ner"` a `(batch, seq_len)` tag tensor (`-100` ignored); for `task="cls"` a dict
+            head -> `(batch,)` class ids (`-100` = no label); for `task="qa"` a dict head -> `(batch, n)` of
+            0/1 (`-100` = not applicable). With `task=None`, a dict `{"ner": ..., "cls": ..., "qa": ...}`.
+        """
+        tasks = self._tasks_for(task)
+        if attention_mask is None:
+            reference = input_ids if input_ids is not None else inputs_embeds[..., 0]
+            attention_mask = torch.ones(reference.shape[:2], dtype=torch.long, device=reference.device)
+
+        encoder_inputs: dict[str, Any] = {"attention_mask": attention_mask}
+        if inputs_embeds is not None:
+            encoder_inputs["inputs_embeds"] = inputs_embeds
+        else:
+            encoder_inputs["input_ids"] = input_ids
+        if token_type_ids is not None:
+            encoder_inputs["token_type_ids"] = token_type_ids
+        hidden = self.encoder(**encoder_inputs, return_dict=True).last_hidden_state  # (batch, seq_len, hidden)
+
+        task_labels = self._split_labels(task, labels)
+        ner_logits = cls_logits = qa_logits = None
+        pooling_weights: dict[str, torch.Tensor] = {}
+        task_losses: dict[str, torch.Tensor] = {}
+        if "ner" in tasks:
+            ner_logits = self.ner_head(hidden)
+            if task_labels.get("ner") is not None:
+                task_losses["ner"] = ner_loss(ner_logits, task_labels["ner"])
+        if "cls" in tasks:
+            cls_logits, pooling_weights["cls"] = self.cls_head(hidden, attention_mask)
+            if task_labels.get("cls") is not None:
+                task_losses["cls"] = case_loss(cls_logits, task_labels["cls"])
+        if "qa" in tasks:
+            qa_logits, pooling_weights["qa"] = self.qa_head(hidden, attention_mask)
+            if task_labels.get("qa") is not None:
+                task_losses["qa"] = quality_loss(qa_logits, task_labels["qa"])
+
+        loss = None
+        if task_losses:
+            weights = self.config.task_loss_weights
+            loss = sum(weights[name] * value for name, value in task_losses.items())
+        return AttentionFusionOutput(
+            loss=loss,
+            ner_logits=ner_logits,
+            cls_logits=cls_logits,
+            qa_logits=qa_logits,
+            task_losses=task_losses or None,
+            pooling_weights=pooling_weights if output_pooling_weights else None,
+        )
+
+    def _tasks_for(self, task: str | None) -> list[str]:
+        if task is None:
+            return list(self.config.tasks)
+        self.task_head(task)  # raises a clear error for an unknown or absent task
+        return [task]
+
+    @staticmethod
+    def _split_labels(task: str | None, labels: Any) -> dict[str, Any]:
+        if labels is None:
+            return {}
+        if task is not None:
+            return {task: labels}
+        if not isinstance(labels, dict) or not set(labels) <= set(TASKS):
+            raise ValueError(f"labels: with task=None give a dict with keys among {list(TASKS)}, got {type(labels)}")
+        return labels
+
+
+# --------------------------------------------------------------------------- helpers
+def _hidden_size(encoder_config: Any) -> int:
+    for name in ("hidden_size", "dim", "d_model"):
+        value = getattr(encoder_config, name, None)
+        if isinstance(value, int):
+            return value
+    raise ValueError(f"encoder_config: cannot find the hidden size of a {type(encoder_config).__name__}")
+
+
+def _encoder_kwargs(encoder_config: Any) -> dict[str, Any]:
+    """Constructor options for the encoder: BERT-like encoders drop their unused pooler layer."""
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+    model_class = MODEL_MAPPING.get(type(encoder_config), None)
+    if model_class is not None and "add_pooling_layer" in inspect.signature(model_class.__init__).parameters:
+        return {"add_pooling_layer": False}
+    return {}
+
+
+__all__ = [
+    "AttentionFusionModel",
+    "AttentionFusionOutput",
+    "AttentionFusionPreTrainedModel",
+    "TaskAttentionPooling",
+    "SENTENCE_TASKS",
+]

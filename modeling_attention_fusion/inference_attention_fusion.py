@@ -1,10 +1,470 @@
 """Prediction with the attention-fusion model: all three tasks from one encoder pass per window.
 
-Ships to the Hub with the model (imports only torch, transformers and the standard library).
+Ships to the Hub with the model (imports only torch, transformers, the standard library and its siblings).
+
+How a transcript becomes a result:
+
+1. **Windows.** The fast tokenizer cuts the transcript into overlapping windows (`return_overflowing_tokens`,
+   `window_length` tokens each including the special tokens, `window_stride` tokens shared by neighbours).
+2. **One pass.** Windows of all transcripts are sorted by length and batched with dynamic padding; each batch runs
+   the encoder once with `task=None`, which reads the NER, case and quality heads from the same hidden states.
+3. **Tokens.** The windows of a transcript are laid back onto one token sequence (aligned by character offsets).
+   A token seen by several windows takes the prediction of the window where it is *most central* (largest
+   distance to the nearer window edge; ties go to the earlier window), so overlaps never duplicate or cut a span.
+4. **Entities.** A word's tag is the tag of its first sub-word (training labels only first sub-words). BIO rule:
+   `B-X` starts an entity; `I-X` continues the open entity only if it is of type `X`; an `I-X` after `O`, at the
+   start, or after an entity of another type starts a new `X` entity; `O` closes. Offsets come from the offset
+   mapping, so `text == transcript[start:end]`; the score is the mean tag probability of the entity's words.
+5. **Case and quality.** Per-window probabilities are averaged with weight `confidence x content tokens`
+   (confidence = the window's top probability for a case head, mean `max(p, 1 - p)` for a quality head).
+6. **Priority, safety first.** If *any* window's probability of `config.critical_priority` reaches
+   `config.critical_threshold`, the call is critical, whatever the average says.
+7. **Review.** `needs_review` lists every case decision below `config.review_threshold`, every quality decision
+   whose confidence `max(p, 1 - p)` is below it, and a main category that disagrees with the sub-category's
+   main category in `config.sub_to_main`.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+import torch
+from transformers import PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
+
+from .pipeline_attention_fusion import PIPELINE_TASK, custom_pipelines_entry
+
+logger = logging.getLogger(__name__)
+
+PADDING_CHOICES: tuple[str, ...] = ("longest", "max_length")
+
+
+# --------------------------------------------------------------------------- windows
+@dataclass
+class Window:
+    """One encoder input: a slice of one transcript's tokens, with their character offsets."""
+
+    sample: int  # index of the transcript in the batch of texts
+    input_ids: list[int]
+    content: list[int]  # positions (in input_ids) of the transcript's tokens, special tokens excluded
+    offsets: list[tuple[int, int]]  # character span of each content token
+    word_ids: list[int | None]  # word index of each content token
+
+
+@dataclass
+class WindowPrediction:
+    """Probabilities read from one window (on CPU, float32)."""
+
+    ner: torch.Tensor | None = None  # (n_content, num_tags)
+    cls: dict[str, torch.Tensor] = field(default_factory=dict)  # head -> (num_classes,)
+    qa: dict[str, torch.Tensor] = field(default_factory=dict)  # head -> (num_sub_metrics,)
+
+
+def window_settings(
+    model_config: Any, tokenizer: PreTrainedTokenizerBase, window_length: int | None, window_stride: int | None
+) -> tuple[int, int]:
+    """Window length and stride: explicit values, else the config's, checked against the encoder and tokenizer."""
+    limits = [getattr(model_config.encoder_config, "max_position_embeddings", None)]
+    if getattr(model_config.encoder_config, "model_type", "") in {"roberta", "xlm-roberta", "camembert"}:
+        limits = [limit - 2 for limit in limits if limit]  # RoBERTa-style position ids start after the pad id
+    model_max = getattr(tokenizer, "model_max_length", None)
+    limits.append(model_max if isinstance(model_max, int) and model_max < 100_000 else None)
+    limit = min((value for value in limits if value), default=None)
+
+    length = model_config.window_length if window_length is None else int(window_length)
+    if limit is not None and length > limit:
+        if window_length is not None:
+            raise ValueError(f"window_length: {length} tokens exceed what this encoder/tokenizer accepts ({limit})")
+        logger.warning("config.window_length=%d exceeds the encoder's %d positions; using %d", length, limit, limit)
+        length = limit
+    stride = model_config.window_stride if window_stride is None else int(window_stride)
+    room = length - tokenizer.num_special_tokens_to_add(pair=False)
+    if room < 1:
+        raise ValueError(f"window_length: {length} leaves no room for text after the special tokens")
+    if not 0 <= stride < room:
+        raise ValueError(
+            f"window_stride: {stride} must be in [0, {room}) (window_length {length} minus "
+            f"{length - room} special tokens); it is the number of tokens neighbouring windows share"
+        )
+    return length, stride
+
+
+def encode_windows(
+    texts: Sequence[str], tokenizer: PreTrainedTokenizerBase, window_length: int, window_stride: int
+) -> list[Window]:
+    """Cut every text into overlapping windows with the fast tokenizer (offsets into the original text)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"tokenizer: a fast tokenizer is needed for character offsets, got {type(tokenizer).__name__}; "
+            "load it with AutoTokenizer.from_pretrained(..., use_fast=True)"
+        )
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(f"texts[{index}]: expected a string transcript, found {type(text).__name__}")
+    encoded = tokenizer(
+        list(texts),
+        truncation=True,
+        max_length=window_length,
+        stride=window_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        return_special_tokens_mask=True,
+        padding=False,
+    )
+    windows = []
+    for i, sample in enumerate(encoded["overflow_to_sample_mapping"]):
+        special = encoded["special_tokens_mask"][i]
+        offsets = encoded["offset_mapping"][i]
+        word_ids = encoded.word_ids(i)
+        content = [p for p, is_special in enumerate(special) if not is_special]
+        windows.append(
+            Window(
+                sample=int(sample),
+                input_ids=list(encoded["input_ids"][i]),
+                content=content,
+                offsets=[tuple(offsets[p]) for p in content],
+                word_ids=[word_ids[p] for p in content],
+            )
+        )
+    return windows
+
+
+# --------------------------------------------------------------------------- the encoder passes
+def run_windows(
+    model: torch.nn.Module,
+    windows: Sequence[Window],
+    pad_token_id: int,
+    batch_size: int = 16,
+    bf16: bool = False,
+    padding: str = "longest",
+    window_length: int | None = None,
+    sort_by_length: bool = True,
+    one_pass: bool = True,
+    show_progress: bool = False,
+) -> list[WindowPrediction]:
+    """Run the model over `windows` in batches; returns one [`WindowPrediction`] per window, in input order.
+
+    `one_pass=True` runs the encoder once per batch for every task (`task=None`); `False` runs it once per task
+    (`task="ner"`, `"cls"`, `"qa"`), the earlier design, kept for comparison.
+    """
+    if padding not in PADDING_CHOICES:
+        raise ValueError(f"padding: unknown padding {padding!r}; valid: {list(PADDING_CHOICES)}")
+    if padding == "max_length" and window_length is None:
+        raise ValueError("padding='max_length' needs window_length")
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive number of windows per batch, got {batch_size}")
+    order = list(range(len(windows)))
+    if sort_by_length:  # longest first: similar lengths share a batch, and memory peaks at the start
+        order.sort(key=lambda index: -len(windows[index].input_ids))
+    device = next(model.parameters()).device
+    passes: list[str | None] = [None] if one_pass else list(model.config.tasks)
+    results: list[WindowPrediction | None] = [None] * len(windows)
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    progress = hf_logging.tqdm(total=len(windows), desc="windows", unit="win", disable=not show_progress)
+    with torch.inference_mode(), torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+        for batch in batches:
+            width = window_length if padding == "max_length" else max(len(windows[i].input_ids) for i in batch)
+            input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
+            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, index in enumerate(batch):
+                ids = windows[index].input_ids
+                input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+                attention_mask[row, : len(ids)] = 1
+            input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
+            outputs = [model(input_ids=input_ids, attention_mask=attention_mask, task=task) for task in passes]
+            ner_logits = next((o.ner_logits for o in outputs if o.ner_logits is not None), None)
+            cls_logits = next((o.cls_logits for o in outputs if o.cls_logits is not None), None) or {}
+            qa_logits = next((o.qa_logits for o in outputs if o.qa_logits is not None), None) or {}
+            ner_probs = ner_logits.float().softmax(-1).cpu() if ner_logits is not None else None  # (b, seq, tags)
+            cls_probs = {head: logits.float().softmax(-1).cpu() for head, logits in cls_logits.items()}
+            qa_probs = {head: logits.float().sigmoid().cpu() for head, logits in qa_logits.items()}
+            for row, index in enumerate(batch):
+                results[index] = WindowPrediction(
+                    ner=ner_probs[row, windows[index].content] if ner_probs is not None else None,
+                    cls={head: probs[row] for head, probs in cls_probs.items()},
+                    qa={head: probs[row] for head, probs in qa_probs.items()},
+                )
+            progress.update(len(batch))
+    progress.close()
+    return results  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- tokens and entities
+def _align(known: list[tuple[int, int]], search_from: int, offsets: list[tuple[int, int]]) -> int:
+    """Index in `known` where a window starting with `offsets` begins: the largest overlap with the tail."""
+    for start in range(max(search_from, len(known) - len(offsets)), len(known)):
+        if known[start] == offsets[0] and known[start:] == offsets[: len(known) - start]:
+            return start
+    return len(known)
+
+
+def merge_window_tokens(
+    windows: Sequence[Window], predictions: Sequence[WindowPrediction]
+) -> list[tuple[tuple[int, int], int | None, torch.Tensor]]:
+    """One entry per transcript token: `(char offsets, word id, tag probabilities)`.
+
+    Rule: a token covered by several windows takes the probabilities of the window where it is most central
+    (`min(position, n - 1 - position)` largest); ties go to the earlier window.
+    """
+    offsets: list[tuple[int, int]] = []
+    word_ids: list[int | None] = []
+    chosen: list[tuple[int, torch.Tensor]] = []  # (centrality, probabilities)
+    start = 0
+    for window, prediction in zip(windows, predictions):
+        start = _align(offsets, start, window.offsets)
+        n = len(window.offsets)
+        for position in range(n):
+            index, centrality = start + position, min(position, n - 1 - position)
+            if index == len(offsets):
+                offsets.append(window.offsets[position])
+                word_ids.append(window.word_ids[position])
+                chosen.append((centrality, prediction.ner[position]))
+            elif centrality > chosen[index][0]:
+                chosen[index] = (centrality, prediction.ner[position])
+    return [(offset, word, probs) for offset, word, (_, probs) in zip(offsets, word_ids, chosen)]
+
+
+def _split_tag(tag: str) -> tuple[str, str | None]:
+    if tag == "O":
+        return "O", None
+    if tag[:2] in ("B-", "I-"):
+        return tag[0], tag[2:]
+    return "I", tag  # a plain label (IO scheme): consecutive words of one type form one entity
+
+
+def decode_entities(
+    text: str, tokens: Sequence[tuple[tuple[int, int], int | None, torch.Tensor]], tags: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Entities `{label, text, start, end, score}` from per-token tag probabilities (see the module rules)."""
+    words: list[tuple[int, int, str, float]] = []  # (start, end, tag, probability of the tag)
+    previous_word: int | None = None
+    for (start, end), word, probs in tokens:
+        if end <= start:
+            continue  # a token covering no character cannot carry a span
+        if word is not None and word == previous_word and words:
+            words[-1] = (words[-1][0], end, words[-1][2], words[-1][3])  # a later sub-word widens its word
+            continue
+        previous_word = word
+        best = int(probs.argmax())
+        words.append((start, end, tags[best], float(probs[best])))
+
+    entities: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for start, end, tag, score in words:
+        prefix, label = _split_tag(tag)
+        if prefix == "O":
+            current = None
+            continue
+        if prefix == "B" or current is None or current["label"] != label:
+            current = {"label": label, "start": start, "end": end, "scores": [score]}
+            entities.append(current)
+        else:
+            current["end"] = end
+            current["scores"].append(score)
+    result = []
+    for entity in entities:
+        start, end = entity["start"], entity["end"]
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        scores = entity["scores"]
+        result.append(
+            {"label": entity["label"], "text": text[start:end], "start": start, "end": end,
+             "score": sum(scores) / len(scores)}
+        )  # fmt: skip
+    return result
+
+
+# --------------------------------------------------------------------------- case and quality
+def _window_weights(windows: Sequence[Window], confidence: torch.Tensor) -> torch.Tensor:
+    sizes = torch.tensor([max(len(window.content), 1) for window in windows], dtype=torch.float32)
+    return confidence.clamp(min=1e-6) * sizes  # (n_windows,)
+
+
+def aggregate_case_head(
+    windows: Sequence[Window], probs: torch.Tensor, labels: Sequence[str], top_k: int
+) -> tuple[dict[str, Any], torch.Tensor]:
+    """Confidence-weighted mean of the windows' class probabilities `(n_windows, C)`: `{label, score, top_k}`."""
+    weights = _window_weights(windows, probs.max(dim=-1).values)
+    mean = (weights[:, None] * probs).sum(0) / weights.sum()  # (C,)
+    values, indices = mean.topk(min(max(top_k, 1), mean.numel()))
+    ranked = [{"label": labels[int(i)], "score": float(v)} for v, i in zip(values, indices)]
+    return {"label": ranked[0]["label"], "score": ranked[0]["score"], "top_k": ranked}, mean
+
+
+def safety_first_priority(
+    decision: dict[str, Any], probs: torch.Tensor, labels: Sequence[str], critical: str, threshold: float
+) -> dict[str, Any]:
+    """Make the call critical if any window's critical probability reaches `threshold` (never outvoted)."""
+    critical_probs = probs[:, list(labels).index(critical)]  # (n_windows,)
+    peak = float(critical_probs.max())
+    flagged = [int(i) for i in torch.nonzero(critical_probs >= threshold).flatten()]
+    override = bool(flagged) and decision["label"] != critical
+    decision = {**decision, "critical_probability": peak, "critical_windows": flagged, "safety_override": override}
+    if flagged:
+        decision["label"], decision["score"] = critical, peak
+    return decision
+
+
+def aggregate_quality_head(windows: Sequence[Window], probs: torch.Tensor) -> torch.Tensor:
+    """Confidence-weighted mean of the windows' sub-metric probabilities `(n_windows, n)`."""
+    confidence = torch.maximum(probs, 1 - probs).mean(dim=-1)
+    weights = _window_weights(windows, confidence)
+    return (weights[:, None] * probs).sum(0) / weights.sum()  # (n,)
+
+
+def decode_transcript(
+    text: str, windows: Sequence[Window], predictions: Sequence[WindowPrediction], config: Any, top_k: int = 3
+) -> dict[str, Any]:
+    """The result for one transcript from the predictions of its windows (in window order)."""
+    result: dict[str, Any] = {}
+    reasons: list[dict[str, Any]] = []
+    review = config.review_threshold
+    if predictions[0].ner is not None:
+        result["entities"] = decode_entities(text, merge_window_tokens(windows, predictions), config.ner_labels)
+    if predictions[0].cls:
+        case: dict[str, Any] = {}
+        for head, labels in config.case_heads.items():
+            probs = torch.stack([p.cls[head] for p in predictions])  # (n_windows, C)
+            case[head], _ = aggregate_case_head(windows, probs, labels, top_k)
+            if head == "priority" and config.critical_priority in labels:
+                case[head] = safety_first_priority(
+                    case[head], probs, labels, config.critical_priority, config.critical_threshold
+                )
+            if case[head]["score"] < review:
+                reasons.append({"decision": f"case.{head}", "reason": "low_confidence",
+                                "score": case[head]["score"], "threshold": review})  # fmt: skip
+        result["case"] = case
+        consistency = _case_consistency(case, config)
+        if consistency is not None:
+            result["case_consistency"] = consistency
+            if not consistency["consistent"]:
+                reasons.append({"decision": "case.main_category", "reason": "inconsistent_with_sub_category",
+                                "expected": consistency["expected_main_category"]})  # fmt: skip
+    if predictions[0].qa:
+        quality: dict[str, dict[str, Any]] = {}
+        for head, names in config.qa_heads.items():
+            mean = aggregate_quality_head(windows, torch.stack([p.qa[head] for p in predictions]))
+            quality[head] = {}
+            for name, score, threshold in zip(names, mean.tolist(), config.qa_thresholds[head]):
+                quality[head][name] = {"score": score, "met": score >= threshold}
+                if max(score, 1 - score) < review:
+                    reasons.append({"decision": f"quality.{head}.{name}", "reason": "low_confidence",
+                                    "score": max(score, 1 - score), "threshold": review})  # fmt: skip
+        result["quality"] = quality
+    result["needs_review"] = bool(reasons)
+    result["review_reasons"] = reasons
+    result["num_windows"] = len(windows)
+    return result
+
+
+def _case_consistency(case: dict[str, Any], config: Any) -> dict[str, Any] | None:
+    if "main_category" not in case or "sub_category" not in case or not config.sub_to_main:
+        return None
+    sub, main = case["sub_category"]["label"], case["main_category"]["label"]
+    expected = config.main_category_of(sub)
+    return {"consistent": main == expected, "main_category": main, "sub_category": sub,
+            "expected_main_category": expected}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the model mixin
 class FusionPredictorMixin:
-    """Adds `predict` to [`AttentionFusionModel`] (filled in by the inference work)."""
+    """Adds [`predict`] to [`AttentionFusionModel`], and registers the `helpline-fusion` pipeline on save."""
+
+    def predict(
+        self,
+        texts: str | Sequence[str],
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        batch_size: int = 16,
+        bf16: bool = False,
+        window_length: int | None = None,
+        window_stride: int | None = None,
+        top_k: int = 3,
+        padding: str = "longest",
+        sort_by_length: bool = True,
+        one_pass: bool = True,
+        show_progress: bool = False,
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        r"""Analyse transcripts: entities, case labels, call-quality scores and a review flag for each.
+
+        Args:
+            texts: one transcript or a list of them.
+            tokenizer: the model's fast tokenizer (offsets map entities back to the original text).
+            batch_size: windows per encoder call.
+            bf16: run under bfloat16 autocast (CPU or GPU).
+            window_length, window_stride: tokens per window and tokens shared by neighbours; default to the
+                config's `window_length` / `window_stride`.
+            top_k: alternatives listed per case head.
+            padding: `"longest"` pads each batch to its longest window; `"max_length"` pads to `window_length`.
+            sort_by_length: batch windows of similar length together.
+            one_pass: read every task from one encoder pass (`False`: one pass per task, for comparison).
+            show_progress: show a progress bar over windows.
+
+        Returns:
+            One dict per transcript (a dict for a single string): `entities` (`[{label, text, start, end,
+            score}]`), `case` (`{head: {label, score, top_k}}`; `priority` adds `critical_probability`,
+            `critical_windows`, `safety_override`), `case_consistency`, `quality` (`{head: {sub_metric: {score,
+            met}}}`), `needs_review`, `review_reasons` and `num_windows`. Parts whose task the model lacks are left out.
+
+        Example:
+            >>> results = model.predict(["Hello, I am calling about a child ..."], tokenizer, bf16=True)  # doctest: +SKIP
+            >>> results[0]["case"]["priority"]["label"], results[0]["needs_review"]  # doctest: +SKIP
+            ('1', True)
+        """
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        if not texts:
+            return []
+        length, stride = window_settings(self.config, tokenizer, window_length, window_stride)
+        windows = encode_windows(texts, tokenizer, length, stride)
+        pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        was_training = self.training
+        self.eval()
+        try:
+            predictions = run_windows(
+                self, windows, pad_token_id, batch_size=batch_size, bf16=bf16, padding=padding,
+                window_length=length, sort_by_length=sort_by_length, one_pass=one_pass, show_progress=show_progress,
+            )  # fmt: skip
+        finally:
+            self.train(was_training)
+        per_text: list[list[int]] = [[] for _ in texts]
+        for index, window in enumerate(windows):
+            per_text[window.sample].append(index)
+        results = [
+            decode_transcript(
+                text, [windows[i] for i in indices], [predictions[i] for i in indices], self.config, top_k
+            )
+            for text, indices in zip(texts, per_text)
+        ]
+        return results[0] if single else results
+
+    def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
+        """Save as usual, recording the `helpline-fusion` pipeline in `config.custom_pipelines`.
+
+        `pipeline(model=folder_or_hub_id, trust_remote_code=True)` then builds [`HelplineFusionPipeline`].
+        """
+        custom = dict(getattr(self.config, "custom_pipelines", None) or {})
+        custom[PIPELINE_TASK] = custom_pipelines_entry()
+        self.config.custom_pipelines = custom
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+__all__ = [
+    "FusionPredictorMixin",
+    "Window",
+    "WindowPrediction",
+    "aggregate_case_head",
+    "aggregate_quality_head",
+    "decode_entities",
+    "decode_transcript",
+    "encode_windows",
+    "merge_window_tokens",
+    "run_windows",
+    "safety_first_priority",
+    "window_settings",
+]

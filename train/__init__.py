@@ -1,0 +1,1 @@
+"""Training, evaluation, publishing and the CLI jobs of helpline-fusion."""

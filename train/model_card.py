@@ -1,0 +1,162 @@
+"""The model card: the root `model_card.md` template rendered with `huggingface_hub.ModelCard`.
+
+Metadata (`library_name`, `pipeline_tag`, `tags`, `base_model`, `datasets`, `license`) and a `model-index`
+with one result per task head and metric come from the config and the run's metrics; the body gets the
+per-type and per-head tables, hyperparameters and the data validation counts. No transcript text goes in.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
+HYPERPARAMETERS = (
+    "learning_rate", "per_device_train_batch_size", "num_train_epochs", "max_steps", "weight_decay",
+    "warmup_steps", "lr_scheduler_type", "max_grad_norm", "seed", "bf16",
+)
+DATASET_NAME = "helpline call transcripts"
+
+
+def _template() -> Path:
+    if TEMPLATE.is_file():
+        return TEMPLATE
+    import helpline_fusion
+
+    candidate = Path(helpline_fusion.__file__).resolve().parent / "model_card.md"
+    if candidate.is_file():
+        return candidate
+    raise FileNotFoundError(f"the model card template model_card.md is missing (looked at {TEMPLATE})")
+
+
+def _strip_prefix(metrics: dict[str, float]) -> dict[str, float]:
+    return {key.removeprefix("eval_"): value for key, value in metrics.items() if isinstance(value, (int, float))}
+
+
+def eval_results(metrics: dict[str, float], config: Any) -> list[EvalResult]:
+    """One `EvalResult` per task head and metric (the card's `model-index`)."""
+    m = _strip_prefix(metrics)
+    results: list[EvalResult] = []
+
+    def add(task_type: str, task_name: str, metric_type: str, metric_name: str, key: str) -> None:
+        if key in m:
+            results.append(
+                EvalResult(
+                    task_type=task_type, task_name=task_name, dataset_type="helpline", dataset_name=DATASET_NAME,
+                    dataset_split="validation", metric_type=metric_type, metric_name=metric_name,
+                    metric_value=round(float(m[key]), 4),
+                )
+            )
+
+    add("token-classification", "NER", "f1", "entity-level micro F1", "ner_f1")
+    for entity_type in config.ner_entity_types:
+        add("token-classification", "NER", "f1", f"F1 {entity_type}", f"ner_f1_{entity_type}")
+    for head in config.case_heads:
+        add("text-classification", f"case {head}", "accuracy", f"{head} accuracy", f"cls_{head}_accuracy")
+        add("text-classification", f"case {head}", "f1", f"{head} macro F1", f"cls_{head}_macro_f1")
+    add("text-classification", "case priority", "recall", "critical recall", "cls_priority_critical_recall")
+    for head in config.qa_heads:
+        add("text-classification", f"quality {head}", "f1", f"{head} micro F1", f"qa_{head}_f1")
+    add("text-classification", "all tasks", "composite", "composite", "composite")
+    return results
+
+
+def render_model_card(
+    config: Any,
+    metrics: dict[str, float],
+    *,
+    repo_id: str = "org/helpline-fusion",
+    base_model: str | None = None,
+    training_args: Any = None,
+    validation_report: dict | None = None,
+    split_sizes: dict[str, dict[str, int]] | None = None,
+    sampling_strategy: str = "shuffled",
+    license: str = "mit",
+    datasets: list[str] | None = None,
+    extra_results: str = "",
+) -> ModelCard:
+    """Render the card for a trained model; `metrics` are the final evaluation metrics (with or without `eval_`)."""
+    m = _strip_prefix(metrics)
+    base_model = base_model or getattr(config, "base_model_name", None)
+    card_data = ModelCardData(
+        language=["en", "sw"],
+        license=license,
+        library_name="transformers",
+        pipeline_tag="token-classification",
+        tags=["helpline-fusion", "multi-task", "ner", "text-classification", "child-helpline", "custom_code"],
+        base_model=base_model,
+        datasets=datasets,
+        model_name=repo_id.split("/")[-1],
+        eval_results=eval_results(m, config) or None,
+    )
+    headline = {
+        key: m[key]
+        for key in ["composite", "ner_f1", "ner_precision", "ner_recall"]
+        + [f"cls_{h}_accuracy" for h in config.case_heads]
+        + ["cls_priority_critical_recall"]
+        if key in m
+    }
+    ner_rows = [
+        {"type": t, "f1": m[f"ner_f1_{t}"], "support": int(m.get(f"ner_support_{t}", 0))}
+        for t in config.ner_entity_types
+        if f"ner_f1_{t}" in m
+    ]
+    case_rows = [
+        {"head": h, "accuracy": m[f"cls_{h}_accuracy"], "macro_f1": m.get(f"cls_{h}_macro_f1", 0.0)}
+        for h in config.case_heads
+        if f"cls_{h}_accuracy" in m
+    ]
+    qa_rows = [
+        {"head": h, "f1": m[f"qa_{h}_f1"], "accuracy": m.get(f"qa_{h}_accuracy", 0.0)}
+        for h in config.qa_heads
+        if f"qa_{h}_f1" in m
+    ]
+    data_rows = []
+    for path, entry in ((validation_report or {}).get("files") or {}).items():
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(entry.get("reasons", {}).items()))
+        data_rows.append({"file": Path(path).name, **{k: entry.get(k, 0) for k in ("task", "read", "kept", "repaired", "rejected")}, "reasons": reasons})
+    hyperparameters = {}
+    if training_args is not None:
+        hyperparameters = {name: getattr(training_args, name) for name in HYPERPARAMETERS if hasattr(training_args, name)}
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(_template()),
+        model_name=repo_id.split("/")[-1],
+        repo_id=repo_id,
+        base_model=base_model or "unknown",
+        tasks=list(config.tasks),
+        ner_entity_types=config.ner_entity_types,
+        case_heads=config.case_heads,
+        qa_heads=config.qa_heads,
+        window_length=config.window_length,
+        window_stride=config.window_stride,
+        critical_threshold=config.critical_threshold,
+        headline_metrics=headline,
+        ner_type_metrics=ner_rows,
+        case_metrics=case_rows,
+        qa_metrics=qa_rows,
+        hyperparameters=hyperparameters,
+        sampling_strategy=sampling_strategy,
+        data_rows=data_rows,
+        split_rows=[{"task": t, **sizes} for t, sizes in (split_sizes or {}).items()],
+        extra_results=extra_results,
+        year=datetime.date.today().year,
+    )
+
+
+def composite_from_card(card: ModelCard) -> float | None:
+    """The `composite` metric recorded in a card's `model-index`, or None."""
+    for result in card.data.eval_results or []:
+        if result.metric_type == "composite":
+            return float(result.metric_value)
+    return None
+
+
+def write_metrics(folder: Path, metrics: dict[str, float]) -> Path:
+    path = Path(folder) / "eval_results.json"
+    path.write_text(json.dumps(_strip_prefix(metrics), indent=2, sort_keys=True))
+    return path

@@ -1,0 +1,237 @@
+"""The training job behind `train/run.py`: data -> validation report -> splits -> windows -> MultiTaskTrainer -> a
+Hub-ready output folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from transformers import AutoTokenizer, EarlyStoppingCallback, TrainerCallback, TrainingArguments
+
+from ..data.collator import MultiTaskCollator
+from ..data.labels import config_kwargs_from_data
+from ..data.loaders import load_all, load_qa
+from ..data.splits import train_validation_split
+from ..data.tokenization import tokenize_task
+from ..data.validation import log_report, write_report
+from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
+from .finetune import load_for_finetuning
+from .model_card import render_model_card, write_metrics
+from .settings import ProjectArguments, resolve_encoder
+from .trainer import MultiTaskTrainer
+
+logger = logging.getLogger(__name__)
+
+REPORT_NAME = "data_validation_report.json"
+SOURCE_SETTINGS = {"ner": "ner_file", "cls": "cases_file", "qa": "qa_file"}
+
+
+def resolve_sources(project: ProjectArguments, output_dir: Path) -> dict[str, str]:
+    """Data source per task: the named files, or the bundled synthetic data where `synthetic` is set."""
+    sources: dict[str, str] = {}
+    for task in project.tasks:
+        value = getattr(project, SOURCE_SETTINGS[task])
+        if value:
+            looks_local = value.endswith((".json", ".jsonl")) or "/" in value and Path(value).parent.exists()
+            if looks_local and not Path(value).is_file():
+                raise FileNotFoundError(f"{SOURCE_SETTINGS[task]}: data file {value} not found")
+            sources[task] = value
+    missing = [task for task in project.tasks if task not in sources]
+    if missing and project.synthetic:
+        from ..data.synthetic import ensure_generated
+
+        n = project.synthetic_size
+        files = ensure_generated(
+            output_dir / "synthetic_data", seed=project.synthetic_seed, n_ner=n, n_cases=n, n_qa=n,
+            n_qa_heldout=max(50, n // 5),
+        )
+        synthetic = {"ner": files["ner_file"], "cls": files["cases_file"], "qa": files["qa_file"]}
+        for task in missing:
+            sources[task] = str(synthetic[task])
+        if "qa" in missing and not project.qa_eval_file:
+            project.qa_eval_file = str(files["qa_heldout_file"])
+        missing = []
+    if missing:
+        names = ", ".join(f"--{SOURCE_SETTINGS[t]}" for t in missing)
+        raise ValueError(f"no data for tasks {missing}: give {names} or --synthetic true")
+    return sources
+
+
+def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> AttentionFusionModel:
+    model_kwargs = dict(
+        tasks=project.tasks,
+        pooling=project.pooling,
+        classifier_dropout=project.classifier_dropout,
+        task_loss_weights={"ner": project.loss_weight_ner, "cls": project.loss_weight_cls, "qa": project.loss_weight_qa},
+        window_length=project.window_length,
+        window_stride=project.window_stride,
+        **label_kwargs,
+    )
+    if project.init_from:
+        model = load_for_finetuning(project.init_from, **model_kwargs)
+    else:
+        model = AttentionFusionModel.from_encoder_pretrained(resolve_encoder(project.encoder), **model_kwargs)
+    model.config.base_model_name = project.encoder_name or (
+        project.encoder if not Path(project.encoder).exists() and ":" not in project.encoder else None
+    )
+    if project.freeze_encoder:
+        model.freeze_encoder()
+    if project.freeze_embeddings:
+        model.freeze_embeddings()
+    return model
+
+
+class RunInfoCallback(TrainerCallback):
+    """Logs to the active MLflow run what the Trainer's callback does not: the data validation report
+    (counts and reasons only, never text), the task schema sizes and the parameter count."""
+
+    def __init__(self, report: dict, project: ProjectArguments) -> None:
+        self.report = report
+        self.project = project
+        self.run_id: str | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if "mlflow" not in (args.report_to or []) or not state.is_world_process_zero:
+            return
+        import mlflow
+
+        if mlflow.active_run() is None:
+            return
+        self.run_id = mlflow.active_run().info.run_id
+        model, config = kwargs["model"], kwargs["model"].config
+        mlflow.log_dict(self.report, REPORT_NAME)
+        params = {
+            "schema_ner_tags": len(config.ner_labels),
+            **{f"schema_cls_{head}_classes": len(labels) for head, labels in config.case_heads.items()},
+            **{f"schema_qa_{head}_sub_metrics": len(names) for head, names in config.qa_heads.items()},
+        }
+        for entry in self.report["files"].values():
+            params.update({f"data_{entry['task']}_{k}": entry[k] for k in ("read", "kept", "repaired", "rejected")})
+        mlflow.log_params(params)
+        mlflow.set_tags({
+            "parameter_count": sum(p.numel() for p in model.parameters()),
+            "sampling_strategy": self.project.sampling_strategy,
+            "tasks": ",".join(config.tasks),
+            "encoder": config.base_model_name or config.encoder_config.model_type,
+        })
+
+
+def prepare_data(project: ProjectArguments, training_args: TrainingArguments, tokenizer, base_config):
+    output_dir = Path(training_args.output_dir)
+    sources = resolve_sources(project, output_dir)
+    loaded, report = load_all(
+        ner=sources.get("ner"), cases=sources.get("cls"), qa=sources.get("qa"),
+        config=base_config, labels_from_data=project.labels_from_data,
+    )
+    qa_eval = None
+    if "qa" in loaded and project.qa_eval_file:
+        qa_eval, qa_eval_report = load_qa(project.qa_eval_file, config=base_config, labels_from_data=project.labels_from_data)
+        report.add(qa_eval_report)
+    log_report(report)
+    label_kwargs = (
+        config_kwargs_from_data(ner=loaded.get("ner"), cases=loaded.get("cls"), qa=loaded.get("qa"), base=base_config)
+        if project.labels_from_data
+        else {}
+    )
+    splits: dict[str, dict[str, Any]] = {}
+    for task, dataset in loaded.items():
+        parts = train_validation_split(dataset, validation_size=project.validation_size, seed=training_args.seed)
+        train_ds, val_ds = parts["train"], parts["validation"]
+        if task == "qa" and qa_eval is not None:
+            train_ds = dataset  # the held-out template set is the validation set; keep every training record
+            val_ds = qa_eval
+        if project.max_train_examples and len(train_ds) > project.max_train_examples:
+            train_ds = train_ds.shuffle(seed=training_args.seed).select(range(project.max_train_examples))
+        splits[task] = {"train": train_ds, "validation": val_ds}
+    return splits, report, label_kwargs
+
+
+def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[str, Any]:
+    output_dir = Path(training_args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    source = project.init_from or resolve_encoder(project.encoder)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    base_config = (
+        AttentionFusionConfig.from_pretrained(project.init_from) if project.init_from else AttentionFusionConfig()
+    )
+
+    with training_args.main_process_first(desc="loading and tokenising data"):
+        splits, report, label_kwargs = prepare_data(project, training_args, tokenizer, base_config)
+    if training_args.process_index == 0:
+        write_report(report, output_dir / REPORT_NAME)
+    model = build_model(project, label_kwargs)
+    config = model.config
+    tokenized: dict[str, dict[str, Any]] = {"train": {}, "validation": {}}
+    with training_args.main_process_first(desc="tokenising"):
+        for task, parts in splits.items():
+            for name, dataset in parts.items():
+                tokenized[name][task] = tokenize_task(
+                    task, dataset, tokenizer, config, max_length=config.window_length, stride=config.window_stride
+                )
+
+    training_args.remove_unused_columns = False
+    training_args.metric_for_best_model = training_args.metric_for_best_model or "composite"
+    if training_args.metric_for_best_model == "composite":
+        training_args.greater_is_better = True
+    run_info = RunInfoCallback(report.to_dict(), project)
+    callbacks: list[TrainerCallback] = [run_info]
+    if project.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=project.early_stopping_patience))
+
+    trainer = MultiTaskTrainer(
+        model=model,
+        args=training_args,
+        train_datasets=tokenized["train"],
+        eval_datasets=tokenized["validation"],
+        data_collator=MultiTaskCollator(tokenizer, config),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        sampling_strategy=project.sampling_strategy,
+        sampling_temperature=project.sampling_temperature,
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    # The final (best, when load_best_model_at_end) model's metrics, logged into the same MLflow run, which the
+    # Trainer's callback has closed at the end of training.
+    with _reopened_mlflow_run(run_info.run_id):
+        metrics = trainer.evaluate()
+    if trainer.is_world_process_zero():
+        save_output(trainer, project, training_args, metrics, report.to_dict(), splits)
+    if training_args.push_to_hub:
+        trainer.push_to_hub(commit_message="helpline-fusion training run")
+    return {"metrics": metrics, "output_dir": str(output_dir), "trainer": trainer}
+
+
+@contextmanager
+def _reopened_mlflow_run(run_id: str | None):
+    if not run_id:
+        yield
+        return
+    import mlflow
+
+    with mlflow.start_run(run_id=run_id):
+        yield
+
+
+def save_output(trainer, project, training_args, metrics, report: dict, splits) -> None:
+    """Weights + remote code, tokenizer, label maps, metrics, validation report and the model card."""
+    output_dir = Path(training_args.output_dir)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    trainer.save_model(str(output_dir))
+    (output_dir / "label_maps.json").write_text(json.dumps(model.config.label_maps(), indent=2))
+    write_metrics(output_dir, metrics)
+    split_sizes = {task: {name: len(ds) for name, ds in parts.items()} for task, parts in splits.items()}
+    card = render_model_card(
+        model.config,
+        metrics,
+        repo_id=training_args.hub_model_id or f"org/{output_dir.name}",
+        base_model=model.config.base_model_name,
+        training_args=training_args,
+        validation_report=report,
+        split_sizes=split_sizes,
+        sampling_strategy=project.sampling_strategy,
+        license=project.license,
+    )
+    card.save(output_dir / "README.md")

@@ -1,0 +1,68 @@
+"""Train helpline-fusion: `accelerate launch train/run.py CONFIG.yaml [--key value ...]`.
+
+Also `helpline-fusion train CONFIG.yaml ...` and, for several CPU processes, `torchrun --nproc_per_node 2
+train/run.py ...`. Any `TrainingArguments` field or project setting (see `settings.ProjectArguments`) can be
+given in the YAML and overridden on the command line.
+
+The output folder is Hub-ready: weights and remote code (`save_pretrained`), the tokenizer, `label_maps.json`,
+`eval_results.json`, the data validation report and a model card `README.md`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script from a checkout: make `helpline_fusion` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+from typing import Any  # noqa: E402
+
+logger = logging.getLogger("helpline_fusion.train")
+
+
+def configure_mlflow(project, training_args) -> None:
+    """Point the Trainer's MLflow callback at an embedded SQLite store unless told otherwise."""
+    if "mlflow" not in (training_args.report_to or []):
+        return
+    uri = project.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        store = Path(training_args.output_dir).resolve() / "mlflow.db"
+        store.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{store}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.environ.setdefault("MLFLOW_EXPERIMENT_NAME", project.mlflow_experiment)
+    # Unflattened: the label lists and the sub->main table are not hyperparameters (and their keys are not
+    # valid MLflow names); the schema sizes are logged by `SchemaCallback` instead.
+    os.environ.setdefault("MLFLOW_FLATTEN_PARAMS", "FALSE")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .pipeline import train
+
+    from .settings import parse_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        project, training_args = parse_settings(argv)
+    except ValueError as error:
+        print(f"helpline-fusion train: {error}", file=sys.stderr)
+        return 2
+    configure_mlflow(project, training_args)
+    result: dict[str, Any] = train(project, training_args)
+    if training_args.process_index == 0:
+        logger.info("final metrics: %s", json.dumps(result["metrics"], sort_keys=True))
+        logger.info("model saved to %s", result["output_dir"])
+    return 0
+
+
+if __name__ == "__main__":
+    if __package__ in (None, ""):
+        from helpline_fusion.train.run import main as _main
+    else:
+        _main = main
+    sys.exit(_main())

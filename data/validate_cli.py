@@ -1,0 +1,109 @@
+"""`helpline-fusion validate`: check data files before training and print the repair report.
+
+Exit status: 0 when every file was read (records may still be repaired or rejected: see the report), 2 when a
+file cannot be read at all (missing, not JSON, wrong container), 1 when a file was read but breaks the label
+schema (a label outside the config, an unknown quality head). Every file given is checked either way.
+
+Example:
+    helpline-fusion validate --ner-file ../shared/data/ner_helpline.jsonl \\
+        --cases-file ../shared/data/cases_helpline.json --report outputs/data_report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .validation import DataFileError, ValidationReport, format_report, write_report
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_SCHEMA, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helpline-fusion validate",
+        description="Check helpline data files and print, per file, records read, kept, repaired and rejected "
+        "with the reason of each repair and rejection.",
+    )
+    parser.add_argument("--ner-file", help="NER data: JSON lines of {text, entities}")
+    parser.add_argument("--cases-file", help="case records: a JSON array (narrative, category, intervention, priority)")
+    parser.add_argument("--qa-file", help="call-quality records: a JSON array of {text, labels, ...}")
+    parser.add_argument("--report", help="also write the report as JSON to this path")
+    parser.add_argument(
+        "--config",
+        help="a model config (config.json or a model folder) whose label schema the data must follow "
+        "(default: the label reference)",
+    )
+    parser.add_argument(
+        "--labels-from-data",
+        action="store_true",
+        help="accept labels outside the schema (the label maps will be built from the data)",
+    )
+    return parser
+
+
+def _load_config(path: str | None):
+    if path is None:
+        return None
+    from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import AttentionFusionConfig
+
+    return AttentionFusionConfig.from_pretrained(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    files = [("ner", args.ner_file), ("cls", args.cases_file), ("qa", args.qa_file)]
+    files = [(task, path) for task, path in files if path]
+    if not files:
+        parser.print_usage(sys.stderr)
+        print("helpline-fusion validate: give at least one of --ner-file, --cases-file, --qa-file", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        config = _load_config(args.config)
+    except (OSError, ValueError) as exc:
+        print(f"helpline-fusion validate: cannot read the config {args.config!r}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+
+    from .loaders import LOADERS
+
+    report = ValidationReport()
+    status = EXIT_OK
+    for task, path in files:
+        try:
+            _, file_report = LOADERS[task](Path(path), config=config, labels_from_data=args.labels_from_data, name=path)
+        except (OSError, DataFileError) as exc:
+            print(f"error: cannot read {task} file {path!r}: {exc}", file=sys.stderr)
+            status = max(status, EXIT_UNREADABLE)
+            continue
+        except ValueError as exc:
+            print(f"error: {task} file {path!r} breaks the label schema: {exc}", file=sys.stderr)
+            status = max(status, EXIT_SCHEMA)
+            continue
+        report.add(file_report)
+
+    if report.files:
+        print(format_report(report))
+        unbalanced = [path for path, item in report.files.items() if not item.balanced]
+        if unbalanced:  # cannot happen by construction; a guard against a silent loss
+            print(f"error: kept + repaired + rejected != read for {unbalanced}", file=sys.stderr)
+            status = max(status, EXIT_SCHEMA)
+        else:
+            print("\nkept + repaired + rejected = read for every file.")
+    if args.report:
+        try:
+            written = write_report(report, args.report)
+        except OSError as exc:
+            print(f"error: cannot write the report to {args.report!r}: {exc}", file=sys.stderr)
+            return max(status, EXIT_UNREADABLE)
+        print(f"report written to {written}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,432 @@
+"""Validation and repair of helpline records, and the report that accounts for every one of them.
+
+Every record read ends in exactly one of three states, so `kept + repaired + rejected == read` always:
+
+- **kept**: used as it is;
+- **repaired**: used after named changes (a span trimmed or dropped, a label normalised, a QA list padded,
+  a target masked because it was missing...);
+- **rejected**: unusable as a whole (no text, text not a string, empty text, no labels at all...), with a
+  named reason.
+
+`reasons` counts *occurrences* (one record can carry several repairs, e.g. three trimmed spans), so the
+reason counts need not add up to `repaired`; each rejected record carries exactly one rejection reason.
+`flags` counts notes that change nothing, e.g. `duplicate_text` (a transcript equal, up to whitespace, to an
+earlier one: kept, but grouped by `splits.py` so the copies never straddle a split).
+
+Repair decisions (each a deliberate rule; the reason names are the report's keys):
+
+NER spans (`[start, end)` character offsets):
+- `span_malformed`: the span is not an object with integer `start`, `end` and a string `label`: dropped.
+- `span_negative`: `start` or `end` is negative: dropped.
+- `span_outside_text`: `end` (or `start`) lies past the end of the text: dropped, never clipped (a clipped span
+  would be a guess at what was meant).
+- `span_empty`: `start >= end`, or the span covers only whitespace: dropped.
+- `span_whitespace_trimmed`: leading/trailing whitespace inside the span is cut off (the span is kept).
+- `span_overlap_dropped`: of overlapping spans the longer one is kept; on equal length the one that starts
+  earlier, then the one listed first. An exact duplicate is an overlap too. The others are dropped.
+- A label outside the schema is a `ValueError` naming the record (or accepted when the label maps are built
+  from the data).
+
+Case records: see `labels.py` for the intervention rule (the first listed intervention is the learned target,
+the full normalised list is kept) and near-duplicate sub-categories (kept distinct). Missing targets are
+masked (`label_missing_<head>`); a record with no target at all is rejected (`no_labels`). A record without
+`uniqueid` is named by its index (`id_from_index`).
+
+QA records: `labels` may be a dict or a JSON string of one. Lists longer than the head are truncated
+(`qa_list_truncated`), shorter ones padded with the *masked* value -100 (`qa_list_padded`), never with 0.
+Non-numeric values such as "No hold was required" mean *not applicable* (`qa_not_applicable`, masked -100,
+never 0); `null` is `qa_value_missing`; numbers other than 0/1 are `qa_value_invalid`; a head absent from the
+record is `qa_head_missing`; all masked. An unknown head name is a `ValueError` naming the record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+KEPT, REPAIRED, REJECTED = "kept", "repaired", "rejected"
+MASKED = -100
+"""The masked value of a missing or not-applicable target (ignored by every loss)."""
+
+
+class DataFileError(ValueError):
+    """A data file (or source) cannot be read at all: missing, not JSON, or not the expected container."""
+
+
+class RecordRejected(Exception):
+    """Raised by a record check when the whole record is unusable; `reason` names it in the report."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- #
+# The report                                                                  #
+# --------------------------------------------------------------------------- #
+@dataclass
+class FileReport:
+    """What happened to every record of one file (or dataset source).
+
+    Example:
+        >>> report = FileReport(path="ner.jsonl", task="ner")
+        >>> report.add(["span_whitespace_trimmed"])
+        'repaired'
+        >>> report.to_dict()["repaired"]
+        1
+    """
+
+    path: str
+    task: str
+    read: int = 0
+    kept: int = 0
+    repaired: int = 0
+    rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    flags: Counter = field(default_factory=Counter)
+
+    def add(self, repairs: Iterable[str] = (), rejection: str | None = None) -> str:
+        """Count one record read: rejected when `rejection` is given, repaired when `repairs` is not empty."""
+        self.read += 1
+        if rejection is not None:
+            self.rejected += 1
+            self.reasons[rejection] += 1
+            return REJECTED
+        repairs = list(repairs)
+        self.reasons.update(repairs)
+        if repairs:
+            self.repaired += 1
+            return REPAIRED
+        self.kept += 1
+        return KEPT
+
+    def flag(self, name: str, count: int = 1) -> None:
+        """Count a note that changes nothing (e.g. `duplicate_text`)."""
+        if count:
+            self.flags[name] += count
+
+    @property
+    def balanced(self) -> bool:
+        """`kept + repaired + rejected == read`."""
+        return self.kept + self.repaired + self.rejected == self.read
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "task": self.task,
+            "read": self.read,
+            "kept": self.kept,
+            "repaired": self.repaired,
+            "rejected": self.rejected,
+            "reasons": dict(sorted(self.reasons.items())),
+        }
+        if self.flags:
+            out["flags"] = dict(sorted(self.flags.items()))
+        return out
+
+    @classmethod
+    def from_dict(cls, path: str, data: dict[str, Any]) -> FileReport:
+        return cls(
+            path=path,
+            task=data["task"],
+            read=int(data["read"]),
+            kept=int(data["kept"]),
+            repaired=int(data["repaired"]),
+            rejected=int(data["rejected"]),
+            reasons=Counter(data.get("reasons", {})),
+            flags=Counter(data.get("flags", {})),
+        )
+
+
+@dataclass
+class ValidationReport:
+    """The report over several files: `{"files": {path: FileReport.to_dict()}}`.
+
+    Example:
+        >>> report = ValidationReport()
+        >>> report.add(FileReport(path="cases.json", task="cls", read=1, kept=1))
+        >>> list(report.to_dict()["files"])
+        ['cases.json']
+    """
+
+    files: dict[str, FileReport] = field(default_factory=dict)
+
+    def add(self, file_report: FileReport) -> None:
+        self.files[file_report.path] = file_report
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": {path: report.to_dict() for path, report in self.files.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValidationReport:
+        return cls({path: FileReport.from_dict(path, item) for path, item in data["files"].items()})
+
+    def format(self) -> str:
+        """A readable table: one row per file, then the reasons and flags of each file."""
+        return format_report(self)
+
+
+def format_report(report: ValidationReport | FileReport) -> str:
+    """Render a report as a plain-text table (what `helpline-fusion validate` prints)."""
+    files = [report] if isinstance(report, FileReport) else list(report.files.values())
+    width = max([len("file")] + [len(item.path) for item in files])
+    header = f"{'file':<{width}}  {'task':<4}  {'read':>6}  {'kept':>6}  {'repaired':>8}  {'rejected':>8}"
+    lines = [header, "-" * len(header)]
+    for item in files:
+        lines.append(
+            f"{item.path:<{width}}  {item.task:<4}  {item.read:>6}  {item.kept:>6}  {item.repaired:>8}  "
+            f"{item.rejected:>8}"
+        )
+    for item in files:
+        if not item.reasons and not item.flags:
+            continue
+        lines += ["", f"{item.path} ({item.task}):"]
+        lines += [f"  {reason:<34} {count:>6}" for reason, count in sorted(item.reasons.items())]
+        lines += [f"  {name + ' (flag)':<34} {count:>6}" for name, count in sorted(item.flags.items())]
+    return "\n".join(lines)
+
+
+def log_report(report: ValidationReport | FileReport, level: int = logging.INFO) -> None:
+    """Log the counts of every file (names and counts only, never record content)."""
+    files = [report] if isinstance(report, FileReport) else list(report.files.values())
+    for item in files:
+        logger.log(
+            level,
+            "%s (%s): read %d, kept %d, repaired %d, rejected %d; reasons %s%s",
+            item.path,
+            item.task,
+            item.read,
+            item.kept,
+            item.repaired,
+            item.rejected,
+            dict(sorted(item.reasons.items())) or "{}",
+            f"; flags {dict(sorted(item.flags.items()))}" if item.flags else "",
+        )
+
+
+def write_report(report: ValidationReport | FileReport, path: str | PathLike) -> Path:
+    """Write the report as JSON to `path` (parents created), log it, and return the path.
+
+    Example:
+        >>> write_report(report, "outputs/run1/data_report.json")  # doctest: +SKIP
+    """
+    if isinstance(report, FileReport):
+        single = ValidationReport()
+        single.add(report)
+        report = single
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log_report(report)
+    logger.info("data report written to %s", path)
+    return path
+
+
+# --------------------------------------------------------------------------- #
+# Record checks                                                               #
+# --------------------------------------------------------------------------- #
+def check_text(record: Any, field_name: str, where: str) -> str:
+    """The record's input text, or `RecordRejected` (`record_not_an_object`, `missing_text`,
+    `text_not_a_string`, `empty_text`)."""
+    if not isinstance(record, dict):
+        raise RecordRejected("record_not_an_object", f"{where}: expected a JSON object, found {type(record).__name__}")
+    if field_name not in record or record[field_name] is None:
+        raise RecordRejected("missing_text", f"{where}: no {field_name!r} field")
+    text = record[field_name]
+    if not isinstance(text, str):
+        raise RecordRejected(
+            "text_not_a_string", f"{where}: {field_name!r} should be a string, found {type(text).__name__}"
+        )
+    if not text.strip():
+        raise RecordRejected("empty_text", f"{where}: {field_name!r} is empty")
+    return text
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def resolve_overlaps(spans: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Keep non-overlapping spans: the longer wins, then the earlier start, then the first listed.
+
+    Returns the kept spans sorted by start, and how many were dropped.
+
+    Example:
+        >>> kept, dropped = resolve_overlaps([{"start": 0, "end": 4, "label": "A"}, {"start": 2, "end": 9, "label": "B"}])
+        >>> [s["label"] for s in kept], dropped
+        (['B'], 1)
+    """
+    order = sorted(range(len(spans)), key=lambda i: (spans[i]["start"] - spans[i]["end"], spans[i]["start"], i))
+    kept: list[dict[str, Any]] = []
+    for i in order:
+        span = spans[i]
+        if any(span["start"] < other["end"] and other["start"] < span["end"] for other in kept):
+            continue
+        kept.append(span)
+    kept.sort(key=lambda s: (s["start"], s["end"]))
+    return kept, len(spans) - len(kept)
+
+
+def repair_ner_record(record: Any, where: str, entity_types: set[str] | None) -> tuple[dict[str, Any], list[str]]:
+    """Check and repair one NER record; returns `({"text", "entities"}, repairs)`.
+
+    Args:
+        record: the parsed JSON record.
+        where: how errors name the record (`"ner.jsonl line 12"`); never the text.
+        entity_types: the allowed labels; `None` accepts any label (label maps built from the data).
+
+    Raises:
+        RecordRejected: the record is unusable (no text, entities not a list...).
+        ValueError: a span's label is outside `entity_types`.
+    """
+    text = check_text(record, "text", where)
+    if "entities" not in record or record["entities"] is None:
+        raise RecordRejected("missing_entities", f"{where}: no 'entities' field")
+    raw_entities = record["entities"]
+    if not isinstance(raw_entities, list):
+        raise RecordRejected(
+            "entities_not_a_list", f"{where}: 'entities' should be a list, found {type(raw_entities).__name__}"
+        )
+    repairs: list[str] = []
+    spans: list[dict[str, Any]] = []
+    for number, span in enumerate(raw_entities):
+        if not (
+            isinstance(span, dict)
+            and _is_int(span.get("start"))
+            and _is_int(span.get("end"))
+            and isinstance(span.get("label"), str)
+        ):
+            repairs.append("span_malformed")
+            continue
+        start, end, label = span["start"], span["end"], span["label"]
+        if entity_types is not None and label not in entity_types:
+            raise ValueError(
+                f"{where}: entity {number} has label {label!r}, which is not one of the entity types "
+                f"{sorted(entity_types)}; fix the data, extend `ner_entity_types`, or build the label maps "
+                "from the data (labels_from_data=True)"
+            )
+        if start < 0 or end < 0:
+            repairs.append("span_negative")
+            continue
+        if end > len(text) or start > len(text):
+            repairs.append("span_outside_text")
+            continue
+        if start >= end or not text[start:end].strip():
+            repairs.append("span_empty")
+            continue
+        trimmed_start = start + (len(text[start:end]) - len(text[start:end].lstrip()))
+        trimmed_end = end - (len(text[start:end]) - len(text[start:end].rstrip()))
+        if (trimmed_start, trimmed_end) != (start, end):
+            repairs.append("span_whitespace_trimmed")
+        spans.append({"start": trimmed_start, "end": trimmed_end, "label": label})
+    spans, dropped = resolve_overlaps(spans)
+    repairs += ["span_overlap_dropped"] * dropped
+    return {"text": text, "entities": spans}, repairs
+
+
+def parse_qa_labels(value: Any, where: str) -> dict[str, Any]:
+    """The QA `labels` field as a dict (given as a dict or as a JSON string of one), or `RecordRejected`."""
+    if value is None:
+        raise RecordRejected("missing_labels", f"{where}: no 'labels' field")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise RecordRejected(
+                "labels_unparseable", f"{where}: 'labels' is a string but not JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+    if not isinstance(value, dict):
+        raise RecordRejected(
+            "labels_not_a_dict", f"{where}: 'labels' should be a dict head -> list of 0/1, found {type(value).__name__}"
+        )
+    return value
+
+
+def _qa_value(value: Any) -> tuple[int, str | None]:
+    """One QA sub-metric value as 0, 1 or MASKED, with the repair reason when masked."""
+    if isinstance(value, bool):
+        return int(value), None
+    if value is None:
+        return MASKED, "qa_value_missing"
+    if isinstance(value, str):
+        stripped = value.strip()
+        try:
+            value = float(stripped)
+        except ValueError:
+            return MASKED, "qa_not_applicable"
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return int(value), None
+    return MASKED, "qa_value_invalid"
+
+
+def repair_qa_labels(
+    labels: dict[str, Any], where: str, head_sizes: dict[str, int], allow_unknown_heads: bool = False
+) -> tuple[dict[str, list[int]], list[str]]:
+    """Turn a QA labels dict into one list of 0/1/-100 per head, of the head's length.
+
+    Args:
+        labels: head -> list of values (or one non-numeric sentence for "not applicable").
+        where: how errors name the record.
+        head_sizes: number of sub-metrics per head.
+        allow_unknown_heads: if False, an unknown head is a `ValueError`; if True it is skipped (the caller
+            sized it beforehand in `head_sizes`).
+    """
+    unknown = sorted(str(head) for head in labels if head not in head_sizes)
+    if unknown and not allow_unknown_heads:
+        raise ValueError(
+            f"{where}: unknown quality head(s) {unknown}; expected heads {list(head_sizes)} "
+            "(or build the label maps from the data with labels_from_data=True)"
+        )
+    repairs: list[str] = []
+    out: dict[str, list[int]] = {}
+    for head, size in head_sizes.items():
+        if head not in labels:
+            repairs.append("qa_head_missing")
+            out[head] = [MASKED] * size
+            continue
+        values = labels[head]
+        if not isinstance(values, list):
+            # A single sentence ("No hold was required") or a single number stands for the whole head.
+            parsed, reason = _qa_value(values)
+            if reason == "qa_not_applicable" or reason == "qa_value_missing":
+                repairs.append(reason)
+                out[head] = [MASKED] * size
+                continue
+            values = [values]
+        row: list[int] = []
+        for value in values[:size]:
+            parsed, reason = _qa_value(value)
+            if reason:
+                repairs.append(reason)
+            row.append(parsed)
+        if len(values) > size:
+            repairs.append("qa_list_truncated")
+        elif len(values) < size:
+            repairs.append("qa_list_padded")
+            row += [MASKED] * (size - len(values))
+        out[head] = row
+    return out, repairs
+
+
+__all__ = [
+    "MASKED",
+    "DataFileError",
+    "FileReport",
+    "RecordRejected",
+    "ValidationReport",
+    "check_text",
+    "format_report",
+    "log_report",
+    "parse_qa_labels",
+    "repair_ner_record",
+    "repair_qa_labels",
+    "resolve_overlaps",
+    "write_report",
+]

@@ -1,0 +1,165 @@
+"""Seeded train/validation splits: grouped so copies of a transcript never straddle the split, stratified where
+the labels allow.
+
+Rules:
+
+- **Groups.** Records whose texts are equal after whitespace normalisation (`loaders.normalise_text`) form one
+  group; a group goes wholly to one side. Sizes are counted in groups.
+- **Strata.** `stratify_by` is a list of columns tried in order: a group's stratum is its value in the first
+  column whose class holds at least `min_groups_per_class` groups (the group's first record decides). A
+  group rare in every column falls into one pooled stratum. So for cases (`["sub_category", "priority"]`)
+  each sub-category with enough records is split on its own, rarer ones are split by priority, and the rest
+  together. Missing values (`None`) count as a class of their own.
+- **Allocation.** The validation set gets `round(n_groups * validation_size)` groups (at least one when there are
+  two groups or more), shared between strata by largest remainder, never taking every group of a stratum that
+  has two or more; the groups taken within a stratum are chosen by a seeded shuffle. Same data + same seed =
+  same split.
+
+`stratify_by="auto"` picks `["sub_category", "priority"]` for cases, `["scenario", "quality_level"]` for QA
+and no stratification for NER.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from datasets import Dataset, DatasetDict
+
+from .loaders import normalise_text
+
+logger = logging.getLogger(__name__)
+
+AUTO_STRATA: tuple[tuple[str, ...], ...] = (("sub_category", "priority"), ("scenario", "quality_level"))
+_POOLED = ("__pooled__",)
+
+
+def text_groups(texts: Sequence[str]) -> list[int]:
+    """Group id of each text: the index of the first text equal to it after whitespace normalisation.
+
+    Example:
+        >>> text_groups(["a  b", "c", "a b"])
+        [0, 1, 0]
+    """
+    first: dict[str, int] = {}
+    return [first.setdefault(normalise_text(text), index) for index, text in enumerate(texts)]
+
+
+def _resolve_stratify(dataset: Dataset, stratify_by: str | Sequence[str] | None) -> list[str]:
+    if stratify_by is None:
+        return []
+    if stratify_by == "auto":
+        for columns in AUTO_STRATA:
+            present = [column for column in columns if column in dataset.column_names]
+            if present:
+                return present
+        return []
+    columns = [stratify_by] if isinstance(stratify_by, str) else list(stratify_by)
+    missing = [column for column in columns if column not in dataset.column_names]
+    if missing:
+        raise ValueError(f"stratify_by: no column(s) {missing} in the dataset; columns: {dataset.column_names}")
+    return columns
+
+
+def _strata(
+    groups: list[int], dataset: Dataset, columns: list[str], min_groups_per_class: int
+) -> dict[tuple, list[int]]:
+    """Stratum key -> the group ids in it (each group by its first record)."""
+    heads = sorted(set(groups))
+    values = {column: list(dataset[column]) for column in columns}
+    counts = {column: Counter(values[column][group] for group in heads) for column in columns}
+    strata: dict[tuple, list[int]] = defaultdict(list)
+    for group in heads:
+        key = _POOLED
+        for column in columns:
+            value = values[column][group]
+            if counts[column][value] >= min_groups_per_class:
+                key = (column, str(value))
+                break
+        strata[key].append(group)
+    return strata
+
+
+def _allocate(sizes: dict[tuple, int], target: int, rng: random.Random) -> dict[tuple, int]:
+    """Validation groups per stratum: largest remainder, at most n-1 from a stratum of n >= 2."""
+    total = sum(sizes.values())
+    if not total or not target:
+        return dict.fromkeys(sizes, 0)
+    caps = {key: (size - 1 if size >= 2 else size) for key, size in sizes.items()}
+    quotas = {key: target * size / total for key, size in sizes.items()}
+    taken = {key: min(math.floor(quotas[key]), caps[key]) for key in sizes}
+    keys = sorted(sizes)
+    rng.shuffle(keys)  # seeded tie-break between equal remainders
+    keys.sort(key=lambda key: quotas[key] - math.floor(quotas[key]), reverse=True)
+    while sum(taken.values()) < target:
+        grew = False
+        for key in keys:
+            if sum(taken.values()) >= target:
+                break
+            if taken[key] < caps[key]:
+                taken[key] += 1
+                grew = True
+        if not grew:
+            break
+    return taken
+
+
+def train_validation_split(
+    dataset: Dataset,
+    validation_size: float = 0.1,
+    seed: int = 42,
+    stratify_by: str | Sequence[str] | None = "auto",
+    min_groups_per_class: int = 2,
+    text_column: str = "text",
+) -> DatasetDict:
+    """Split a loaded dataset into `train` and `validation`, grouped by transcript and stratified where possible.
+
+    Args:
+        dataset: a loader's output (any dataset with `text_column`).
+        validation_size: the fraction of groups in validation, in (0, 1).
+        seed: the seed of every random choice.
+        stratify_by: `"auto"`, a column, a list of columns tried in order (see the module docstring), or `None`.
+        min_groups_per_class: a class with fewer groups than this is not a stratum of its own.
+        text_column: the column whose (whitespace-normalised) equality defines groups.
+
+    Example:
+        >>> splits = train_validation_split(cases, validation_size=0.15, seed=0)  # doctest: +SKIP
+        >>> sorted(splits)  # doctest: +SKIP
+        ['train', 'validation']
+    """
+    if not 0.0 < float(validation_size) < 1.0:
+        raise ValueError(f"validation_size: {validation_size!r} is not in (0, 1)")
+    if text_column not in dataset.column_names:
+        raise ValueError(f"no {text_column!r} column to group by; columns: {dataset.column_names}")
+    columns = _resolve_stratify(dataset, stratify_by)
+    groups = text_groups(list(dataset[text_column]))
+    strata = _strata(groups, dataset, columns, max(1, int(min_groups_per_class)))
+    n_groups = sum(len(members) for members in strata.values())
+    target = round(n_groups * float(validation_size))
+    target = min(max(target, 1 if n_groups >= 2 else 0), max(n_groups - 1, 0))
+    rng = random.Random(seed)
+    taken = _allocate({key: len(members) for key, members in strata.items()}, target, rng)
+    validation_groups: set[int] = set()
+    for key in sorted(strata):
+        members = list(strata[key])
+        rng.shuffle(members)
+        validation_groups.update(members[: taken[key]])
+    validation = [index for index, group in enumerate(groups) if group in validation_groups]
+    train = [index for index, group in enumerate(groups) if group not in validation_groups]
+    logger.info(
+        "split %d records (%d groups) into %d train / %d validation records; seed %d; %d strata by %s",
+        len(dataset),
+        n_groups,
+        len(train),
+        len(validation),
+        seed,
+        len(strata),
+        columns or "nothing",
+    )
+    return DatasetDict({"train": dataset.select(train), "validation": dataset.select(validation)})
+
+
+__all__ = ["text_groups", "train_validation_split"]

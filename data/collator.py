@@ -1,0 +1,122 @@
+"""Dynamic padding of one-task batches of tokenised windows (the output of `tokenization.py`).
+
+A batch holds windows of one task only (the multi-task sampler guarantees it); the collator pads
+`input_ids` and `attention_mask` to the longest window of the batch (optionally to a multiple of
+`pad_to_multiple_of`), on the tokenizer's `padding_side`, and NER `labels` with -100.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .labels import CLS_PREFIX, QA_PREFIX
+from .validation import MASKED
+
+logger = logging.getLogger(__name__)
+
+
+class MultiTaskCollator:
+    """Collate a list of features of ONE task into tensors.
+
+    Returns `{"task": str, "input_ids": LongTensor(batch, seq), "attention_mask": LongTensor(batch, seq),
+    "example_id": LongTensor(batch), "labels": ...}` where `labels` is a `LongTensor(batch, seq)` for `ner`, a
+    dict head -> `LongTensor(batch)` for `cls`, and a dict head -> `FloatTensor(batch, n_sub)` for `qa`. Features
+    without labels (prediction) give no `labels` key.
+
+    Args:
+        tokenizer: gives `pad_token_id` and `padding_side`.
+        config: an `AttentionFusionConfig` or `LabelMaps` (orders the heads and checks QA list lengths); `None`
+            takes the heads from the features' `cls_*` / `qa_*` keys.
+        pad_to_multiple_of: pad the sequence length up to a multiple of this (e.g. 8 for tensor cores).
+
+    Example:
+        >>> collator = MultiTaskCollator(tokenizer, config)  # doctest: +SKIP
+        >>> batch = collator([windows[0], windows[1]])  # doctest: +SKIP
+        >>> batch["input_ids"].shape  # doctest: +SKIP
+        torch.Size([2, 37])
+    """
+
+    def __init__(self, tokenizer: Any, config: Any | None = None, pad_to_multiple_of: int | None = None) -> None:
+        pad_id = getattr(tokenizer, "pad_token_id", None)
+        if pad_id is None:
+            raise ValueError(
+                f"{type(tokenizer).__name__} has no pad token; set one (e.g. tokenizer.pad_token = tokenizer.eos_token)"
+            )
+        if pad_to_multiple_of is not None and int(pad_to_multiple_of) < 1:
+            raise ValueError(f"pad_to_multiple_of: {pad_to_multiple_of!r} must be a positive integer")
+        self.pad_token_id = int(pad_id)
+        self.padding_side = getattr(tokenizer, "padding_side", "right")
+        self.pad_to_multiple_of = int(pad_to_multiple_of) if pad_to_multiple_of else None
+        self.case_heads = list(config.case_heads) if config is not None else None
+        self.qa_sizes = {head: len(names) for head, names in config.qa_heads.items()} if config is not None else None
+
+    def _pad(self, rows: Sequence[Sequence[int]], value: int, length: int) -> torch.Tensor:
+        padded = []
+        for row in rows:
+            row = list(row)
+            padding = [value] * (length - len(row))
+            padded.append(padding + row if self.padding_side == "left" else row + padding)
+        return torch.tensor(padded, dtype=torch.long)
+
+    def _heads(self, feature: dict[str, Any], prefix: str, configured: Sequence[str] | None) -> list[str]:
+        present = [key[len(prefix) :] for key in feature if key.startswith(prefix)]
+        if configured is None:
+            return present
+        return [head for head in configured if head in present]
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        if not features:
+            raise ValueError("MultiTaskCollator: got an empty batch")
+        tasks = sorted({str(feature.get("task")) for feature in features})
+        if len(tasks) > 1:
+            raise ValueError(
+                f"MultiTaskCollator: the batch mixes tasks {tasks}; every batch must hold one task "
+                "(use the multi-task sampler, or one dataloader per task)"
+            )
+        task = tasks[0]
+        if task not in ("ner", "cls", "qa"):
+            raise ValueError(f"MultiTaskCollator: unknown task {task!r} in the features; expected 'ner', 'cls' or 'qa'")
+        ids = [list(feature["input_ids"]) for feature in features]
+        length = max(len(row) for row in ids)
+        if self.pad_to_multiple_of:
+            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        masks = [list(feature.get("attention_mask", [1] * len(row))) for feature, row in zip(features, ids)]
+        batch: dict[str, Any] = {
+            "task": task,
+            "input_ids": self._pad(ids, self.pad_token_id, length),
+            "attention_mask": self._pad(masks, 0, length),
+        }
+        if all("example_id" in feature for feature in features):
+            batch["example_id"] = torch.tensor([int(feature["example_id"]) for feature in features], dtype=torch.long)
+        first = features[0]
+        if task == "ner" and "labels" in first:
+            batch["labels"] = self._pad([list(feature["labels"]) for feature in features], MASKED, length)
+        elif task == "cls":
+            heads = self._heads(first, CLS_PREFIX, self.case_heads)
+            if heads:
+                batch["labels"] = {
+                    head: torch.tensor([int(feature[CLS_PREFIX + head]) for feature in features], dtype=torch.long)
+                    for head in heads
+                }
+        elif task == "qa":
+            heads = self._heads(first, QA_PREFIX, list(self.qa_sizes) if self.qa_sizes is not None else None)
+            labels = {}
+            for head in heads:
+                rows = [[float(value) for value in feature[QA_PREFIX + head]] for feature in features]
+                expected = self.qa_sizes[head] if self.qa_sizes is not None else len(rows[0])
+                if any(len(row) != expected for row in rows):
+                    raise ValueError(
+                        f"MultiTaskCollator: QA head {head!r} expects {expected} values a window, found lengths "
+                        f"{sorted({len(row) for row in rows})}"
+                    )
+                labels[head] = torch.tensor(rows, dtype=torch.float)
+            if labels:
+                batch["labels"] = labels
+        return batch
+
+
+__all__ = ["MultiTaskCollator"]

@@ -357,7 +357,8 @@ def decode_transcript(
                                     "score": max(score, 1 - score), "threshold": review})  # fmt: skip
         result["quality"] = quality
     result["needs_review"] = bool(reasons)
-    result["review_reasons"] = reasons
+    # Sorted: a saved config lists its heads alphabetically, and the same call must give the same result.
+    result["review_reasons"] = sorted(reasons, key=lambda reason: reason["decision"])
     result["num_windows"] = len(windows)
     return result
 

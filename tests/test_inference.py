@@ -8,18 +8,16 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
-from transformers import BertTokenizerFast
-
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import (
     decode_entities,
     encode_windows,
     window_settings,
 )
+from transformers import BertTokenizerFast
 
 from .conftest import tiny_bert_config
 
@@ -92,8 +90,17 @@ def rounded(value, digits: int = 4):
     return value
 
 
-FORCED = {"w": "B-NAME", "k": "B-LOCATION", "town": "I-LOCATION", "child": "I-VICTIM", "1": "B-AGE",
-          "years": "I-AGE", "old": "I-AGE", "##2": "B-PERPETRATOR", "##u": "B-PERPETRATOR"}  # fmt: skip
+FORCED = {
+    "w": "B-NAME",
+    "k": "B-LOCATION",
+    "town": "I-LOCATION",
+    "child": "I-VICTIM",
+    "1": "B-AGE",
+    "years": "I-AGE",
+    "old": "I-AGE",
+    "##2": "B-PERPETRATOR",
+    "##u": "B-PERPETRATOR",
+}
 
 
 # --------------------------------------------------------------------------- span decoding
@@ -116,8 +123,18 @@ def test_forced_tags_give_exact_entities_with_offsets_into_the_original_text(mon
 
 def test_an_inside_tag_of_another_type_and_repeated_begin_tags_start_new_entities(monkeypatch, tokenizer):
     model = make_model()
-    force(model, monkeypatch, tokenizer, tags={"he": "B-PERPETRATOR", "calling": "I-NAME", "from": "B-LOCATION",
-                                              "town": "B-LOCATION", "about": "I-LOCATION"})  # fmt: skip
+    force(
+        model,
+        monkeypatch,
+        tokenizer,
+        tags={
+            "he": "B-PERPETRATOR",
+            "calling": "I-NAME",
+            "from": "B-LOCATION",
+            "town": "B-LOCATION",
+            "about": "I-LOCATION",
+        },
+    )
     text = "he calling from town about"
     got = [(e["label"], e["text"]) for e in model.predict(text, tokenizer)["entities"]]
     assert got == [("PERPETRATOR", "he"), ("NAME", "calling"), ("LOCATION", "from"), ("LOCATION", "town about")]
@@ -127,8 +144,12 @@ def test_decode_entities_trims_whitespace_and_averages_word_scores():
     text = "call  Amina Otieno now"
     tags = ["O", "B-NAME", "I-NAME"]
     probs = lambda i, p: torch.tensor([p if k == i else (1 - p) / 2 for k in range(3)])  # noqa: E731
-    tokens = [((0, 4), 0, probs(0, 0.9)), ((4, 11), 1, probs(1, 0.8)), ((12, 18), 2, probs(2, 0.6)),
-              ((19, 22), 3, probs(0, 0.9))]  # fmt: skip  (token 1 wrongly includes two spaces)
+    tokens = [
+        ((0, 4), 0, probs(0, 0.9)),
+        ((4, 11), 1, probs(1, 0.8)),
+        ((12, 18), 2, probs(2, 0.6)),
+        ((19, 22), 3, probs(0, 0.9)),
+    ]  # token 1 wrongly includes two spaces
     (entity,) = decode_entities(text, tokens, tags)
     assert (entity["start"], entity["end"], entity["text"]) == (6, 18, "Amina Otieno")
     assert entity["score"] == pytest.approx(0.7)
@@ -262,10 +283,16 @@ def test_main_category_is_checked_against_the_sub_category(monkeypatch, tokenize
     rows = {head: _one_hot_rows(labels, labels[0]) for head, labels in heads.items()}
     rows["sub_category"] = _one_hot_rows(heads["sub_category"], "Bullying")
     rows["main_category"] = _one_hot_rows(heads["main_category"], main)
-    force(model, monkeypatch, tokenizer, case_rows=rows, qa={h: [4.0] * len(n) for h, n in model.config.qa_heads.items()})
+    force(
+        model, monkeypatch, tokenizer, case_rows=rows, qa={h: [4.0] * len(n) for h, n in model.config.qa_heads.items()}
+    )
     result = model.predict("my child is calling", tokenizer)
-    assert result["case_consistency"] == {"consistent": consistent, "main_category": main,
-                                          "sub_category": "Bullying", "expected_main_category": "Advice and Counselling"}  # fmt: skip
+    assert result["case_consistency"] == {
+        "consistent": consistent,
+        "main_category": main,
+        "sub_category": "Bullying",
+        "expected_main_category": "Advice and Counselling",
+    }
     assert result["needs_review"] is (not consistent)
     flagged = [(r["decision"], r["reason"]) for r in result["review_reasons"]]
     assert flagged == ([] if consistent else [("case.main_category", "inconsistent_with_sub_category")])
@@ -274,7 +301,9 @@ def test_main_category_is_checked_against_the_sub_category(monkeypatch, tokenize
 def test_quality_sub_metrics_use_their_own_thresholds(monkeypatch, tokenizer):
     model = make_model(qa_thresholds={"opening": [0.9], "hold": [0.5, 0.85]})
     logit = math.log(0.8 / 0.2)
-    force(model, monkeypatch, tokenizer, qa={head: [logit] * len(names) for head, names in model.config.qa_heads.items()})
+    force(
+        model, monkeypatch, tokenizer, qa={head: [logit] * len(names) for head, names in model.config.qa_heads.items()}
+    )
     quality = model.predict("my child", tokenizer)["quality"]
     assert quality["opening"] == {"use of call opening phrase": {"score": pytest.approx(0.8), "met": False}}
     assert quality["hold"]["explains before placing on hold"]["met"] is True
@@ -352,8 +381,13 @@ def test_pipeline_works_after_a_clean_remote_code_load(tmp_path, tokenizer):
     env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"), TOKENIZERS_PARALLELISM="false")
     child = subprocess.run(
         [sys.executable, "-c", CHILD, str(folder), json.dumps(texts)],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert child.returncode == 0, child.stderr[-3000:]
     out = json.loads(child.stdout.strip().splitlines()[-1])
     assert out["project_imported"] == [] and out["model_module"].startswith("transformers_modules.")

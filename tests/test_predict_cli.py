@@ -1,0 +1,130 @@
+"""`helpline-fusion predict`: JSON Lines and JSON arrays, ids, bad records with their line, --strict."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpline_fusion.train.predict_cli import main, read_records
+from transformers import BertTokenizerFast
+
+from helpline_fusion.cli import main as cli_main
+
+from .test_inference import VOCAB, make_model
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True, model_max_length=512)
+    make_model(window_length=32, window_stride=8).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+GOOD_1 = {"id": "call-1", "text": "my child is 12 years old and he is calling from kisumu town " * 3}
+GOOD_2 = {"uniqueid": "1685808460.7278", "narrative": "hello , my name is amina"}
+NO_ID = {"uniqueid": "", "narrative": "the child is calling about danger"}
+
+
+def write_jsonl(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mixed_jsonl(tmp_path):
+    return write_jsonl(
+        tmp_path / "calls.jsonl",
+        [
+            json.dumps(GOOD_1),  # line 1
+            json.dumps(GOOD_2),  # line 2
+            '{"id": "broken", "text": "unterminated',  # line 3: malformed
+            "",  # line 4: blank, not a record
+            json.dumps(NO_ID),  # line 5: empty uniqueid -> the line number
+            json.dumps({"id": "x9", "transcript": "wrong field"}),  # line 6
+            json.dumps({"sample_id": "s7", "text": 42}),  # line 7
+        ],
+    )
+
+
+def read_output(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_bad_lines_are_reported_with_their_line_and_the_rest_is_analysed(model_dir, mixed_jsonl, tmp_path, capsys):
+    out = tmp_path / "out" / "predictions.jsonl"
+    code = main(["--model", str(model_dir), str(mixed_jsonl), "--output", str(out), "--batch-size", "4"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert f"{mixed_jsonl} line 3: invalid JSON" in err
+    assert f"{mixed_jsonl} line 6 (id x9): no 'text' or 'narrative' field (fields found: id, transcript)" in err
+    assert f"{mixed_jsonl} line 7 (id s7): 'text' is int, expected a string" in err
+    assert "3 transcripts analysed, 3 records rejected (bad_text 1, invalid_json 1, no_text 1)" in err
+    assert "unterminated" not in err and "amina" not in err  # transcripts are never quoted
+
+    rows = read_output(out)
+    assert [(row["id"], row["line"]) for row in rows] == [
+        ("call-1", 1), ("1685808460.7278", 2), (3, 3), (5, 5), ("x9", 6), ("s7", 7)
+    ]  # fmt: skip
+    assert [("error" in row) for row in rows] == [False, False, True, False, True, True]
+    for row, source in zip([rows[0], rows[1], rows[3]], [GOOD_1["text"], GOOD_2["narrative"], NO_ID["narrative"]]):
+        assert {"entities", "case", "quality", "needs_review", "review_reasons"} <= set(row)
+        assert all(source[e["start"] : e["end"]] == e["text"] for e in row["entities"])
+    assert rows[0]["num_windows"] > 1  # the long one was windowed
+
+
+def test_strict_stops_at_the_first_bad_line_with_a_nonzero_exit(model_dir, mixed_jsonl, tmp_path, capsys):
+    out = tmp_path / "strict.jsonl"
+    code = main(["--model", str(model_dir), str(mixed_jsonl), "--output", str(out), "--strict"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{mixed_jsonl} line 3: invalid JSON" in err and "line 6" not in err
+    assert not out.exists()
+
+
+def test_json_array_input_uses_ids_or_the_index(model_dir, tmp_path):
+    source = tmp_path / "cases.json"
+    source.write_text(json.dumps([GOOD_2, NO_ID, "not a record"]), encoding="utf-8")
+    out = tmp_path / "cases.jsonl"
+    assert main(["--model", str(model_dir), str(source), "-o", str(out), "--bf16", "--window-length", "24"]) == 0
+    rows = read_output(out)
+    assert [(row["id"], row["index"]) for row in rows] == [("1685808460.7278", 0), (1, 1), (2, 2)]
+    assert rows[2]["error"] == f"{source} record 2: expected a JSON object, found str"
+    assert rows[0]["case"]["priority"]["label"] in {"1", "2", "3"}
+
+
+def test_read_records_explains_a_broken_array(tmp_path):
+    source = tmp_path / "broken.json"
+    source.write_text('[\n  {"text": "a"},\n  {"text": \n]', encoding="utf-8")
+    with pytest.raises(
+        ValueError, match=r"broken.json line 4: the file starts with '\[' but is not a valid JSON array"
+    ):
+        read_records(source)
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path, mixed_jsonl, capsys):
+    code = main(["--model", str(tmp_path / "nowhere"), str(mixed_jsonl), "-o", str(tmp_path / "o.jsonl")])
+    assert code == 2
+    assert f"--model {tmp_path / 'nowhere'}: cannot load a model and tokenizer" in capsys.readouterr().err
+
+
+def test_the_console_command_dispatches_to_predict(model_dir, tmp_path):
+    source = write_jsonl(tmp_path / "one.jsonl", [json.dumps(GOOD_2)])
+    out = tmp_path / "one_out.jsonl"
+    assert cli_main(["predict", "--model", str(model_dir), str(source), "--output", str(out)]) == 0
+    assert read_output(out)[0]["id"] == "1685808460.7278"
+
+
+def test_every_shared_case_narrative_gets_one_complete_result(model_dir, shared_data, tmp_path):
+    cases = json.loads((shared_data / "cases_helpline.json").read_text(encoding="utf-8"))[:6]
+    source = tmp_path / "cases_subset.json"  # a run-time copy in tmp_path, never in the repository
+    source.write_text(json.dumps(cases), encoding="utf-8")
+    out = tmp_path / "cases_out.jsonl"
+    assert main(["--model", str(model_dir), str(source), "--output", str(out), "--batch-size", "8"]) == 0
+    rows = read_output(out)
+    assert [row["id"] for row in rows] == [case["uniqueid"] or index for index, case in enumerate(cases)]
+    for row, case in zip(rows, cases):
+        assert "error" not in row and set(row["case"]) == {"main_category", "sub_category", "intervention", "priority"}
+        assert all(case["narrative"][e["start"] : e["end"]] == e["text"] for e in row["entities"])

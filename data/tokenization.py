@@ -47,8 +47,20 @@ logger = logging.getLogger(__name__)
 BASE_COLUMNS = ("input_ids", "attention_mask", "example_id", "task")
 
 
+def _config_value(config: Any | None, names: tuple[str, ...], default: int) -> int:
+    for name in names:
+        try:
+            value = getattr(config, name, None)
+        except AttributeError:  # transformers 5 configs raise on some unset generation attributes
+            value = None
+        if value is not None:
+            return int(value)
+    return default
+
+
 def window_settings(tokenizer: Any, config: Any | None, max_length: int | None, stride: int | None) -> tuple[int, int]:
-    """The window length and stride: the arguments, else the config's `max_length`/`stride`, else 512/128.
+    """The window length and stride: the arguments, else the config's `window_length`/`window_stride` (or
+    `max_length`/`stride` on other config-like objects), else 512/128.
 
     Raises:
         ValueError: the tokenizer is not a fast tokenizer, or the stride does not fit in the window.
@@ -59,10 +71,9 @@ def window_settings(tokenizer: Any, config: Any | None, max_length: int | None, 
             "(load it with AutoTokenizer.from_pretrained(..., use_fast=True))"
         )
     if max_length is None:
-        max_length = getattr(config, "max_length", None) or 512
+        max_length = _config_value(config, ("window_length", "max_length"), 512)
     if stride is None:
-        stride = getattr(config, "stride", None)
-        stride = 128 if stride is None else stride
+        stride = _config_value(config, ("window_stride", "stride"), 128)
     max_length, stride = int(max_length), int(stride)
     specials = tokenizer.num_special_tokens_to_add(pair=False)
     if max_length - specials < 2:
@@ -187,9 +198,9 @@ def tokenize_ner(
     Args:
         dataset: the output of `load_ner` (or any dataset with `text` and `entities`).
         tokenizer: a fast tokenizer.
-        config: an `AttentionFusionConfig` or `LabelMaps` (entity types; `max_length`, `stride`).
-        max_length: window length in tokens, special tokens included (default: `config.max_length`).
-        stride: tokens shared by consecutive windows (default: `config.stride`).
+        config: an `AttentionFusionConfig` or `LabelMaps` (entity types; `window_length`, `window_stride`).
+        max_length: window length in tokens, special tokens included (default: `config.window_length`).
+        stride: tokens shared by consecutive windows (default: `config.window_stride`).
         return_offsets: also keep each window's `offset_mapping` (for mapping predictions back to characters).
         num_proc: processes for `datasets.map`.
 
@@ -304,7 +315,7 @@ def tokenize_cases(
     Args:
         dataset: the output of `load_cases` (a `text` column and one string column per case head).
         tokenizer: a fast tokenizer.
-        config: an `AttentionFusionConfig` or `LabelMaps` (the case heads' labels; `max_length`, `stride`).
+        config: an `AttentionFusionConfig` or `LabelMaps` (the case heads' labels; `window_length`, `window_stride`).
         max_length, stride, return_offsets, num_proc: as in [`tokenize_ner`].
 
     Raises:
@@ -360,7 +371,7 @@ def tokenize_qa(
     Args:
         dataset: the output of `load_qa` (a `text` column and `qa_<head>` list columns).
         tokenizer: a fast tokenizer.
-        config: an `AttentionFusionConfig` or `LabelMaps` (the quality heads; `max_length`, `stride`).
+        config: an `AttentionFusionConfig` or `LabelMaps` (the quality heads; `window_length`, `window_stride`).
         max_length, stride, return_offsets, num_proc: as in [`tokenize_ner`].
     """
     max_length, stride = window_settings(tokenizer, config, max_length, stride)

@@ -204,6 +204,10 @@ def test_window_settings(tokenizer):
     class Config:
         max_length, stride = 64, 16
 
+    from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import AttentionFusionConfig
+
+    config = AttentionFusionConfig(window_length=96, window_stride=24)
+    assert window_settings(tokenizer, config, None, None) == (96, 24)
     assert window_settings(tokenizer, Config(), None, None) == (64, 16)
     assert window_settings(tokenizer, None, None, None) == (512, 128)
     assert window_settings(tokenizer, Config(), 32, 0) == (32, 0)

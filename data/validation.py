@@ -11,7 +11,7 @@ Every record read ends in exactly one of three states, so `kept + repaired + rej
 `reasons` counts *occurrences* (one record can carry several repairs, e.g. three trimmed spans), so the
 reason counts need not add up to `repaired`; each rejected record carries exactly one rejection reason.
 `flags` counts notes that change nothing, e.g. `duplicate_text` (a transcript equal, up to whitespace, to an
-earlier one: kept, but grouped by `splits.py` so the copies never straddle a split).
+earlier one: kept, but grouped by `splits.py` so the copies never straddle a split) and `id_from_index`.
 
 Repair decisions (each a deliberate rule; the reason names are the report's keys):
 
@@ -30,7 +30,7 @@ NER spans (`[start, end)` character offsets):
 Case records: see `labels.py` for the intervention rule (the first listed intervention is the learned target,
 the full normalised list is kept) and near-duplicate sub-categories (kept distinct). Missing targets are
 masked (`label_missing_<head>`); a record with no target at all is rejected (`no_labels`). A record without
-`uniqueid` is named by its index (`id_from_index`).
+`uniqueid` is named by its array index (the flag `id_from_index`: the record itself is unchanged).
 
 QA records: `labels` may be a dict or a JSON string of one. Lists longer than the head are truncated
 (`qa_list_truncated`), shorter ones padded with the *masked* value -100 (`qa_list_padded`), never with 0.

@@ -207,7 +207,7 @@ def tokenize_ner(
     Example:
         >>> windows = tokenize_ner(ner, tokenizer, config, max_length=256, stride=64)  # doctest: +SKIP
         >>> windows.column_names  # doctest: +SKIP
-        ['input_ids', 'attention_mask', 'example_id', 'task', 'labels']
+        ['input_ids', 'attention_mask', 'example_id', 'task', 'labels', 'word_ids']
     """
     max_length, stride = window_settings(tokenizer, config, max_length, stride)
     maps = LabelMaps.from_config(config)
@@ -221,7 +221,7 @@ def tokenize_ner(
         windows_of: dict[int, list[int]] = {}
         for window, sample in enumerate(sample_map):
             windows_of.setdefault(sample, []).append(window)
-        out: dict[str, list] = {name: [] for name in (*BASE_COLUMNS, "labels")}
+        out: dict[str, list] = {name: [] for name in (*BASE_COLUMNS, "labels", "word_ids")}
         if return_offsets:
             out["offset_mapping"] = []
         for sample, windows in windows_of.items():
@@ -237,6 +237,9 @@ def tokenize_ner(
             labelled: set[int] = set()
             for window in windows:
                 _base_row(out, encoding, window, indices[sample], "ner", return_offsets)
+                # The record-level word of each token (-1 for special tokens): evaluation scores every word once
+                # across overlapping windows.
+                out["word_ids"].append([-1 if word is None else word for word in encoding.word_ids(window)])
                 out["labels"].append(
                     bio_window_labels(
                         encoding.word_ids(window),

@@ -47,7 +47,7 @@ def build_tiny_tokenizer(directory: Path):
     directory.mkdir(parents=True, exist_ok=True)
     vocab = directory / "vocab.txt"
     vocab.write_text("\n".join(TINY_VOCAB) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=512)
+    tokenizer = BertTokenizerFast(vocab=str(vocab), do_lower_case=True, model_max_length=512)
     tokenizer.save_pretrained(directory)
     return tokenizer
 

@@ -66,7 +66,8 @@ def test_bio_on_first_subword_only(tokenizer):
         T["I-INCIDENT_TYPE"], X,
     ]  # fmt: skip
     assert row["task"] == "ner" and row["example_id"] == 0
-    assert set(row) == {"input_ids", "attention_mask", "example_id", "task", "labels"}
+    assert set(row) == {"input_ids", "attention_mask", "example_id", "task", "labels", "word_ids"}
+    assert row["word_ids"] == [-1, 0, 1, 2, 3, 3, 4, 5, 6, 6, 7, -1]
 
 
 def test_span_inside_a_word_tags_the_word_and_two_spans_in_one_word(tokenizer, caplog):

@@ -8,11 +8,17 @@ per-type and per-head tables, hyperparameters and the data validation counts. No
 from __future__ import annotations
 
 import datetime
+import enum
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from ..modeling_attention_fusion.modeling_attention_fusion import retarget_model_card
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
 HYPERPARAMETERS = (
@@ -38,30 +44,34 @@ def _strip_prefix(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def eval_results(metrics: dict[str, float], config: Any) -> list[EvalResult]:
-    """One `EvalResult` per task head and metric (the card's `model-index`)."""
+    """One `EvalResult` per task head and metric (the card's `model-index`).
+
+    Each head is its own `model-index` result (`dataset_config` names the head): the Hub groups results by task
+    type, dataset and config, so without it every classification head would sit under the first head's name.
+    """
     m = _strip_prefix(metrics)
     results: list[EvalResult] = []
 
-    def add(task_type: str, task_name: str, metric_type: str, metric_name: str, key: str) -> None:
+    def add(task_type: str, head: str, task_name: str, metric_type: str, metric_name: str, key: str) -> None:
         if key in m:
             results.append(
                 EvalResult(
                     task_type=task_type, task_name=task_name, dataset_type="helpline", dataset_name=DATASET_NAME,
-                    dataset_split="validation", metric_type=metric_type, metric_name=metric_name,
-                    metric_value=round(float(m[key]), 4),
+                    dataset_config=head, dataset_split="validation", metric_type=metric_type,
+                    metric_name=metric_name, metric_value=round(float(m[key]), 4),
                 )
             )
 
-    add("token-classification", "NER", "f1", "entity-level micro F1", "ner_f1")
+    add("token-classification", "ner", "NER", "f1", "entity-level micro F1", "ner_f1")
     for entity_type in config.ner_entity_types:
-        add("token-classification", "NER", "f1", f"F1 {entity_type}", f"ner_f1_{entity_type}")
+        add("token-classification", "ner", "NER", "f1", f"F1 {entity_type}", f"ner_f1_{entity_type}")
     for head in config.case_heads:
-        add("text-classification", f"case {head}", "accuracy", f"{head} accuracy", f"cls_{head}_accuracy")
-        add("text-classification", f"case {head}", "f1", f"{head} macro F1", f"cls_{head}_macro_f1")
-    add("text-classification", "case priority", "recall", "critical recall", "cls_priority_critical_recall")
+        add("text-classification", head, f"case {head}", "accuracy", f"{head} accuracy", f"cls_{head}_accuracy")
+        add("text-classification", head, f"case {head}", "f1", f"{head} macro F1", f"cls_{head}_macro_f1")
+    add("text-classification", "priority", "case priority", "recall", "critical recall", "cls_priority_critical_recall")
     for head in config.qa_heads:
-        add("text-classification", f"quality {head}", "f1", f"{head} micro F1", f"qa_{head}_f1")
-    add("text-classification", "all tasks", "composite", "composite", "composite")
+        add("text-classification", f"quality-{head}", f"quality {head}", "f1", f"{head} micro F1", f"qa_{head}_f1")
+    add("text-classification", "all-tasks", "all tasks", "composite", "composite", "composite")
     return results
 
 
@@ -90,7 +100,8 @@ def render_model_card(
         tags=["helpline-fusion", "multi-task", "ner", "text-classification", "child-helpline", "custom_code"],
         base_model=base_model,
         datasets=datasets,
-        model_name=repo_id.split("/")[-1],
+        # The full repo id, so `retarget_model_card` can aim a saved card at the repo it is published to.
+        model_name=repo_id,
         eval_results=eval_results(m, config) or None,
     )
     headline = {
@@ -121,11 +132,13 @@ def render_model_card(
         data_rows.append({"file": Path(path).name, **{k: entry.get(k, 0) for k in ("task", "read", "kept", "repaired", "rejected")}, "reasons": reasons})
     hyperparameters = {}
     if training_args is not None:
-        hyperparameters = {name: getattr(training_args, name) for name in HYPERPARAMETERS if hasattr(training_args, name)}
+        hyperparameters = {
+            name: _plain(getattr(training_args, name)) for name in HYPERPARAMETERS if hasattr(training_args, name)
+        }
     return ModelCard.from_template(
         card_data,
         template_path=str(_template()),
-        model_name=repo_id.split("/")[-1],
+        model_name=repo_id,
         repo_id=repo_id,
         base_model=base_model or "unknown",
         tasks=list(config.tasks),
@@ -148,6 +161,10 @@ def render_model_card(
     )
 
 
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value  # SchedulerType.LINEAR -> "linear"
+
+
 def composite_from_card(card: ModelCard) -> float | None:
     """The `composite` metric recorded in a card's `model-index`, or None."""
     for result in card.data.eval_results or []:
@@ -160,3 +177,59 @@ def write_metrics(folder: Path, metrics: dict[str, float]) -> Path:
     path = Path(folder) / "eval_results.json"
     path.write_text(json.dumps(_strip_prefix(metrics), indent=2, sort_keys=True))
     return path
+
+
+def is_helpline_card(card: ModelCard) -> bool:
+    """Whether `card` is a helpline-fusion card (tagged `helpline-fusion`), not e.g. the Trainer's generic draft."""
+    return "helpline-fusion" in (card.data.tags or [])
+
+
+def card_for_repo(card: ModelCard, repo_id: str) -> ModelCard:
+    """`card` aimed at `repo_id`: its usage snippets, title and `model-index` name the repo it is published to.
+
+    Example:
+        >>> card = card_for_repo(ModelCard.load("out/README.md"), "org/helpline-fusion")  # doctest: +SKIP
+    """
+    return ModelCard(retarget_model_card(str(card), repo_id))
+
+
+def metrics_from_log_history(log_history: list[dict[str, Any]]) -> dict[str, float]:
+    """The last evaluation's metrics in a Trainer's `state.log_history` (empty when it never evaluated)."""
+    for entry in reversed(log_history or []):
+        if "eval_composite" in entry:
+            return {key: value for key, value in entry.items() if key.startswith("eval_")}
+    return {}
+
+
+def ensure_model_card(
+    output_dir: str | Path,
+    model: Any,
+    *,
+    log_history: list[dict[str, Any]] | None = None,
+    training_args: Any = None,
+    repo_id: str | None = None,
+) -> ModelCard:
+    """Make `output_dir` hold the helpline-fusion card (aimed at `repo_id`) and `label_maps.json`.
+
+    A helpline-fusion README.md already there (the one the training job renders, with the data statistics) is kept;
+    otherwise one is rendered from the model's config and the last evaluation in `log_history`. Used by
+    `MultiTaskTrainer.create_model_card`, which `Trainer.push_to_hub` calls right before uploading `output_dir`.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    readme = output_dir / "README.md"
+    card = ModelCard.load(readme) if readme.is_file() else None
+    if card is None or not is_helpline_card(card):
+        metrics = metrics_from_log_history(log_history or [])
+        logger.info("rendering the model card in %s from the config and %d evaluation metrics", output_dir, len(metrics))
+        card = render_model_card(
+            model.config, metrics, repo_id=repo_id or f"org/{output_dir.name}",
+            base_model=getattr(model.config, "base_model_name", None), training_args=training_args,
+        )
+    elif repo_id:
+        card = card_for_repo(card, repo_id)
+    card.save(readme)
+    label_maps = output_dir / "label_maps.json"
+    if not label_maps.is_file():
+        label_maps.write_text(json.dumps(model.config.label_maps(), indent=2))
+    return card

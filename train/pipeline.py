@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoTokenizer, EarlyStoppingCallback, TrainerCallback, TrainingArguments
+from transformers import AutoTokenizer, EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 
 from ..data.collator import MultiTaskCollator
 from ..data.labels import config_kwargs_from_data
@@ -20,6 +20,7 @@ from ..data.validation import log_report, write_report
 from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from .finetune import load_for_finetuning
 from .model_card import render_model_card, write_metrics
+from .publish import push_with_trainer
 from .settings import ProjectArguments, resolve_encoder
 from .trainer import MultiTaskTrainer
 
@@ -152,6 +153,7 @@ def prepare_data(project: ProjectArguments, training_args: TrainingArguments, to
 def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[str, Any]:
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(training_args.seed)  # before the heads are initialised: a run is reproducible from its seed
     source = project.init_from or resolve_encoder(project.encoder)
     tokenizer = AutoTokenizer.from_pretrained(source)
     base_config = (
@@ -173,9 +175,6 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
                 )
 
     training_args.remove_unused_columns = False
-    training_args.metric_for_best_model = training_args.metric_for_best_model or "composite"
-    if training_args.metric_for_best_model == "composite":
-        training_args.greater_is_better = True
     run_info = RunInfoCallback(report.to_dict(), project)
     callbacks: list[TrainerCallback] = [run_info]
     if project.early_stopping_patience:
@@ -193,6 +192,10 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         sampling_temperature=project.sampling_temperature,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    if training_args.world_size > 1:
+        # Which task each rank trained at each step: they must agree, or DDP mixed heads' gradients.
+        path = output_dir / f"task_sequence_rank{training_args.process_index}.json"
+        path.write_text(json.dumps(trainer.task_history))
     # The final (best, when load_best_model_at_end) model's metrics, logged into the same MLflow run, which the
     # Trainer's callback has closed at the end of training.
     with _reopened_mlflow_run(run_info.run_id):
@@ -200,7 +203,8 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     if trainer.is_world_process_zero():
         save_output(trainer, project, training_args, metrics, report.to_dict(), splits)
     if training_args.push_to_hub:
-        trainer.push_to_hub(commit_message="helpline-fusion training run")
+        # Trainer.push_to_hub of the complete folder (our card kept), then a version tag on that commit.
+        push_with_trainer(trainer, commit_message="helpline-fusion training run")
     return {"metrics": metrics, "output_dir": str(output_dir), "trainer": trainer}
 
 
@@ -219,7 +223,9 @@ def save_output(trainer, project, training_args, metrics, report: dict, splits) 
     """Weights + remote code, tokenizer, label maps, metrics, validation report and the model card."""
     output_dir = Path(training_args.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
-    trainer.save_model(str(output_dir))
+    # `_internal_call`: with --push_to_hub, save_model would push a half-made folder (no card, no label maps yet);
+    # the one push happens after this function (`push_with_trainer`).
+    trainer.save_model(str(output_dir), _internal_call=True)
     (output_dir / "label_maps.json").write_text(json.dumps(model.config.label_maps(), indent=2))
     write_metrics(output_dir, metrics)
     split_sizes = {task: {name: len(ds) for name, ds in parts.items()} for task, parts in splits.items()}
@@ -235,3 +241,4 @@ def save_output(trainer, project, training_args, metrics, report: dict, splits) 
         license=project.license,
     )
     card.save(output_dir / "README.md")
+    model.model_card = str(card)  # what `model.push_to_hub(...)` publishes from this process

@@ -53,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"helpline-fusion train: {error}", file=sys.stderr)
         return 2
     configure_mlflow(project, training_args)
-    result: dict[str, Any] = train(project, training_args)
+    try:
+        result: dict[str, Any] = train(project, training_args)
+    except (ValueError, FileNotFoundError) as error:  # bad settings or data: say what and where, no traceback
+        logger.error("%s", error)
+        print(f"helpline-fusion train: {error}", file=sys.stderr)
+        return 2
     if training_args.process_index == 0:
         logger.info("final metrics: %s", json.dumps(result["metrics"], sort_keys=True))
         logger.info("model saved to %s", result["output_dir"])

@@ -112,6 +112,7 @@ def parse_settings(argv: list[str]) -> tuple[ProjectArguments, TrainingArguments
         if unknown:
             raise ValueError(f"{argv[0]}: unknown settings {unknown}; see `helpline-fusion train --help`")
         argv = argv[1:]
-    parser.set_defaults(**defaults)
+    # Checkpoint selection and early stopping follow the one number across all tasks unless told otherwise.
+    parser.set_defaults(**{"metric_for_best_model": "composite", **defaults})
     project, training = parser.parse_args_into_dataclasses(args=argv)
     return project, training

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from transformers import Trainer
 
 from .evaluation import evaluate_tasks
+from .model_card import ensure_model_card
 from .sampler import MultiTaskBatchSampler
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class MultiTaskTrainer(Trainer):
         if train_dataset is not None:
             self.make_batch_sampler()
         self._task_losses: dict[str, list[float]] = defaultdict(list)
+        self.task_history: list[str] = []  # the task of every training batch this process ran, in order
 
     # ------------------------------------------------------------------ training data
     def make_batch_sampler(self) -> MultiTaskBatchSampler:
@@ -129,6 +131,8 @@ class MultiTaskTrainer(Trainer):
     # ------------------------------------------------------------------ loss
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = {key: value for key, value in inputs.items() if key != "example_id"}
+        if model.training:
+            self.task_history.append(inputs["task"])
         outputs = model(**inputs)
         if outputs.task_losses:
             for task, value in outputs.task_losses.items():
@@ -164,3 +168,15 @@ class MultiTaskTrainer(Trainer):
         with torch.no_grad():
             loss = model(**inputs).loss
         return (loss.detach() if loss is not None else None, None, None)
+
+    # ------------------------------------------------------------------ model card
+    def create_model_card(self, *args, **kwargs) -> None:
+        """Keep the helpline-fusion card: `Trainer.push_to_hub` calls this right before uploading `output_dir`, and
+        the Trainer's generic draft would replace the card the training job wrote. Without one yet, it is rendered
+        from the config and the last evaluation (`label_maps.json` too)."""
+        if self.is_world_process_zero():
+            model = self.accelerator.unwrap_model(self.model)
+            ensure_model_card(
+                self.args.output_dir, model, log_history=self.state.log_history, training_args=self.args,
+                repo_id=self.hub_model_id or self.args.hub_model_id,
+            )  # fmt: skip

@@ -1,0 +1,173 @@
+"""A tiny-encoder training run end to end: loss falls, metric keys, best checkpoint, output folder, MLflow,
+resume, and `helpline-fusion evaluate`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModel
+
+from helpline_fusion.data.synthetic import generate
+from helpline_fusion.train.pipeline import train
+from helpline_fusion.train.run import main as train_main
+from helpline_fusion.train.settings import parse_settings
+
+from .conftest import build_tiny_tokenizer, tiny_bert_config
+
+EXPECTED_KEYS = {
+    "eval_ner_f1", "eval_ner_f1_NAME", "eval_ner_f1_PHONE_NUMBER", "eval_composite",
+    "eval_cls_main_category_accuracy", "eval_cls_sub_category_macro_f1", "eval_cls_priority_critical_recall",
+    "eval_qa_listening_f1", "eval_qa_hold_f1",
+}
+OUTPUT_FILES = {
+    "config.json", "model.safetensors", "modeling_attention_fusion.py", "configuration_attention_fusion.py",
+    "tokenizer.json", "label_maps.json", "eval_results.json", "data_validation_report.json", "README.md",
+}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    torch.manual_seed(0)
+    encoder = AutoModel.from_config(tiny_bert_config(hidden_size=48, num_attention_heads=4))
+    encoder.save_pretrained(root / "encoder")
+    build_tiny_tokenizer(root / "encoder")
+    files = generate(root / "data", seed=3, n_ner=60, n_cases=60, n_qa=60, n_qa_heldout=20)
+    return root, files
+
+
+def run_args(root: Path, files: dict, output: str, *extra: str) -> list[str]:
+    return [
+        "--encoder", str(root / "encoder"),
+        "--ner_file", str(files["ner_file"]), "--cases_file", str(files["cases_file"]),
+        "--qa_file", str(files["qa_file"]), "--qa_eval_file", str(files["qa_heldout_file"]),
+        "--output_dir", str(root / output), "--window_length", "64", "--window_stride", "16",
+        "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "16", "--learning_rate", "3e-3",
+        "--eval_strategy", "steps", "--save_strategy", "steps", "--logging_steps", "4", "--use_cpu", "true",
+        "--seed", "11", "--report_to", "none", "--dataloader_num_workers", "0", "--disable_tqdm", "true",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained(workspace):
+    root, files = workspace
+    args = run_args(root, files, "run", "--max_steps", "24", "--eval_steps", "12", "--save_steps", "12",
+                    "--load_best_model_at_end", "true", "--report_to", "mlflow", "--run_name", "tiny")
+    assert train_main(args) == 0
+    return root / "run"
+
+
+def test_output_folder_is_complete_and_loads_with_remote_code(trained):
+    assert OUTPUT_FILES <= {path.name for path in trained.iterdir()}
+    model = AutoModel.from_pretrained(trained, trust_remote_code=True)
+    assert type(model).__name__ == "AttentionFusionModel"
+    label_maps = json.loads((trained / "label_maps.json").read_text())
+    assert label_maps["case"]["priority"] == ["1", "2", "3"]
+    report = json.loads((trained / "data_validation_report.json").read_text())
+    for entry in report["files"].values():
+        assert entry["kept"] + entry["repaired"] + entry["rejected"] == entry["read"]
+
+
+def test_metric_keys_and_loss_falls(trained):
+    state = json.loads(sorted(trained.glob("checkpoint-*/trainer_state.json"))[-1].read_text())
+    for task in ("ner", "cls", "qa"):
+        losses = [entry[f"loss_{task}"] for entry in state["log_history"] if f"loss_{task}" in entry]
+        assert len(losses) >= 2 and losses[-1] < losses[0], (task, losses)
+    evals = [entry for entry in state["log_history"] if "eval_composite" in entry]
+    assert len(evals) == 2
+    assert EXPECTED_KEYS <= set(evals[0])
+    results = json.loads((trained / "eval_results.json").read_text())
+    assert {key.removeprefix("eval_") for key in EXPECTED_KEYS} <= set(results)
+
+
+def test_best_checkpoint_is_restored(trained):
+    state = json.loads((trained / "checkpoint-24" / "trainer_state.json").read_text())
+    best = state["best_model_checkpoint"]
+    evals = {e["step"]: e["eval_composite"] for e in state["log_history"] if "eval_composite" in e}
+    best_step = max(evals, key=evals.get)
+    assert best.endswith(f"checkpoint-{best_step}")
+    final = json.loads((trained / "eval_results.json").read_text())["composite"]
+    assert final == pytest.approx(evals[best_step], abs=1e-6)
+
+
+def test_mlflow_store_holds_the_run_without_transcript_text(trained, workspace):
+    _, files = workspace
+    store = trained / "mlflow.db"
+    assert store.is_file()
+    with sqlite3.connect(store) as db:
+        runs = db.execute("select run_uuid, name from runs").fetchall()
+        assert len(runs) == 1 and runs[0][1] == "tiny"
+        metrics = {row[0] for row in db.execute("select key from metrics")}
+        params = dict(db.execute("select key, value from params").fetchall())
+        tags = dict(db.execute("select key, value from tags").fetchall())
+    assert {"loss", "loss_ner", "loss_cls", "loss_qa", "eval_composite", "eval_ner_f1"} <= metrics
+    assert params["schema_ner_tags"] == "19" and params["data_ner_read"] == "60"
+    assert tags["sampling_strategy"] == "shuffled" and int(tags["parameter_count"]) > 0
+    transcripts = [json.loads(line)["text"] for line in Path(files["ner_file"]).read_text().splitlines()]
+    everything = store.read_bytes().decode("utf-8", errors="ignore")
+    for artifact in trained.glob("mlruns/**/*"):
+        if artifact.is_file():
+            everything += artifact.read_text(errors="ignore")
+    for text in transcripts:
+        for piece in (text[:40], text[len(text) // 2 : len(text) // 2 + 40]):
+            assert piece not in everything
+
+
+def test_resume_reaches_the_same_final_state(workspace):
+    root, files = workspace
+    common = ["--max_steps", "16", "--save_steps", "8", "--eval_strategy", "no"]
+    straight = train(*parse_settings(run_args(root, files, "straight", *common)))["trainer"]
+    # The run interrupted after its checkpoint at step 8, continued elsewhere from that checkpoint.
+    checkpoint = root / "straight" / "checkpoint-8"
+    resumed = train(*parse_settings(run_args(root, files, "resumed", *common, "--resume_from_checkpoint", str(checkpoint))))
+    resumed = resumed["trainer"]
+    assert len(straight.task_history) == 16
+    assert resumed.task_history == straight.task_history[8:]  # the sampler continues where it stopped
+    expected = straight.model.state_dict()
+    for name, tensor in resumed.model.state_dict().items():
+        torch.testing.assert_close(tensor, expected[name], rtol=0, atol=1e-6, msg=name)
+
+
+def test_evaluate_cli_gives_the_trainer_keys(trained, workspace, tmp_path, capsys):
+    from helpline_fusion.cli import main as cli
+
+    _, files = workspace
+    output = tmp_path / "metrics.json"
+    code = cli(["evaluate", "--model", str(trained), "--ner-file", str(files["ner_file"]),
+                "--cases-file", str(files["cases_file"]), "--qa-file", str(files["qa_heldout_file"]),
+                "--output", str(output)])
+    assert code == 0
+    metrics = json.loads(output.read_text())
+    assert {key.removeprefix("eval_") for key in EXPECTED_KEYS} <= set(metrics)
+    assert "composite" in capsys.readouterr().out
+
+
+def test_settings_from_yaml_with_command_line_overrides(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("encoder: x\nmax_steps: 5\nsampling_strategy: round_robin\nlearning_rate: 0.001\n")
+    project, args = parse_settings([str(config), "--max_steps", "7", "--ner_file", "my.jsonl"])
+    assert args.max_steps == 7 and args.learning_rate == 0.001
+    assert project.sampling_strategy == "round_robin" and project.ner_file == "my.jsonl"
+    config.write_text("encoder: x\nsampling_stratgy: round_robin\n")
+    with pytest.raises(ValueError, match=r"unknown settings \['sampling_stratgy'\]"):
+        parse_settings([str(config)])
+
+
+def test_missing_data_file_is_named(workspace, tmp_path, capsys):
+    root, files = workspace
+    args = run_args(root, files, "missing") + ["--ner_file", str(tmp_path / "nope.jsonl")]
+    assert train_main(args) == 2
+    assert f"ner_file: data file {tmp_path / 'nope.jsonl'} not found" in capsys.readouterr().err
+
+
+def test_unknown_sampling_strategy_fails_before_training(workspace, capsys):
+    root, files = workspace
+    assert train_main(run_args(root, files, "bad", "--max_steps", "2", "--sampling_strategy", "random")) == 2
+    err = capsys.readouterr().err
+    assert "sampling_strategy: unknown strategy 'random'; valid: shuffled, proportional, temperature, round_robin" in err
+    assert not (root / "bad" / "model.safetensors").exists()

@@ -1,0 +1,505 @@
+"""Publish a trained model folder on the Hugging Face Hub as a version: one commit, one version tag.
+
+    helpline-fusion publish DIR --repo org/helpline-fusion [--tag v1.2.0] [--private] [--message M]
+                                [--require-better | --force]
+
+What goes up (and nothing else): the safetensors weights, `config.json` (with `auto_map`), the remote-code files,
+the tokenizer, `label_maps.json`, `eval_results.json` and the model card `README.md`, aimed at `--repo`. Checkpoints,
+`training_args.bin`, the data validation report (it holds local paths), MLflow stores and data stay local.
+
+Versions:
+    - One `create_commit` with `parent_commit` = the head it compared against, so a publish is one commit or none,
+      and a concurrent publish makes it fail instead of interleaving. Files of the previous version that the folder
+      no longer has are deleted in that commit, so each version is exactly its folder.
+    - The tag (`--tag`, default: the next minor version after the highest `vX.Y.Z` tag, `v1.0.0` at first) is
+      created on the commit id the upload returned, only after the commit succeeded.
+    - "Save only if better", on the Hub (`--require-better`, the default): a folder whose `composite`
+      (`eval_results.json`, else its card) is below the currently published card's `model-index` composite is
+      refused unless `--force`.
+
+Errors (no token, unknown repo, refused token or commit, a connection failing midway) raise [`PublishError`] with
+what happened, the repo and what to do; the local folder is only read, and no tag is created for a commit that did
+not certainly land. A commit whose answer was lost is detected; re-running the same command then finds the files
+already there (the Hub makes no empty commit) and only creates the tag.
+
+`train/run.py --push_to_hub --hub_model_id org/x` publishes through `Trainer.push_to_hub` ([`push_with_trainer`]) and
+tags the commit it made the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import (
+    CommitOperationAdd,
+    CommitOperationDelete,
+    HfApi,
+    ModelCard,
+    get_token,
+    hf_hub_download,
+)
+from huggingface_hub.errors import HfHubHTTPError, HFValidationError, RepositoryNotFoundError
+from huggingface_hub.utils import validate_repo_id
+
+from .model_card import card_for_repo, composite_from_card, is_helpline_card
+
+try:  # huggingface_hub >= 2 talks over httpx2, 1.x over httpx
+    from httpx2 import TransportError
+except ImportError:  # pragma: no cover
+    from httpx import TransportError
+
+logger = logging.getLogger(__name__)
+
+# Top-level files of a trained folder that make a published version.
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
+    "vocab.json", "merges.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja",
+)  # fmt: skip
+MODEL_FILES = ("config.json", "label_maps.json", "eval_results.json", "README.md", "*.py")
+HUB_FILES = WEIGHT_FILES + TOKENIZER_FILES + MODEL_FILES
+REQUIRED_FILES = ("config.json", "label_maps.json", "README.md", "tokenizer_config.json")
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_SIBLING_IMPORT = re.compile(r"^\s*from\s+\.(\w+)\s+import\s", re.MULTILINE)
+
+
+class PublishError(RuntimeError):
+    """A publish that did not happen: the message names the repo, what went wrong and what to do."""
+
+
+class NotBetterError(PublishError):
+    """The folder's `composite` is below the published version's (`--require-better`)."""
+
+
+@dataclass
+class PublishResult:
+    """What a publish did. `created` is False when the repo already held exactly this folder as a tagged version."""
+
+    repo_id: str
+    tag: str
+    commit: str
+    url: str
+    composite: float | None
+    previous_composite: float | None
+    files: list[str] = field(default_factory=list)
+    created: bool = True
+
+
+# --------------------------------------------------------------------------- the local folder
+def hub_files(folder: str | Path) -> list[str]:
+    """The files of `folder` that make a published version (sorted), after checking that it is complete.
+
+    Raises:
+        ValueError: `folder` is missing a file a stranger needs to load the model, naming the folder and the files.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder; expected the output folder of `helpline-fusion train`")
+    names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    chosen = [name for name in names if any(fnmatch(name, pattern) for pattern in HUB_FILES)]
+    missing = [name for name in REQUIRED_FILES if name not in chosen]
+    if "model.safetensors" not in chosen and "model.safetensors.index.json" not in chosen:
+        missing.append("model.safetensors")
+    missing += _missing_code_files(folder, chosen)
+    missing += _missing_shards(folder, chosen)
+    if missing:
+        raise ValueError(
+            f"{folder}: cannot publish an incomplete model folder: missing {sorted(set(missing))}; expected the "
+            "output folder of `helpline-fusion train` (weights, config.json with auto_map, the remote-code files, "
+            "the tokenizer, label_maps.json and README.md)"
+        )
+    left = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if p.name not in chosen)
+    if left:
+        logger.info("not published (not part of a model version): %s", ", ".join(left))
+    return chosen
+
+
+def _missing_code_files(folder: Path, chosen: list[str]) -> list[str]:
+    """Remote-code files named by `auto_map` or imported (single-dot) by a shipped code file, but absent."""
+    if "config.json" not in chosen:
+        return []
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{folder / 'config.json'}: not valid JSON ({error})") from error
+    auto_map = config.get("auto_map") or {}
+    if "AutoModel" not in auto_map:
+        return ["config.json with an auto_map for AutoModel (save the model with helpline_fusion imported)"]
+    needed = {reference.split("--")[-1].rsplit(".", 1)[0] + ".py" for reference in auto_map.values()}
+    for name in [n for n in chosen if n.endswith(".py")]:
+        needed |= {f"{module}.py" for module in _SIBLING_IMPORT.findall((folder / name).read_text(encoding="utf-8"))}
+    return sorted(needed - set(chosen))
+
+
+def _missing_shards(folder: Path, chosen: list[str]) -> list[str]:
+    if "model.safetensors.index.json" not in chosen:
+        return []
+    index = json.loads((folder / "model.safetensors.index.json").read_text(encoding="utf-8"))
+    return sorted(set(index.get("weight_map", {}).values()) - set(chosen))
+
+
+def folder_composite(folder: str | Path) -> float | None:
+    """The `composite` of a trained folder: `eval_results.json`, else the card's `model-index`; None if neither."""
+    folder = Path(folder)
+    results = folder / "eval_results.json"
+    if results.is_file():
+        try:
+            metrics = json.loads(results.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{results}: not valid JSON ({error})") from error
+        value = metrics.get("composite", metrics.get("eval_composite")) if isinstance(metrics, dict) else None
+        if isinstance(value, (int, float)):
+            return float(value)
+    readme = folder / "README.md"
+    return composite_from_card(_load_card(readme)) if readme.is_file() else None
+
+
+def _load_card(path: Path) -> ModelCard:
+    try:
+        return ModelCard.load(path)
+    except ValueError as error:
+        raise ValueError(f"{path}: the model card's metadata does not parse ({error})") from error
+
+
+def next_version(tags: Iterable[str]) -> str:
+    """The next minor version after the highest `vX.Y.Z` tag; `v1.0.0` when there is none.
+
+    Example:
+        >>> next_version(["v1.2.0", "v1.10.3", "nightly"])
+        'v1.11.0'
+    """
+    versions = [tuple(int(part) for part in m.groups()) for m in map(_VERSION.match, tags) if m]
+    if not versions:
+        return "v1.0.0"
+    major, minor, _ = max(versions)
+    return f"v{major}.{minor + 1}.0"
+
+
+# --------------------------------------------------------------------------- publishing
+def publish_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    tag: str | None = None,
+    private: bool = False,
+    message: str | None = None,
+    require_better: bool = True,
+    token: str | None = None,
+) -> PublishResult:
+    """Publish a trained folder as a version of `repo_id`: one commit, then a version tag on it.
+
+    Args:
+        folder: the output folder of `helpline-fusion train` (only read, never written).
+        repo_id: `namespace/name`; created (private with `private=True`) if it does not exist.
+        tag: the version tag; default: [`next_version`] of the repo's tags.
+        message: the commit title; default `Publish <tag> (composite <value>)`.
+        require_better: refuse when the folder's `composite` is below the published card's.
+        token: a Hub token with write access; default: `HF_TOKEN` or the one saved by `hf auth login`.
+
+    Raises:
+        ValueError: an incomplete folder, a malformed repo id or tag (nothing was sent).
+        NotBetterError: the refusal rule. PublishError: everything else that stopped the publish.
+
+    Example:
+        >>> publish_folder("runs/quickstart", "org/helpline-fusion", tag="v1.2.0")  # doctest: +SKIP
+        PublishResult(repo_id='org/helpline-fusion', tag='v1.2.0', commit='3f1c...', ...)
+    """
+    folder = Path(folder)
+    files = hub_files(folder)
+    _check_repo_id(repo_id)
+    if tag is not None and not _TAG.match(tag):
+        raise ValueError(f"--tag {tag!r}: not a valid tag name; use letters, digits, '.', '_' and '-', e.g. v1.2.0")
+    composite = folder_composite(folder)
+    card = _load_card(folder / "README.md")
+    token = token or get_token()
+    if not token:
+        raise PublishError(
+            f"no Hugging Face token: publishing to {repo_id} needs a token with write access. Run `hf auth login` "
+            "or set HF_TOKEN, then re-run. Nothing was sent."
+        )
+    api = HfApi(token=token)
+    repo_id = _create_repo(api, repo_id, private)
+    head, remote_files, tags = _published_state(api, repo_id)
+    previous = _published_composite(api, repo_id, head, remote_files)
+    tag = tag or next_version(tags)
+    if tag in tags:
+        raise PublishError(
+            f"tag {tag} already exists on {repo_id} (commit {tags[tag][:10]}): a version is never replaced. Choose "
+            f"another --tag (next free: {next_version(tags)})."
+        )
+    if require_better and previous is not None and composite is None:
+        raise NotBetterError(
+            f"cannot compare {folder} with the version published on {repo_id} (composite {previous:.4f}): the folder "
+            "has no composite metric (eval_results.json or its card's model-index). Pass --force to publish anyway."
+        )
+    if require_better and previous is not None and composite < previous:
+        raise NotBetterError(
+            f"refusing to publish {folder} to {repo_id}: its composite {composite:.4f} is below the published "
+            f"version's {previous:.4f} (main at {head[:10]}{_tag_note(tags, head)}). Pass --force to publish it anyway."
+        )
+    card = card_for_repo(card, repo_id)
+    if not is_helpline_card(card):
+        logger.warning("%s: README.md is not a helpline-fusion card (no 'helpline-fusion' tag); publishing it as is",
+                       folder)  # fmt: skip
+    operations: list[Any] = [
+        CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
+        for name in files if name != "README.md"
+    ]  # fmt: skip
+    operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode("utf-8")))
+    stale = sorted(set(remote_files) - set(files) - {".gitattributes"})
+    operations += [CommitOperationDelete(path_in_repo=name) for name in stale]
+    title = message or f"Publish {tag}" + (f" (composite {composite:.4f})" if composite is not None else "")
+    description = (
+        f"helpline-fusion publish of `{folder.name}` as {tag}: {len(files)} files"
+        + (f", {len(stale)} files of the previous version removed" if stale else "")
+        + (f"; composite {composite:.4f}" if composite is not None else "")
+        + (f" (published before: {previous:.4f})" if previous is not None else "")
+    )
+    commit = _commit(api, repo_id, operations, title, description, head)
+    if commit == head and head in tags.values():
+        existing = next(name for name, target in tags.items() if target == head)
+        logger.info("%s already holds exactly this folder as %s: nothing to publish", repo_id, existing)
+        return PublishResult(repo_id, existing, head, f"{api.endpoint}/{repo_id}/tree/{existing}", composite,
+                             previous, files, created=False)  # fmt: skip
+    _tag(api, repo_id, tag, commit, title)
+    logger.info("published %s %s as commit %s", repo_id, tag, commit)
+    return PublishResult(repo_id, tag, commit, f"{api.endpoint}/{repo_id}/tree/{tag}", composite, previous, files)
+
+
+def tag_version(repo_id: str, commit: str, *, tag: str | None = None, token: str | None = None) -> str:
+    """Tag `commit` of `repo_id` as a version (default: [`next_version`] of its tags); returns the tag."""
+    api = HfApi(token=token or get_token())
+    try:
+        tags = {ref.name: ref.target_commit for ref in api.list_repo_refs(repo_id).tags}
+    except (HfHubHTTPError, TransportError) as error:
+        raise _failure(error, api, repo_id, f"read the tags to version commit {commit[:10]}") from error
+    if tag is None and commit in tags.values():  # nothing new was committed: the version is already tagged
+        return next(name for name, target in tags.items() if target == commit)
+    tag = tag or next_version(tags)
+    if tags.get(tag) == commit:
+        return tag
+    _tag(api, repo_id, tag, commit, f"helpline-fusion version {tag}")
+    return tag
+
+
+def push_with_trainer(trainer: Any, commit_message: str = "helpline-fusion training run") -> str | None:
+    """`Trainer.push_to_hub` of the training output folder, then a version tag on the commit it made.
+
+    The card in the folder survives the push (`MultiTaskTrainer.create_model_card` keeps it). Returns the tag on the
+    main process, None elsewhere.
+    """
+    output_dir = trainer.args.output_dir
+    repo_id = trainer.hub_model_id or trainer.args.hub_model_id
+    try:
+        commit = trainer.push_to_hub(commit_message=commit_message)
+    except (HfHubHTTPError, TransportError) as error:
+        raise PublishError(
+            f"training finished and the model is saved in {output_dir}, but pushing it to {repo_id} failed "
+            f"({_reason(error)}). Nothing was tagged. Publish the folder with "
+            f"`helpline-fusion publish {output_dir} --repo {repo_id}` once the Hub is reachable."
+        ) from error
+    if commit is None:
+        return None
+    tag = tag_version(trainer.hub_model_id, commit.oid, token=trainer.args.hub_token)
+    logger.info("pushed %s with the Trainer and tagged commit %s as %s", trainer.hub_model_id, commit.oid, tag)
+    return tag
+
+
+# --------------------------------------------------------------------------- Hub steps
+def _check_repo_id(repo_id: str) -> None:
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"--repo {repo_id!r}: not a valid repo id ({error})") from error
+    if "/" not in repo_id:
+        raise ValueError(f"--repo {repo_id!r}: expected namespace/name, e.g. org/helpline-fusion")
+
+
+def _create_repo(api: HfApi, repo_id: str, private: bool) -> str:
+    try:
+        return api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    except (HfHubHTTPError, TransportError) as error:
+        raise _failure(error, api, repo_id, "create or open the repository") from error
+
+
+def _published_state(api: HfApi, repo_id: str) -> tuple[str, list[str], dict[str, str]]:
+    """Head commit of main, its files, and the tags (name -> commit)."""
+    try:
+        info = api.model_info(repo_id)
+        tags = {ref.name: ref.target_commit for ref in api.list_repo_refs(repo_id).tags}
+    except (HfHubHTTPError, TransportError) as error:
+        raise _failure(error, api, repo_id, "read the published version") from error
+    return info.sha, [sibling.rfilename for sibling in info.siblings or []], tags
+
+
+def _published_composite(api: HfApi, repo_id: str, head: str, remote_files: list[str]) -> float | None:
+    """The composite in the `model-index` of the card at `head`; None when nothing comparable is published."""
+    if "README.md" not in remote_files:
+        return None
+    try:
+        card = ModelCard.load(hf_hub_download(repo_id, "README.md", revision=head, token=api.token))
+    except (HfHubHTTPError, TransportError) as error:
+        raise _failure(error, api, repo_id, "read the published model card") from error
+    except ValueError as error:  # card metadata that does not parse
+        logger.warning("%s: the published card's metadata does not parse (%s); nothing to compare with", repo_id, error)
+        return None
+    composite = composite_from_card(card)
+    if composite is None:
+        logger.info("%s: the published card has no composite in its model-index; nothing to compare with", repo_id)
+    return composite
+
+
+def _commit(api: HfApi, repo_id: str, operations: list[Any], title: str, description: str, head: str) -> str:
+    """One commit on main whose parent must be `head`; returns its id (`head` itself when nothing changed)."""
+    try:
+        return api.create_commit(
+            repo_id, operations=operations, commit_message=title, commit_description=description, parent_commit=head
+        ).oid
+    except HfHubHTTPError as error:
+        raise _failure(error, api, repo_id, "commit the new version") from error
+    except TransportError as error:
+        state, landed = _after_dropped_commit(api, repo_id, head, title)
+        if state == "landed":
+            raise PublishError(
+                f"the connection to {api.endpoint} dropped after {repo_id} received the commit ({_reason(error)}): "
+                f"main is now at {landed[:10]} ('{title}'), but it was NOT tagged. Re-run the same command: the "
+                "files are already there, so it only creates the tag. The local folder is unchanged."
+            ) from error
+        checked = f"{repo_id} is unchanged" if state == "unchanged" else f"{repo_id} could not be checked afterwards"
+        raise PublishError(
+            f"cannot publish to {repo_id}: the connection to {api.endpoint} failed while committing "
+            f"({_reason(error)}). {checked}; nothing was tagged and the local folder is unchanged. Check the network "
+            "(and HF_ENDPOINT), then re-run (if the commit did land, the re-run only creates the tag)."
+        ) from error
+
+
+def _after_dropped_commit(api: HfApi, repo_id: str, head: str, title: str) -> tuple[str, str | None]:
+    """After a dropped commit: `("landed", id)` if main moved to our commit, `("unchanged", None)` if main did not
+    move, `("unknown", None)` if that cannot be checked."""
+    try:
+        latest = api.list_repo_commits(repo_id)[0]
+    except Exception:  # noqa: BLE001 - the connection may still be down; "unknown" is the honest answer
+        return "unknown", None
+    if latest.commit_id == head:
+        return "unchanged", None
+    return ("landed", latest.commit_id) if latest.title == title else ("unknown", None)
+
+
+def _tag(api: HfApi, repo_id: str, tag: str, commit: str, message: str) -> None:
+    try:
+        api.create_tag(repo_id, tag=tag, revision=commit, tag_message=message)
+    except (HfHubHTTPError, TransportError) as error:
+        raise PublishError(
+            f"{repo_id}: the version is committed as {commit[:10]} but tagging it {tag} failed ({_reason(error)}). "
+            "Re-run the same command: the files are already there, so it only creates the tag."
+        ) from error
+
+
+def _tag_note(tags: dict[str, str], commit: str) -> str:
+    names = [name for name, target in tags.items() if target == commit]
+    return f", tagged {', '.join(names)}" if names else ""
+
+
+def _reason(error: Exception) -> str:
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    text = getattr(error, "server_message", None) or (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return f"HTTP {status}: {text}" if status else f"{type(error).__name__}: {text}"
+
+
+def _failure(error: Exception, api: HfApi, repo_id: str, action: str) -> PublishError:
+    """A [`PublishError`] saying what failed at which step, for `repo_id`, and what to do about it."""
+    namespace = repo_id.split("/")[0]
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if isinstance(error, RepositoryNotFoundError) or (status in (403, 404) and not _exists(api, repo_id)):
+        what = (
+            f"unknown repo {repo_id}: {api.endpoint} has no such repository (or your token cannot see it) and "
+            f"could not create it ({_reason(error)}). Check --repo (namespace/name), that '{namespace}' exists, and that your token may "
+            f"create repos there (or create {repo_id} on the Hub first)."
+        )
+    elif status == 401:
+        what = (
+            f"the Hub did not accept the token while trying to {action} ({_reason(error)}). Log in again with "
+            f"`hf auth login` or set HF_TOKEN to a token with write access to {repo_id}."
+        )
+    elif status == 403:
+        what = f"the Hub refused to {action} ({_reason(error)}). Use a token with write access to '{namespace}'."
+    elif status == 412:
+        what = (
+            f"{repo_id} changed while this publish ran (another publish?), so the commit was refused "
+            f"({_reason(error)}). Re-run to compare against the new version."
+        )
+    elif status is not None:
+        what = f"the Hub refused to {action} ({_reason(error)}). Re-run later; if it persists, check the Hub's status."
+    else:
+        what = (
+            f"the connection to {api.endpoint} failed while trying to {action} ({_reason(error)}). Check the network "
+            "(and HF_ENDPOINT), then re-run."
+        )
+    return PublishError(f"cannot publish to {repo_id}: {what} Nothing was tagged; the local folder is unchanged.")
+
+
+def _exists(api: HfApi, repo_id: str) -> bool:
+    try:
+        return api.repo_exists(repo_id)
+    except Exception:  # noqa: BLE001 - only refines the message; assume it exists when unsure
+        return True
+
+
+# --------------------------------------------------------------------------- command line
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helpline-fusion publish",
+        description="Publish a trained model folder on the Hugging Face Hub as a tagged version (one commit). "
+        "Uses HF_TOKEN (or `hf auth login`) and HF_ENDPOINT.",
+    )
+    parser.add_argument("folder", metavar="DIR", help="output folder of `helpline-fusion train`")
+    parser.add_argument("--repo", required=True, help="Hub repo id, namespace/name (created if missing)")
+    parser.add_argument("--tag", help="version tag (default: next minor version after the highest vX.Y.Z tag)")
+    parser.add_argument("--private", action="store_true", help="create the repo as private (if it does not exist)")
+    parser.add_argument("--message", help="commit title (default: 'Publish <tag> (composite <value>)')")
+    rule = parser.add_mutually_exclusive_group()
+    rule.add_argument(
+        "--require-better", dest="require_better", action="store_true", default=True,
+        help="refuse a model whose composite is below the published version's (default)",
+    )  # fmt: skip
+    rule.add_argument("--force", dest="require_better", action="store_false", help="publish without comparing")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`helpline-fusion publish`: 0 published (or already published), 1 failed, 2 bad input, 3 not better."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        result = publish_folder(
+            args.folder, args.repo, tag=args.tag, private=args.private, message=args.message,
+            require_better=args.require_better,
+        )  # fmt: skip
+    except ValueError as error:
+        print(f"helpline-fusion publish: {error}", file=sys.stderr)
+        return 2
+    except NotBetterError as error:
+        print(f"helpline-fusion publish: {error}", file=sys.stderr)
+        return 3
+    except PublishError as error:
+        print(f"helpline-fusion publish: {error}", file=sys.stderr)
+        return 1
+    composite = "n/a" if result.composite is None else f"{result.composite:.4f}"
+    previous = "" if result.previous_composite is None else f", published before: {result.previous_composite:.4f}"
+    verb = "published" if result.created else "already published"
+    print(f"{verb} {result.repo_id} {result.tag} (commit {result.commit[:10]}, composite {composite}{previous})")
+    print(result.url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,7 +8,10 @@ transformers, the standard library and its sibling files (single-dot imports).
 from __future__ import annotations
 
 import inspect
+import json
 import logging
+import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -242,6 +245,27 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         config = AttentionFusionConfig(encoder_config=encoder.config, **config_kwargs)
         return cls(config, encoder=encoder)
 
+    # ------------------------------------------------------------------ publishing
+    # The README.md that `push_to_hub` publishes (helpline-fusion sets it when it saves a trained model). When unset,
+    # the helpline-fusion card saved beside the weights this model was loaded from is used.
+    model_card: str | None = None
+
+    def _upload_modified_files(self, working_dir: str | os.PathLike, repo_id: str, *args: Any, **kwargs: Any) -> Any:
+        """`push_to_hub` hook: publish this model's card and `label_maps.json` in the same commit as the weights.
+
+        transformers' `push_to_hub` writes the Hub's existing (or a generic) card over README.md after
+        `save_pretrained`; this runs right before the upload (transformers 4.x and 5.x) and puts the helpline-fusion
+        card back, aimed at `repo_id`. Push the tokenizer with `tokenizer.push_to_hub(repo_id)`; for versioned
+        releases (one commit + a version tag) use `helpline-fusion publish`.
+        """
+        card = self.model_card or _card_beside(self.name_or_path)
+        if card:
+            with open(os.path.join(working_dir, "README.md"), "w", encoding="utf-8") as handle:
+                handle.write(retarget_model_card(str(card), repo_id))
+        with open(os.path.join(working_dir, "label_maps.json"), "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(self.config.label_maps(), indent=2))
+        return super()._upload_modified_files(working_dir, repo_id, *args, **kwargs)
+
     # ------------------------------------------------------------------ freezing
     def freeze_encoder(self, frozen: bool = True) -> None:
         """Freeze (or unfreeze) the whole shared encoder, e.g. to train new heads only."""
@@ -354,6 +378,34 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
 
 
 # --------------------------------------------------------------------------- helpers
+_CARD_REPO_ID = re.compile(r'from_pretrained\(\s*"([^"]+)"[^)]*trust_remote_code=True')
+
+
+def retarget_model_card(card: str, repo_id: str) -> str:
+    """`card` aimed at `repo_id`: the repo id of its usage snippet (`from_pretrained("org/x", ...,
+    trust_remote_code=True)`) is replaced wherever it appears as a whole id. Other cards come back unchanged.
+
+    Example:
+        >>> retarget_model_card('# org/a\\nAutoModel.from_pretrained("org/a", trust_remote_code=True)', "team/b")
+        '# team/b\\nAutoModel.from_pretrained("team/b", trust_remote_code=True)'
+    """
+    found = _CARD_REPO_ID.search(card)
+    if found is None or found.group(1) == repo_id:
+        return card
+    return re.sub(rf"(?<![\w./-]){re.escape(found.group(1))}(?![\w./-])", repo_id, card)
+
+
+def _card_beside(folder: str | None) -> str | None:
+    """The helpline-fusion card (tagged `helpline-fusion` in its metadata) in the local folder `folder`, if any."""
+    readme = os.path.join(folder, "README.md") if folder and os.path.isdir(folder) else ""
+    if not os.path.isfile(readme):
+        return None
+    with open(readme, encoding="utf-8") as handle:
+        text = handle.read()
+    metadata = text.split("\n---", 1)[0] if text.startswith("---") else ""
+    return text if re.search(r"^- helpline-fusion\s*$", metadata, re.MULTILINE) else None
+
+
 def _hidden_size(encoder_config: Any) -> int:
     for name in ("hidden_size", "dim", "d_model"):
         value = getattr(encoder_config, name, None)

@@ -44,6 +44,7 @@ from huggingface_hub import HfApi, ModelCard
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoTokenizer
 
+from helpline_fusion.cli import main as cli_main
 from tests import hub_server
 from tests.hub_server import HubError, patched_hub_client, run_hub_client, running_hub_server
 
@@ -113,7 +114,8 @@ def versions(trained, hub, tmp_path_factory) -> dict[str, Path]:
     """REPO with two published versions: the trained folder as v1.0.0, a better variant as the next version."""
     better = make_variant(trained, tmp_path_factory.mktemp("v2") / "better", composite_delta=0.05, seed=1)
     assert publish_main([str(trained), "--repo", REPO, "--tag", "v1.0.0"]) == 0
-    assert publish_main([str(better), "--repo", REPO, "--message", "second version"]) == 0  # tag chosen: v1.1.0
+    # Through the `helpline-fusion` command itself; the tag is chosen: v1.1.0.
+    assert cli_main(["publish", str(better), "--repo", REPO, "--message", "second version"]) == 0
     return {"v1.0.0": trained, "v1.1.0": better}
 
 

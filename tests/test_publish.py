@@ -343,6 +343,20 @@ def test_publishing_the_same_folder_again_makes_no_new_version(trained, hub, cap
     assert repo_state(hub, repo) == before
 
 
+def test_each_version_is_exactly_its_folder(trained, variant, hub, tmp_path, capsys):
+    repo = "org/exact"
+    with_vocab = tmp_path / "with_vocab"
+    shutil.copytree(variant, with_vocab)
+    (with_vocab / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    assert publish(capsys, str(with_vocab), "--repo", repo)[0] == 0
+
+    assert publish(capsys, str(variant), "--repo", repo, "--force")[0] == 0
+
+    assert "vocab.txt" in hub.repo_files(repo, "v1.0.0")
+    assert set(hub.repo_files(repo, "v1.1.0")) == VERSION_FILES  # the file the new folder lacks is gone
+    assert "removed from the previous version: vocab.txt" in HfApi().list_repo_commits(repo)[0].message
+
+
 def test_next_version():
     assert next_version([]) == "v1.0.0"
     assert next_version(["v1.2.0", "v1.10.3", "v0.9.0", "nightly"]) == "v1.11.0"

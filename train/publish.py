@@ -251,17 +251,11 @@ def publish_folder(
     if not is_helpline_card(card):
         logger.warning("%s: README.md is not a helpline-fusion card (no 'helpline-fusion' tag); publishing it as is",
                        folder)  # fmt: skip
-    operations: list[Any] = [
-        CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
-        for name in files if name != "README.md"
-    ]  # fmt: skip
-    operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode("utf-8")))
-    stale = sorted(set(remote_files) - set(files) - {".gitattributes"})
-    operations += [CommitOperationDelete(path_in_repo=name) for name in stale]
+    operations, stale = _version_operations(folder, files, card, remote_files)
     title = message or f"Publish {tag}" + (f" (composite {composite:.4f})" if composite is not None else "")
     description = (
         f"helpline-fusion publish of `{folder.name}` as {tag}: {len(files)} files"
-        + (f", {len(stale)} files of the previous version removed" if stale else "")
+        + (f", removed from the previous version: {', '.join(stale)}" if stale else "")
         + (f"; composite {composite:.4f}" if composite is not None else "")
         + (f" (published before: {previous:.4f})" if previous is not None else "")
     )
@@ -357,6 +351,21 @@ def _published_composite(api: HfApi, repo_id: str, head: str, remote_files: list
     if composite is None:
         logger.info("%s: the published card has no composite in its model-index; nothing to compare with", repo_id)
     return composite
+
+
+def _version_operations(
+    folder: Path, files: list[str], card: ModelCard, remote_files: list[str]
+) -> tuple[list[Any], list[str]]:
+    """The commit's operations (the folder's files, the card aimed at the repo, deletions of files the previous
+    version had and this one has not, so each version is exactly its folder) and the deleted names."""
+    operations: list[Any] = [
+        CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
+        for name in files if name != "README.md"
+    ]  # fmt: skip
+    operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode("utf-8")))
+    stale = sorted(set(remote_files) - set(files) - {".gitattributes"})
+    operations += [CommitOperationDelete(path_in_repo=name) for name in stale]
+    return operations, stale
 
 
 def _commit(api: HfApi, repo_id: str, operations: list[Any], title: str, description: str, head: str) -> str:

@@ -525,5 +525,8 @@ def test_trainer_push_to_hub_keeps_our_card_and_tags_the_version(trained, hub):
     assert "records read" in card and not any(marker in card for marker in TRAINER_DRAFT_MARKERS)
     assert {"label_maps.json", "tokenizer.json", "tokenizer_config.json", "modeling_attention_fusion.py",
             "model.safetensors", "config.json"} <= set(files)  # fmt: skip
+    # Only the model's files: no training state, no validation report (it names local paths), no MLflow store.
+    assert not {"training_args.bin", "data_validation_report.json", "mlflow.db"} & set(files)
+    assert not any(name.startswith(("checkpoint-", "synthetic_data")) for name in files)
     metrics = json.loads((trained / "eval_results.json").read_text())
     assert composite_from_card(ModelCard(card)) == pytest.approx(metrics["composite"], abs=1e-4)

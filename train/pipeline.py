@@ -75,8 +75,11 @@ def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> Atte
         model = load_for_finetuning(project.init_from, **model_kwargs)
     else:
         model = AttentionFusionModel.from_encoder_pretrained(resolve_encoder(project.encoder), **model_kwargs)
-    model.config.base_model_name = project.encoder_name or (
-        project.encoder if not Path(project.encoder).exists() and ":" not in project.encoder else None
+    # The card's base_model: what this model was trained from (a fine-tuned model's parent, else the encoder),
+    # named only when it is a Hub id, never a local path.
+    start = project.init_from or project.encoder
+    model.config.base_model_name = project.encoder_name if not project.init_from and project.encoder_name else (
+        start if not Path(start).exists() and ":" not in start else None
     )
     if project.freeze_encoder:
         model.freeze_encoder()
@@ -175,6 +178,10 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
                 )
 
     training_args.remove_unused_columns = False
+    if training_args.push_to_hub:
+        # Checkpoint pushes would leave untagged, partial models on main; the complete folder is published at
+        # the end instead (the Trainer still creates the repo up front, so a bad token fails before training).
+        training_args.hub_strategy = "end"
     run_info = RunInfoCallback(report.to_dict(), project)
     callbacks: list[TrainerCallback] = [run_info]
     if project.early_stopping_patience:
@@ -203,7 +210,7 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     if trainer.is_world_process_zero():
         save_output(trainer, project, training_args, metrics, report.to_dict(), splits)
     if training_args.push_to_hub:
-        # Trainer.push_to_hub of the complete folder (our card kept), then a version tag on that commit.
+        # One curated commit and a version tag at the end (`push_with_trainer`), no checkpoint pushes before.
         push_with_trainer(trainer, commit_message="helpline-fusion training run")
     return {"metrics": metrics, "output_dir": str(output_dir), "trainer": trainer}
 

@@ -287,26 +287,23 @@ def tag_version(repo_id: str, commit: str, *, tag: str | None = None, token: str
 
 
 def push_with_trainer(trainer: Any, commit_message: str = "helpline-fusion training run") -> str | None:
-    """`Trainer.push_to_hub` of the training output folder, then a version tag on the commit it made.
+    """Publish the training output folder at the end of `train/run.py --push_to_hub`: the same curated files,
+    one commit and a version tag as `helpline-fusion publish` (not `Trainer.push_to_hub`, which would upload
+    the whole folder: training_args.bin, the validation report with local paths, MLflow store, synthetic data).
 
-    The card in the folder survives the push (`MultiTaskTrainer.create_model_card` keeps it). Returns the tag on the
-    main process, None elsewhere.
+    Returns the tag on the main process, None elsewhere. "Only if better" is not applied: a training run that
+    asks to push publishes its result; use `helpline-fusion publish --require-better` for the guarded path.
     """
-    output_dir = trainer.args.output_dir
-    repo_id = trainer.hub_model_id or trainer.args.hub_model_id
-    try:
-        commit = trainer.push_to_hub(commit_message=commit_message)
-    except (HfHubHTTPError, TransportError) as error:
-        raise PublishError(
-            f"training finished and the model is saved in {output_dir}, but pushing it to {repo_id} failed "
-            f"({_reason(error)}). Nothing was tagged. Publish the folder with "
-            f"`helpline-fusion publish {output_dir} --repo {repo_id}` once the Hub is reachable."
-        ) from error
-    if commit is None:
+    if not trainer.is_world_process_zero():
         return None
-    tag = tag_version(trainer.hub_model_id, commit.oid, token=trainer.args.hub_token)
-    logger.info("pushed %s with the Trainer and tagged commit %s as %s", trainer.hub_model_id, commit.oid, tag)
-    return tag
+    output_dir = trainer.args.output_dir
+    repo_id = trainer.args.hub_model_id or Path(output_dir).name
+    result = publish_folder(
+        output_dir, repo_id, private=bool(trainer.args.hub_private_repo), message=commit_message,
+        require_better=False, token=trainer.args.hub_token,
+    )
+    logger.info("published %s as %s (commit %s)", result.repo_id, result.tag, result.commit)
+    return result.tag
 
 
 # --------------------------------------------------------------------------- Hub steps

@@ -19,7 +19,15 @@ from transformers.pipelines import PIPELINE_REGISTRY
 logger = logging.getLogger(__name__)
 
 PIPELINE_TASK = "helpline-fusion"
-_PREDICT_OPTIONS = ("bf16", "window_length", "window_stride", "top_k", "padding", "sort_by_length")
+_PREDICT_OPTIONS = (
+    "bf16",
+    "window_length",
+    "window_stride",
+    "top_k",
+    "padding",
+    "pad_to_multiple_of",
+    "sort_by_length",
+)
 
 
 class HelplineFusionPipeline(Pipeline):
@@ -50,7 +58,7 @@ class HelplineFusionPipeline(Pipeline):
             if not inputs:
                 return []
             _, options, _ = self._sanitize_parameters(**kwargs)
-            batch_size = batch_size or self._batch_size or 16
+            batch_size = batch_size or self._batch_size or 8
             return self.model.predict(list(inputs), self.tokenizer, batch_size=batch_size,
                                       **{**self._forward_params, **options})  # fmt: skip
         return super().__call__(inputs, *args, batch_size=batch_size, **kwargs)

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, help="JSON Lines file or JSON array of records with 'text' or 'narrative'")
     parser.add_argument("--model", required=True, help="a saved model folder or a Hub id (loaded with remote code)")
     parser.add_argument("--output", "-o", type=Path, required=True, help="where to write the JSON Lines results")
-    parser.add_argument("--batch-size", type=int, default=16, help="windows per encoder call (default 16)")
+    parser.add_argument("--batch-size", type=int, default=8, help="windows per encoder call (default 8)")
     parser.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast (CPU or GPU)")
     parser.add_argument("--window-length", type=int, default=None, help="tokens per window (default: the model's)")
     parser.add_argument("--window-stride", type=int, default=None, help="tokens shared by neighbouring windows")

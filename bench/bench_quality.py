@@ -43,7 +43,7 @@ def train_variant(name: str, tasks: list[str], args: argparse.Namespace) -> dict
     from helpline_fusion.train.settings import parse_settings
 
     argv = [args.config, "--tasks", *tasks, "--output_dir", str(Path(args.output) / name), "--report_to", "none",
-            "--save_total_limit", "1", *args.overrides]
+            *args.overrides]
     if args.quick:
         argv += ["--max_steps", "6", "--eval_strategy", "no", "--save_strategy", "no",
                  "--load_best_model_at_end", "false", "--synthetic_size", "120", "--max_train_examples", "48"]

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoModel, AutoTokenizer
 
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True, revision=args.revision)
-    tokenizer = AutoTokenizer.from_pretrained(args.model, revision=args.revision)
+    tokenizer = AutoTokenizer.from_pretrained(args.model, revision=args.revision, trust_remote_code=True)
     try:
         metrics, _ = evaluate_model(
             model, tokenizer, ner=args.ner_file, cases=args.cases_file, qa=args.qa_file,

@@ -158,7 +158,7 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     output_dir.mkdir(parents=True, exist_ok=True)
     set_seed(training_args.seed)  # before the heads are initialised: a run is reproducible from its seed
     source = project.init_from or resolve_encoder(project.encoder)
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=bool(project.init_from))
     base_config = (
         AttentionFusionConfig.from_pretrained(project.init_from) if project.init_from else AttentionFusionConfig()
     )

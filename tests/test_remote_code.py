@@ -16,7 +16,10 @@ from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, Att
 
 from .conftest import tiny_bert_config, tiny_distilbert_config
 
-REMOTE_FILES = {"configuration_attention_fusion.py", "modeling_attention_fusion.py", "inference_attention_fusion.py"}
+REMOTE_FILES = {
+    "configuration_attention_fusion.py", "modeling_attention_fusion.py", "inference_attention_fusion.py",
+    "pipeline_attention_fusion.py",
+}
 
 # Child processes run from another directory, with a clean PYTHONPATH, and a finder that makes this
 # project unimportable even when it is installed in site-packages: only the saved folder may provide code.
@@ -118,13 +121,15 @@ def test_saved_folder_is_flat_portable_and_auto_map_is_exact(tmp_path):
 def test_shipped_files_import_only_torch_transformers_and_each_other(tmp_path):
     folder, _, _ = save_tiny(tmp_path, tiny_bert_config())
     allowed_roots = {"torch", "transformers", "__future__"} | set(sys.stdlib_module_names)
+    shipped = {path.name for path in folder.glob("*.py")}
+    assert shipped == REMOTE_FILES
     for path in folder.glob("*.py"):
         for line in path.read_text().splitlines():
             stripped = line.strip()
             if stripped.startswith("from ."):
                 assert not stripped.startswith("from .."), f"{path.name}: {stripped}"
                 module = stripped.split()[1][1:]
-                assert f"{module}.py" in REMOTE_FILES, f"{path.name} imports a file that is not shipped: {stripped}"
+                assert f"{module}.py" in shipped, f"{path.name} imports a file that is not shipped: {stripped}"
             elif stripped.startswith(("import ", "from ")):
                 root = stripped.split()[1].split(".")[0]
                 assert root in allowed_roots, f"{path.name}: {stripped}"

@@ -1,0 +1,109 @@
+"""Helpers of `bench/bench_training_speed.py`: the earlier design's fixed padding, the analytic FLOP count and
+length bucketing, on a tiny random encoder (no real weights, no data)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel  # noqa: E402
+
+from .conftest import tiny_bert_config  # noqa: E402
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_training_speed.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_training_speed", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    model = AttentionFusionModel(AttentionFusionConfig(encoder_config=tiny_bert_config())).eval()
+    model.encoder.set_attn_implementation("eager")  # FlopCounterMode counts eager attention's matmuls
+    return model
+
+
+def test_pad_batch_to_pads_ner_labels_with_ignore_index(bench):
+    batch = {
+        "task": "ner",
+        "input_ids": torch.tensor([[2, 7, 3], [2, 3, 0]]),
+        "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]]),
+        "labels": torch.tensor([[-100, 4, -100], [-100, -100, -100]]),
+    }
+    out = bench.pad_batch_to(batch, 6, pad_token_id=0)
+    assert out["input_ids"].tolist() == [[2, 7, 3, 0, 0, 0], [2, 3, 0, 0, 0, 0]]
+    assert out["attention_mask"].tolist() == [[1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0]]
+    assert out["labels"].tolist()[0] == [-100, 4, -100, -100, -100, -100]
+    assert batch["input_ids"].shape == (2, 3)  # the collator's batch is left as it was
+
+
+def test_pad_batch_to_truncates_and_keeps_case_labels(bench):
+    labels = {"priority": torch.tensor([1, 0])}
+    batch = {
+        "task": "cls",
+        "input_ids": torch.arange(10).reshape(2, 5),
+        "attention_mask": torch.ones(2, 5),
+        "labels": labels,
+    }
+    out = bench.pad_batch_to(batch, 3, pad_token_id=0)
+    assert out["input_ids"].tolist() == [[0, 1, 2], [5, 6, 7]]
+    assert out["attention_mask"].shape == (2, 3)
+    assert out["labels"] is labels
+
+
+def test_flop_parameters_split_token_and_pooled_linears(bench, tiny_model):
+    params = bench.flop_parameters(tiny_model)
+    config = tiny_model.config
+    per_sequence = 32 * (
+        sum(len(v) for v in config.case_heads.values()) + sum(len(v) for v in config.qa_heads.values())
+    )
+    assert params["per_sequence"] == per_sequence
+    # encoder: 2 layers of Q, K, V, output (32x32 each) and FFN (32x37 twice); NER head 32x32 + 32xtags; 2 scorers 32x1
+    encoder = 2 * (4 * 32 * 32 + 2 * 32 * 37)
+    assert params["per_token"] == encoder + 32 * 32 + 32 * len(config.ner_labels) + 2 * 32
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (3, 12)])
+def test_inference_flops_match_flop_counter(bench, tiny_model, shape):
+    batch = {"input_ids": torch.randint(5, 90, shape), "attention_mask": torch.ones(shape, dtype=torch.long)}
+    analytic = bench.inference_flops(tiny_model, [shape[1]] * shape[0])
+    assert analytic == bench.counted_flops(tiny_model, batch)
+
+
+def test_attention_term_grows_with_the_square_of_the_length(bench, tiny_model):
+    one, two = bench.inference_flops(tiny_model, [100]), bench.inference_flops(tiny_model, [200])
+    # f(L) = a L + b L^2 + c: f(200) - f(100) = 100 a + 30000 b exceeds 2 (f(100) - f(50)) = 100 a + 15000 b iff b > 0
+    assert two - one > 2 * (one - bench.inference_flops(tiny_model, [50]))
+    assert bench.inference_flops(tiny_model, [100, 100]) == 2 * one
+
+
+def test_length_batches_bucket_by_length(bench):
+    windows = [{"input_ids": [0] * n} for n in (5, 50, 7, 48, 6, 49)]
+    batches = bench.length_batches(windows, 3)
+    assert [[len(w["input_ids"]) for w in batch] for batch in batches] == [[50, 49, 48], [7, 6, 5]]
+
+
+def test_split_linear_bias_keeps_the_outputs(bench, tiny_model):
+    import copy
+
+    batch = {"input_ids": torch.randint(5, 90, (2, 9)), "attention_mask": torch.ones(2, 9, dtype=torch.long)}
+    split = bench.split_linear_bias(copy.deepcopy(tiny_model))
+    assert all(
+        "forward" in vars(module) for module in split.modules() if isinstance(module, torch.nn.Linear)
+    )  # every linear patched
+    with torch.inference_mode():
+        expected, got = tiny_model(**batch, task=None), split(**batch, task=None)
+    torch.testing.assert_close(got.ner_logits, expected.ner_logits)
+    torch.testing.assert_close(got.cls_logits["priority"], expected.cls_logits["priority"])

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoTokenizer, EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
+from transformers import AutoConfig, AutoTokenizer, EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 
 from ..data.collator import MultiTaskCollator
 from ..data.labels import config_kwargs_from_data
@@ -27,6 +27,7 @@ from .trainer import MultiTaskTrainer
 logger = logging.getLogger(__name__)
 
 REPORT_NAME = "data_validation_report.json"
+ATTENTION_DROPOUT_NAMES = ("attention_probs_dropout_prob", "attention_dropout")  # BERT-like, DistilBERT/DeBERTa
 SOURCE_SETTINGS = {"ner": "ner_file", "cls": "cases_file", "qa": "qa_file"}
 
 
@@ -74,7 +75,19 @@ def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> Atte
     if project.init_from:
         model = load_for_finetuning(project.init_from, **model_kwargs)
     else:
-        model = AttentionFusionModel.from_encoder_pretrained(resolve_encoder(project.encoder), **model_kwargs)
+        encoder_kwargs = {}
+        if project.encoder_attention_dropout is not None:
+            encoder_config = AutoConfig.from_pretrained(resolve_encoder(project.encoder))
+            names = [n for n in ATTENTION_DROPOUT_NAMES if hasattr(encoder_config, n)]
+            if not names:
+                raise ValueError(
+                    f"encoder_attention_dropout: the {encoder_config.model_type} config has none of "
+                    f"{list(ATTENTION_DROPOUT_NAMES)}"
+                )
+            encoder_kwargs = {name: project.encoder_attention_dropout for name in names}
+        model = AttentionFusionModel.from_encoder_pretrained(
+            resolve_encoder(project.encoder), encoder_kwargs=encoder_kwargs, **model_kwargs
+        )
     # The card's base_model: what this model was trained from (a fine-tuned model's parent, else the encoder),
     # named only when it is a Hub id, never a local path.
     start = project.init_from or project.encoder

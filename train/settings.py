@@ -66,6 +66,11 @@ class ProjectArguments:
     early_stopping_patience: int | None = field(
         default=None, metadata={"help": "Evaluations without improvement of `composite` before stopping."}
     )
+    encoder_attention_dropout: float | None = field(
+        default=None,
+        metadata={"help": "Override the encoder's attention-probability dropout (e.g. 0 on CPU, where PyTorch's "
+                  "fused attention kernel cannot apply dropout and a much slower path is taken)."},
+    )
     freeze_encoder: bool = field(default=False)
     freeze_embeddings: bool = field(default=False)
     mlflow_tracking_uri: str | None = field(

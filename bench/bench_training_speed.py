@@ -175,6 +175,7 @@ def minilm_path() -> Path | None:
 def load_windows(args: argparse.Namespace, workdir: Path, tokenizer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Shared NER + case files and synthetic QA -> label kwargs and windows per task (this package's data path)."""
     import datasets
+
     from helpline_fusion.data.labels import config_kwargs_from_data
     from helpline_fusion.data.loaders import load_all
     from helpline_fusion.data.synthetic import generate
@@ -495,10 +496,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, encoder: Path) -> dict[str, Any]:
     """Every measurement of one benchmark run, as the JSON written to `bench/results/`."""
-    from helpline_fusion.data.collator import MultiTaskCollator
-    from helpline_fusion.modeling_attention_fusion import AttentionFusionModel
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
+
+    from helpline_fusion.data.collator import MultiTaskCollator
+    from helpline_fusion.modeling_attention_fusion import AttentionFusionModel
 
     hf_logging.set_verbosity_error()
     environment = _environment(torch.get_num_threads())

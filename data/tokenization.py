@@ -107,6 +107,28 @@ def _base_row(out: dict[str, list], encoding: Any, window: int, example_id: int,
         out["offset_mapping"].append([list(pair) for pair in encoding["offset_mapping"][window]])
 
 
+def _record_windows(
+    tokenizer: Any,
+    texts: list[str],
+    indices: list[int],
+    task: str,
+    labels: dict[str, list],
+    max_length: int,
+    stride: int,
+    offsets: bool,
+) -> dict[str, list]:
+    """Windows of sentence-level records: every window carries its record's value of each label column."""
+    encoding = _encode(tokenizer, texts, max_length, stride)
+    out: dict[str, list] = {name: [] for name in (*BASE_COLUMNS, *labels)}
+    if offsets:
+        out["offset_mapping"] = []
+    for window, sample in enumerate(encoding["overflow_to_sample_mapping"]):
+        _base_row(out, encoding, window, indices[sample], task, offsets)
+        for column, values in labels.items():
+            out[column].append(values[sample])
+    return out
+
+
 def _map(dataset: Dataset, function: Any, desc: str, num_proc: int | None) -> Dataset:
     return dataset.map(
         function,
@@ -340,16 +362,8 @@ def tokenize_cases(
                         "load the data with the same config, or build the config from the data"
                     )
                 ids[head].append(MASKED if value is None else label2id[value])
-        encoding = _encode(tokenizer, batch["text"], max_length, stride)
-        out: dict[str, list] = {name: [] for name in BASE_COLUMNS}
-        out.update({f"{CLS_PREFIX}{head}": [] for head in heads})
-        if return_offsets:
-            out["offset_mapping"] = []
-        for window, sample in enumerate(encoding["overflow_to_sample_mapping"]):
-            _base_row(out, encoding, window, indices[sample], "cls", return_offsets)
-            for head in heads:
-                out[f"{CLS_PREFIX}{head}"].append(ids[head][sample])
-        return out
+        labels = {f"{CLS_PREFIX}{head}": values for head, values in ids.items()}
+        return _record_windows(tokenizer, batch["text"], indices, "cls", labels, max_length, stride, return_offsets)
 
     windows = _map(dataset, function, "Tokenising case windows", num_proc)
     logger.info(
@@ -394,16 +408,8 @@ def tokenize_qa(
                         "sub-metrics; load the data with the same config"
                     )
                 values[head].append([float(v) for v in value])
-        encoding = _encode(tokenizer, batch["text"], max_length, stride)
-        out: dict[str, list] = {name: [] for name in BASE_COLUMNS}
-        out.update({f"{QA_PREFIX}{head}": [] for head in sizes})
-        if return_offsets:
-            out["offset_mapping"] = []
-        for window, sample in enumerate(encoding["overflow_to_sample_mapping"]):
-            _base_row(out, encoding, window, indices[sample], "qa", return_offsets)
-            for head in sizes:
-                out[f"{QA_PREFIX}{head}"].append(values[head][sample])
-        return out
+        labels = {f"{QA_PREFIX}{head}": rows for head, rows in values.items()}
+        return _record_windows(tokenizer, batch["text"], indices, "qa", labels, max_length, stride, return_offsets)
 
     windows = _map(dataset, function, "Tokenising QA windows", num_proc)
     logger.info(

@@ -11,10 +11,11 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from datasets import Dataset  # noqa: E402
+from transformers import BertTokenizerFast  # noqa: E402
+
 from helpline_fusion.data.collator import MultiTaskCollator  # noqa: E402
 from helpline_fusion.data.labels import LabelMaps  # noqa: E402
 from helpline_fusion.data.tokenization import tokenize_cases, tokenize_ner, tokenize_qa  # noqa: E402
-from transformers import BertTokenizerFast  # noqa: E402
 
 MAPS = LabelMaps()
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "amina", "called", "from", "kisumu", "the", "child", "is", "12"]

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -16,7 +15,6 @@ from transformers import AutoModel
 from helpline_fusion.data.synthetic import generate
 
 from .conftest import REPO_ROOT, build_tiny_tokenizer, tiny_bert_config
-
 
 
 def test_two_process_cpu_run_trains_the_same_task_on_every_rank(tmp_path):

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
+from transformers import AutoModel
+
 from helpline_fusion.data.synthetic import generate
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import SUB_TO_MAIN_CATEGORY
@@ -24,9 +27,6 @@ from helpline_fusion.train import pipeline
 from helpline_fusion.train.finetune import load_for_finetuning
 from helpline_fusion.train.publish import publish_folder
 from helpline_fusion.train.run import main as train_main
-from safetensors.torch import load_file
-from transformers import AutoModel
-
 from tests.hub_server import patched_hub_client, running_hub_server
 
 from .conftest import build_tiny_tokenizer, tiny_bert_config

@@ -11,13 +11,14 @@ import textwrap
 
 import pytest
 import torch
+from transformers import BertTokenizerFast
+
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import (
     decode_entities,
     encode_windows,
     window_settings,
 )
-from transformers import BertTokenizerFast
 
 from .conftest import tiny_bert_config
 

@@ -12,6 +12,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from datasets import Dataset, DatasetDict  # noqa: E402
+
 from helpline_fusion.data.labels import (  # noqa: E402
     LabelMaps,
     build_label_maps,

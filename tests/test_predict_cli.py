@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpline_fusion.train.predict_cli import main, read_records
 from transformers import BertTokenizerFast
 
 from helpline_fusion.cli import main as cli_main
+from helpline_fusion.train.predict_cli import main, read_records
 
 from .test_inference import VOCAB, make_model
 

@@ -34,17 +34,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from huggingface_hub import HfApi, ModelCard
+from safetensors.torch import load_file, save_file
+from transformers import AutoModel, AutoTokenizer
+
+from helpline_fusion.cli import main as cli_main
 from helpline_fusion.data.synthetic import generate
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig
 from helpline_fusion.train.model_card import composite_from_card, render_model_card
 from helpline_fusion.train.publish import main as publish_main
 from helpline_fusion.train.publish import next_version
 from helpline_fusion.train.run import main as train_main
-from huggingface_hub import HfApi, ModelCard
-from safetensors.torch import load_file, save_file
-from transformers import AutoModel, AutoTokenizer
-
-from helpline_fusion.cli import main as cli_main
 from tests import hub_server
 from tests.hub_server import HubError, patched_hub_client, run_hub_client, running_hub_server
 

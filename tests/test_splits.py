@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from datasets import Dataset  # noqa: E402
+
 from helpline_fusion.data.splits import text_groups, train_validation_split  # noqa: E402
 
 

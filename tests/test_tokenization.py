@@ -12,6 +12,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from datasets import Dataset  # noqa: E402
+from transformers import BertTokenizerFast  # noqa: E402
+
 from helpline_fusion.data.labels import LabelMaps  # noqa: E402
 from helpline_fusion.data.tokenization import (  # noqa: E402
     bio_to_char_spans,
@@ -21,7 +23,6 @@ from helpline_fusion.data.tokenization import (  # noqa: E402
     tokenize_task,
     window_settings,
 )
-from transformers import BertTokenizerFast  # noqa: E402
 
 WORDS = ["amina", "called", "from", "nai", "##robi", "and", "otieno", "is", "12", "years", "old", "mother", "beat"]
 WORDS += ["##s", "her", "market", "kisumu", "the", "child", "at", "school", ".", ","]

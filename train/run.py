@@ -59,7 +59,6 @@ def use_all_cores_when_alone() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from .pipeline import train
-
     from .settings import parse_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

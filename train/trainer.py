@@ -125,9 +125,6 @@ class MultiTaskTrainer(Trainer):
         # step as world_size consecutive batches of one task, so all ranks train the same task per step.
         return self.accelerator.prepare(loader)
 
-    def _remove_unused_columns(self, dataset, description=None):
-        return dataset  # the collator builds model inputs; `task` and labels are not forward() columns
-
     # ------------------------------------------------------------------ loss
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = {key: value for key, value in inputs.items() if key != "example_id"}

@@ -13,7 +13,9 @@ NER labels (BIO over words, via `offset_mapping` and `word_ids`):
   that overlap each other are first resolved by `validation.resolve_overlaps`: longer wins); an entity
   whose every word goes to an earlier entity (two spans inside one word) gets no tag: counted and logged;
 - the **first sub-word** of each word carries the tag (`B-X` for the entity's first word, `I-X` after, `O`
-  outside entities); the other sub-words and the special tokens carry -100;
+  outside entities); the special tokens carry -100, and so do the other sub-words unless every sub-word is
+  labelled (`ner_label_all_subwords`, the default of the model config): then they carry `I-X` inside an
+  entity and `O` outside (the word is still read from its first sub-word);
 - a word whose first sub-word lies in an earlier window (the window starts inside it) carries -100 in this
   window;
 - an entity crossing a window boundary: each window labels the part it sees, `B-X` on the first word it
@@ -165,6 +167,7 @@ def bio_window_labels(
     entities: Sequence[dict[str, Any]],
     tag2id: dict[str, int],
     labelled: set[int] | None = None,
+    all_subwords: bool = False,
 ) -> list[int]:
     """BIO label ids of one window (rules in the module docstring).
 
@@ -175,6 +178,8 @@ def bio_window_labels(
         entities: non-overlapping entities sorted by start, `{"start", "end", "label"}`.
         tag2id: BIO tag -> id.
         labelled: if given, receives the index of every entity that got a tag in this window.
+        all_subwords: label the later sub-words of a word too (`I-X` inside an entity, `O` outside) instead of
+            -100; a word that began in an earlier window stays -100 throughout.
     """
     ends = [entity["end"] for entity in entities]
     labels: list[int] = []
@@ -186,7 +191,11 @@ def bio_window_labels(
             previous_word = None
             continue
         if word == previous_word:
-            labels.append(MASKED)
+            if all_subwords and labels[-1] != MASKED:
+                tag = "O" if previous_entity is None else "I-" + entities[previous_entity]["label"]
+                labels.append(tag2id[tag])
+            else:
+                labels.append(MASKED)
             continue
         previous_word = word
         word_start, word_end = bounds[word]
@@ -214,8 +223,10 @@ def tokenize_ner(
     stride: int | None = None,
     return_offsets: bool = False,
     num_proc: int | None = None,
+    all_subwords: bool | None = None,
 ) -> Dataset:
-    """Tokenise NER records (`text`, `entities`) into windows with BIO labels on the first sub-word of each word.
+    """Tokenise NER records (`text`, `entities`) into windows with BIO labels on the first sub-word of each word
+    (and on the later sub-words too with `all_subwords`).
 
     Args:
         dataset: the output of `load_ner` (or any dataset with `text` and `entities`).
@@ -225,6 +236,8 @@ def tokenize_ner(
         stride: tokens shared by consecutive windows (default: `config.window_stride`).
         return_offsets: also keep each window's `offset_mapping` (for mapping predictions back to characters).
         num_proc: processes for `datasets.map`.
+        all_subwords: label every sub-word (`B-X` on an entity's first sub-word, `I-X` on the rest); default
+            the config's `ner_label_all_subwords` (first sub-word only when the config has no such setting).
 
     Example:
         >>> windows = tokenize_ner(ner, tokenizer, config, max_length=256, stride=64)  # doctest: +SKIP
@@ -232,6 +245,8 @@ def tokenize_ner(
         ['input_ids', 'attention_mask', 'example_id', 'task', 'labels', 'word_ids']
     """
     max_length, stride = window_settings(tokenizer, config, max_length, stride)
+    if all_subwords is None:
+        all_subwords = bool(getattr(config, "ner_label_all_subwords", False))
     maps = LabelMaps.from_config(config)
     tag2id = maps.ner_label2id
     entity_types = set(maps.ner_entity_types)
@@ -270,6 +285,7 @@ def tokenize_ner(
                         entities,
                         tag2id,
                         labelled,
+                        all_subwords,
                     )
                 )
             unlabelled[0] += len(entities) - len(labelled)

@@ -186,6 +186,7 @@ QA_HEADS: dict[str, list[str]] = {
 
 TASKS: tuple[str, ...] = ("ner", "cls", "qa")
 POOLING_CHOICES: tuple[str, ...] = ("attention", "cls", "mean")
+NER_HEAD_CHOICES: tuple[str, ...] = ("linear", "mlp")
 SENTENCE_TASKS: tuple[str, ...] = ("cls", "qa")
 
 
@@ -239,6 +240,16 @@ class AttentionFusionConfig(PretrainedConfig):
         critical_threshold (`float`): a window whose critical probability reaches this makes the call critical.
         review_threshold (`float`): a case decision below this confidence flags the call for review.
         window_length (`int`), window_stride (`int`): the window and its overlap (tokens) for long transcripts.
+        ner_head (`str`): `"linear"` (one linear layer over the encoder's hidden states, as
+            `AutoModelForTokenClassification`) or `"mlp"` (Linear-GELU-Dropout-Linear).
+        ner_label_all_subwords (`bool`): train every sub-word of a word (`B-X` on the first, `I-X` on the rest)
+            instead of the first sub-word only; words are always read from their first sub-word.
+        case_class_weights (`dict[str, list[float]]`): per case head, a weight per class for its cross-entropy
+            (e.g. inverse class frequency for `priority`, so the rare critical calls count).
+        temperatures (`dict[str, dict[str, float]]`): `{"cls": {head: T}, "qa": {head: T}}`, logits are divided
+            by `T` before the softmax / sigmoid (fitted on validation data so scores are calibrated); 1 if absent.
+        review_thresholds (`dict[str, float]`): per decision group (`"case.<head>"`, `"quality.<head>"`), the
+            confidence below which a call needs review; `review_threshold` for groups not listed.
 
     Example:
         >>> from transformers import BertConfig
@@ -268,6 +279,11 @@ class AttentionFusionConfig(PretrainedConfig):
         review_threshold: float = 0.5,
         window_length: int = 512,
         window_stride: int = 128,
+        ner_head: str = "linear",
+        ner_label_all_subwords: bool = True,
+        case_class_weights: dict[str, list[float]] | None = None,
+        temperatures: dict[str, dict[str, float]] | None = None,
+        review_thresholds: dict[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
         self.encoder_config = self._build_encoder_config(encoder_config)
@@ -335,6 +351,33 @@ class AttentionFusionConfig(PretrainedConfig):
         self.window_length = int(window_length)
         self.window_stride = int(window_stride)
 
+        if ner_head not in NER_HEAD_CHOICES:
+            raise ValueError(f"ner_head: unknown NER head {ner_head!r}; valid: {list(NER_HEAD_CHOICES)}")
+        self.ner_head = ner_head
+        self.ner_label_all_subwords = bool(ner_label_all_subwords)
+        class_weights: dict[str, list[float]] = {}
+        for head, values in (case_class_weights or {}).items():
+            if head not in self.case_heads:
+                raise ValueError(f"case_class_weights: unknown case head {head!r}; valid: {list(self.case_heads)}")
+            if len(values) != len(self.case_heads[head]) or any(float(v) < 0 for v in values):
+                raise ValueError(
+                    f"case_class_weights[{head!r}]: expected {len(self.case_heads[head])} non-negative weights, "
+                    f"got {values!r}"
+                )
+            class_weights[head] = [float(v) for v in values]
+        self.case_class_weights = class_weights
+        temps: dict[str, dict[str, float]] = {}
+        for task, heads in (temperatures or {}).items():
+            known = {"cls": self.case_heads, "qa": self.qa_heads}.get(task)
+            if known is None:
+                raise ValueError(f"temperatures: unknown task {task!r}; valid: ['cls', 'qa']")
+            for head, value in heads.items():
+                if head not in known or not float(value) > 0:
+                    raise ValueError(f"temperatures[{task!r}][{head!r}]: expected a known head and a value > 0")
+            temps[task] = {head: float(value) for head, value in heads.items()}
+        self.temperatures = temps
+        self.review_thresholds = {str(k): float(v) for k, v in (review_thresholds or {}).items()}
+
         # The token-level head is a classic token classifier: keep the top-level id2label for it.
         kwargs.pop("id2label", None)
         kwargs.pop("label2id", None)
@@ -375,6 +418,14 @@ class AttentionFusionConfig(PretrainedConfig):
 
     def case_label2id(self, head: str) -> dict[str, int]:
         return {label: i for i, label in enumerate(self.case_heads[head])}
+
+    def head_temperature(self, task: str, head: str) -> float:
+        """The calibration temperature of one case (`"cls"`) or quality (`"qa"`) head (1 when not fitted)."""
+        return float(self.temperatures.get(task, {}).get(head, 1.0))
+
+    def review_threshold_of(self, group: str) -> float:
+        """Confidence below which a decision of `group` (`"case.priority"`, `"quality.closing"`) needs review."""
+        return float(self.review_thresholds.get(group, self.review_threshold))
 
     def main_category_of(self, sub_category: str) -> str:
         """Main category of a sub-category by the config's table (`Unknown` when absent)."""

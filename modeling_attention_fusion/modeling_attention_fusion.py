@@ -82,16 +82,20 @@ class SentencePooler(nn.Module):
 
 # --------------------------------------------------------------------------- heads
 class NerHead(nn.Module):
-    """Token classifier: Linear -> GELU -> Dropout -> Linear to the BIO tags."""
+    """Token classifier to the BIO tags: `linear` is Dropout -> Linear (as `AutoModelForTokenClassification`);
+    `mlp` is Dropout -> Linear -> GELU -> Dropout -> Linear."""
 
-    def __init__(self, hidden_size: int, num_tags: int, dropout: float) -> None:
+    def __init__(self, hidden_size: int, num_tags: int, dropout: float, kind: str = "linear") -> None:
         super().__init__()
-        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.dense = nn.Linear(hidden_size, hidden_size) if kind == "mlp" else None
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_size, num_tags)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(F.gelu(self.dense(hidden))))  # (batch, seq_len, tags)
+        hidden = self.dropout(hidden)
+        if self.dense is not None:
+            hidden = self.dropout(F.gelu(self.dense(hidden)))
+        return self.classifier(hidden)  # (batch, seq_len, tags)
 
 
 class PooledMultiHead(nn.Module):
@@ -118,13 +122,21 @@ def ner_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=-100)
 
 
-def case_loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Sum over heads of cross-entropy; `-100` means "no label for this head" and adds nothing."""
+def case_loss(
+    logits: dict[str, torch.Tensor],
+    labels: dict[str, torch.Tensor],
+    class_weights: dict[str, list[float]] | None = None,
+) -> torch.Tensor:
+    """Sum over heads of cross-entropy (weighted per class where `class_weights` names the head); `-100` means
+    "no label for this head" and adds nothing."""
     total = sum(value.sum() * 0.0 for value in logits.values())
     for head, head_labels in labels.items():
         head_labels = head_labels.to(logits[head].device).long()
         if (head_labels != -100).any():
-            total = total + F.cross_entropy(logits[head].float(), head_labels, ignore_index=-100)
+            weight = (class_weights or {}).get(head)
+            if weight is not None:
+                weight = torch.tensor(weight, dtype=torch.float32, device=logits[head].device)
+            total = total + F.cross_entropy(logits[head].float(), head_labels, weight=weight, ignore_index=-100)
     return total
 
 
@@ -212,7 +224,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         hidden_size = _hidden_size(self.encoder.config)
         dropout = config.classifier_dropout
 
-        self.ner_head = NerHead(hidden_size, len(config.ner_labels), dropout) if "ner" in config.tasks else None
+        self.ner_head = NerHead(hidden_size, len(config.ner_labels), dropout, config.ner_head) if "ner" in config.tasks else None
         self.cls_head = (
             PooledMultiHead(
                 hidden_size, {h: len(v) for h, v in config.case_heads.items()}, config.pooling["cls"], dropout
@@ -341,7 +353,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         if "cls" in tasks:
             cls_logits, pooling_weights["cls"] = self.cls_head(hidden, attention_mask)
             if task_labels.get("cls") is not None:
-                task_losses["cls"] = case_loss(cls_logits, task_labels["cls"])
+                task_losses["cls"] = case_loss(cls_logits, task_labels["cls"], self.config.case_class_weights)
         if "qa" in tasks:
             qa_logits, pooling_weights["qa"] = self.qa_head(hidden, attention_mask)
             if task_labels.get("qa") is not None:

@@ -128,6 +128,38 @@ def test_window_starting_inside_a_word(tokenizer):
     assert rows[1]["labels"] == [X, X, T["B-LOCATION"], T["O"], T["O"], X]
 
 
+def test_every_subword_labelled(tokenizer):
+    text = "Amina called from Nairobi. Mother beats her"
+    dataset = ner_dataset((text, [(0, 5, "NAME"), (18, 25, "LOCATION"), (34, 43, "INCIDENT_TYPE")]))
+    row = tokenize_ner(dataset, tokenizer, MAPS, all_subwords=True)[0]
+    # "nai ##robi": B- then I-; "beat ##s her": B- I- I-; specials stay -100; word ids unchanged.
+    assert row["labels"] == [
+        X, T["B-NAME"], T["O"], T["O"], T["B-LOCATION"], T["I-LOCATION"], T["O"], T["O"], T["B-INCIDENT_TYPE"],
+        T["I-INCIDENT_TYPE"], T["I-INCIDENT_TYPE"], X,
+    ]  # fmt: skip
+    assert row["word_ids"] == [-1, 0, 1, 2, 3, 3, 4, 5, 6, 6, 7, -1]
+
+
+def test_every_subword_labelled_is_the_model_config_default(tokenizer):
+    from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig
+
+    dataset = ner_dataset(("Amina from Nairobi", [(11, 18, "LOCATION")]))
+    labelled = tokenize_ner(dataset, tokenizer, AttentionFusionConfig())[0]["labels"]
+    first_only = tokenize_ner(dataset, tokenizer, AttentionFusionConfig(ner_label_all_subwords=False))[0]["labels"]
+    assert labelled == [X, T["O"], T["O"], T["B-LOCATION"], T["I-LOCATION"], X]
+    assert first_only == [X, T["O"], T["O"], T["B-LOCATION"], X, X]
+
+
+def test_every_subword_labelled_window_starting_inside_a_word(tokenizer):
+    # The word whose first sub-word lies in the previous window stays unlabelled here, every sub-word of it.
+    text = "Amina from Nairobi market is 12"
+    rows = tokenize_ner(
+        ner_dataset((text, [(11, 25, "LOCATION")])), tokenizer, MAPS, max_length=6, stride=1, all_subwords=True
+    )
+    assert rows[0]["labels"] == [X, T["O"], T["O"], T["B-LOCATION"], T["I-LOCATION"], X]
+    assert rows[1]["labels"] == [X, X, T["B-LOCATION"], T["O"], T["O"], X]
+
+
 def _random_ner(seed: int, n: int) -> Dataset:
     """Texts of random words with word-aligned entities of 1-3 words (at most 6 word pieces)."""
     rng = random.Random(seed)

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 def _changed_heads(old: AttentionFusionConfig, new: AttentionFusionConfig) -> list[str]:
     changed = []
-    if old.ner_entity_types != new.ner_entity_types:
+    if old.ner_entity_types != new.ner_entity_types or old.ner_head != new.ner_head:
         changed.append("ner")
     for head in new.case_heads:
         if old.case_heads.get(head) != new.case_heads[head]:
@@ -44,6 +44,9 @@ def load_for_finetuning(name_or_path: str, revision: str | None = None, **config
     for key in ("auto_map", "architectures", "transformers_version", "id2label", "label2id", "model_type"):
         values.pop(key, None)
     values["encoder_config"] = old.encoder_config
+    # Fitted on the parent's validation data for its label lists: the new training run fits its own.
+    for key in ("case_class_weights", "temperatures", "review_thresholds"):
+        values.pop(key, None)
     values.update({key: value for key, value in config_overrides.items() if value is not None})
     new = AttentionFusionConfig(**values)
     changed = _changed_heads(old, new)
@@ -73,7 +76,7 @@ def _sizes(config: AttentionFusionConfig, head: str) -> int:
 
 def _in_changed_head(parameter: str, changed: list[str]) -> bool:
     for head in changed:
-        if head == "ner" and parameter.startswith("ner_head.classifier."):
+        if head == "ner" and parameter.startswith(("ner_head.classifier.", "ner_head.dense.")):
             return True
         if "." in head:
             kind, name = head.split(".", 1)

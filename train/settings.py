@@ -60,6 +60,36 @@ class ProjectArguments:
     sampling_temperature: float = field(default=2.0, metadata={"help": "T of the temperature strategy."})
     pooling: str = field(default="attention", metadata={"help": "attention, cls or mean."})
     classifier_dropout: float = field(default=0.1)
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Learning rate of the freshly initialised heads and poolers (the encoder keeps "
+                  "`learning_rate`); unset: one learning rate for everything."},
+    )
+    ner_head: str | None = field(
+        default=None,
+        metadata={"help": "NER head: linear or mlp (Linear-GELU-Linear). Unset: the model config's default "
+                  "(linear), or the head of the model given by init_from."},
+    )
+    ner_label_all_subwords: bool | None = field(
+        default=None,
+        metadata={"help": "Label every sub-word of a word (B- on the first, I- on the rest), not only the first. "
+                  "Unset: the model config's default (true), or the setting of the model given by init_from."},
+    )
+    balance_priority: bool = field(
+        default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
+                                "records, so the rare critical calls count."},
+    )
+    calibrate: bool = field(
+        default=True,
+        metadata={"help": "After training, fit on the validation split: a temperature per case and quality head, "
+                  "the critical threshold and the review thresholds; stored in the saved config."},
+    )
+    critical_recall_target: float = field(
+        default=0.9, metadata={"help": "Critical recall the calibrated critical_threshold aims for on validation."}
+    )
+    review_share: float = field(
+        default=0.2, metadata={"help": "Share of calls the calibrated review thresholds flag (the least confident)."}
+    )
     loss_weight_ner: float = field(default=1.0)
     loss_weight_cls: float = field(default=1.0)
     loss_weight_qa: float = field(default=1.0)

@@ -68,6 +68,8 @@ class MultiTaskTrainer(Trainer):
         eval_datasets: tokenised validation set per task.
         sampling_strategy: `shuffled`, `proportional`, `temperature` or `round_robin` (see `sampler`).
         sampling_temperature: `T` of the `temperature` strategy.
+        head_learning_rate: learning rate of the heads and poolers (everything outside `model.encoder`); the
+            encoder keeps `args.learning_rate`. `None`: one rate for all.
         All other arguments are the Trainer's (`model`, `args`, `data_collator`, `callbacks`, ...).
 
     Example:
@@ -83,8 +85,10 @@ class MultiTaskTrainer(Trainer):
         eval_datasets: dict | None = None,
         sampling_strategy: str = "shuffled",
         sampling_temperature: float = 2.0,
+        head_learning_rate: float | None = None,
         **kwargs,
     ) -> None:
+        self.head_learning_rate = head_learning_rate
         self.train_datasets = train_datasets or {}
         self.eval_datasets = eval_datasets or {}
         self.sampling_strategy = sampling_strategy
@@ -98,6 +102,32 @@ class MultiTaskTrainer(Trainer):
             self.make_batch_sampler()
         self._task_losses: dict[str, list[float]] = defaultdict(list)
         self.task_history: list[str] = []  # the task of every training batch this process ran, in order
+
+    # ------------------------------------------------------------------ optimizer
+    def create_optimizer(self, model=None):
+        """The Trainer's optimizer (its class, kwargs and weight-decay split), with the heads and poolers in
+        parameter groups of their own at `head_learning_rate` when one is set: freshly initialised heads on a
+        pretrained encoder learn far faster with a higher rate than the encoder tolerates."""
+        if self.head_learning_rate is None or self.optimizer is not None:
+            return super().create_optimizer(model)
+        opt_model = self.model if model is None else model
+        decay = set(self.get_decay_parameter_names(opt_model))
+        groups: dict[tuple[bool, bool], list] = {}
+        for name, param in opt_model.named_parameters():
+            if param.requires_grad:
+                is_head = not name.startswith(("encoder.", "module.encoder."))
+                groups.setdefault((is_head, name in decay), []).append(param)
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        param_groups = [
+            {
+                "params": params,
+                "weight_decay": self.args.weight_decay if decayed else 0.0,
+                **({"lr": self.head_learning_rate} if is_head else {}),
+            }
+            for (is_head, decayed), params in sorted(groups.items())
+        ]
+        self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
+        return self.optimizer
 
     # ------------------------------------------------------------------ training data
     def make_batch_sampler(self) -> MultiTaskBatchSampler:

@@ -11,7 +11,7 @@ How a transcript becomes a result:
 3. **Tokens.** The windows of a transcript are laid back onto one token sequence (aligned by character offsets).
    A token seen by several windows takes the prediction of the window where it is *most central* (largest
    distance to the nearer window edge; ties go to the earlier window), so overlaps never duplicate or cut a span.
-4. **Entities.** A word's tag is the tag of its first sub-word (training labels only first sub-words). BIO rule:
+4. **Entities.** A word's tag is the tag of its first sub-word (the one every training scheme labels). BIO rule:
    `B-X` starts an entity; `I-X` continues the open entity only if it is of type `X`; an `I-X` after `O`, at the
    start, or after an entity of another type starts a new `X` entity; `O` closes. Offsets come from the offset
    mapping, so `text == transcript[start:end]`; the score is the mean tag probability of the entity's words.
@@ -19,9 +19,14 @@ How a transcript becomes a result:
    (confidence = the window's top probability for a case head, mean `max(p, 1 - p)` for a quality head).
 6. **Priority, safety first.** If *any* window's probability of `config.critical_priority` reaches
    `config.critical_threshold`, the call is critical, whatever the average says.
-7. **Review.** `needs_review` lists every case decision below `config.review_threshold`, every quality decision
-   whose confidence `max(p, 1 - p)` is below it, and a main category that disagrees with the sub-category's
-   main category in `config.sub_to_main`.
+7. **Main and sub-category, one decision.** With a `config.sub_to_main` table, the pair is chosen jointly: the
+   sub-category maximising `p(sub) x p(main of sub)`, and its main category, so the two always agree.
+8. **Calibrated scores.** Each case and quality head's logits are divided by its fitted temperature
+   (`config.temperatures`, set on validation data after training) before the softmax or sigmoid.
+9. **Review.** `needs_review` lists every case decision below its group's threshold
+   (`config.review_threshold_of("case.<head>")`, fitted so that a set share of calls is flagged), every quality
+   decision whose confidence `max(p, 1 - p)` is below `review_threshold_of("quality.<head>")`, and a main
+   category that disagrees with the sub-category's main category in `config.sub_to_main`.
 """
 
 from __future__ import annotations
@@ -185,8 +190,15 @@ def run_windows(
             cls_logits = next((o.cls_logits for o in outputs if o.cls_logits is not None), None) or {}
             qa_logits = next((o.qa_logits for o in outputs if o.qa_logits is not None), None) or {}
             ner_probs = ner_logits.float().softmax(-1).cpu() if ner_logits is not None else None  # (b, seq, tags)
-            cls_probs = {head: logits.float().softmax(-1).cpu() for head, logits in cls_logits.items()}
-            qa_probs = {head: logits.float().sigmoid().cpu() for head, logits in qa_logits.items()}
+            config = model.config
+            cls_probs = {
+                head: (logits.float() / config.head_temperature("cls", head)).softmax(-1).cpu()
+                for head, logits in cls_logits.items()
+            }
+            qa_probs = {
+                head: (logits.float() / config.head_temperature("qa", head)).sigmoid().cpu()
+                for head, logits in qa_logits.items()
+            }
             for row, index in enumerate(batch):
                 results[index] = WindowPrediction(
                     ner=ner_probs[row, windows[index].content] if ner_probs is not None else None,
@@ -316,6 +328,32 @@ def safety_first_priority(
     return decision
 
 
+def joint_main_sub(main_probs: torch.Tensor, sub_probs: torch.Tensor, config: Any) -> tuple[int, int] | None:
+    """The consistent (main category, sub-category) pair: the sub-category `s` that maximises
+    `p_sub(s) x p_main(main_of(s))`, and its main category by `config.sub_to_main`. `None` when the table does not
+    cover the labels (the heads then decide on their own).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> cfg = SimpleNamespace(case_heads={"main_category": ["A", "B"], "sub_category": ["a1", "b1"]},
+        ...                       sub_to_main={"a1": "A", "b1": "B"})
+        >>> joint_main_sub(torch.tensor([0.9, 0.1]), torch.tensor([0.4, 0.6]), cfg)  # 0.36 vs 0.06
+        (0, 0)
+    """
+    mains, subs = config.case_heads["main_category"], config.case_heads["sub_category"]
+    main_index = {label: i for i, label in enumerate(mains)}
+    owners = [main_index.get(config.sub_to_main.get(sub)) for sub in subs]
+    if not config.sub_to_main or all(owner is None for owner in owners):
+        return None
+    scores = torch.stack([
+        sub_probs[i] * (main_probs[owner] if owner is not None else 0.0) for i, owner in enumerate(owners)
+    ])  # fmt: skip
+    sub = int(scores.argmax())
+    if owners[sub] is None:
+        return None
+    return owners[sub], sub
+
+
 def aggregate_quality_head(windows: Sequence[Window], probs: torch.Tensor) -> torch.Tensor:
     """Confidence-weighted mean of the windows' sub-metric probabilities `(n_windows, n)`."""
     confidence = torch.maximum(probs, 1 - probs).mean(dim=-1)
@@ -329,18 +367,26 @@ def decode_transcript(
     """The result for one transcript from the predictions of its windows (in window order)."""
     result: dict[str, Any] = {}
     reasons: list[dict[str, Any]] = []
-    review = config.review_threshold
     if predictions[0].ner is not None:
         result["entities"] = decode_entities(text, merge_window_tokens(windows, predictions), config.ner_labels)
     if predictions[0].cls:
         case: dict[str, Any] = {}
+        means: dict[str, torch.Tensor] = {}
         for head, labels in config.case_heads.items():
             probs = torch.stack([p.cls[head] for p in predictions])  # (n_windows, C)
-            case[head], _ = aggregate_case_head(windows, probs, labels, top_k)
+            case[head], means[head] = aggregate_case_head(windows, probs, labels, top_k)
             if head == "priority" and config.critical_priority in labels:
                 case[head] = safety_first_priority(
                     case[head], probs, labels, config.critical_priority, config.critical_threshold
                 )
+        if "main_category" in means and "sub_category" in means:
+            pair = joint_main_sub(means["main_category"], means["sub_category"], config)
+            if pair is not None:  # one decision for both, consistent with the sub -> main table
+                for head, index in zip(("main_category", "sub_category"), pair):
+                    case[head] = {**case[head], "label": config.case_heads[head][index],
+                                  "score": float(means[head][index])}  # fmt: skip
+        for head in config.case_heads:
+            review = config.review_threshold_of(f"case.{head}")
             if case[head]["score"] < review:
                 reasons.append({"decision": f"case.{head}", "reason": "low_confidence",
                                 "score": case[head]["score"], "threshold": review})  # fmt: skip
@@ -356,6 +402,7 @@ def decode_transcript(
         for head, names in config.qa_heads.items():
             mean = aggregate_quality_head(windows, torch.stack([p.qa[head] for p in predictions]))
             quality[head] = {}
+            review = config.review_threshold_of(f"quality.{head}")
             for name, score, threshold in zip(names, mean.tolist(), config.qa_thresholds[head]):
                 quality[head][name] = {"score": score, "met": score >= threshold}
                 if max(score, 1 - score) < review:
@@ -475,6 +522,7 @@ __all__ = [
     "decode_entities",
     "decode_transcript",
     "encode_windows",
+    "joint_main_sub",
     "merge_window_tokens",
     "run_windows",
     "safety_first_priority",

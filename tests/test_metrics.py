@@ -27,6 +27,8 @@ def test_case_metrics_skip_unlabelled_and_report_critical_recall():
     assert m["cls_priority_critical_recall"] == pytest.approx(1 / 2)
     assert "cls_sub_category_accuracy" not in m
     assert m["cls_priority_macro_f1"] == pytest.approx(np.mean([2 / 3, 2 / 3, 1.0]))
+    assert m["cls_priority_majority_accuracy"] == pytest.approx(2 / 4)  # always "0": the best constant answer
+    assert m["cls_priority_critical_precision"] == pytest.approx(1 / 1)  # one call flagged critical, rightly
 
 
 def test_quality_f1_masks_not_applicable():
@@ -35,10 +37,20 @@ def test_quality_f1_masks_not_applicable():
     m = M.quality_metrics(gold, pred)
     # Masked row ignored: tp=2, fn=1, fp=0 -> F1 = 4/5.
     assert m["qa_hold_f1"] == pytest.approx(0.8)
+    # "not met": gold 1 item (row 0), predicted 2 (row 0, row 2 second) -> tp=1, fp=1 -> F1 2/3.
+    assert m["qa_hold_macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    assert m["qa_hold_accuracy"] == pytest.approx(3 / 4)
+    # "met" everywhere: tp=3, fp=1 -> F1 6/7; its macro F1 could never pass 0.5.
+    assert m["qa_hold_f1_all_met"] == pytest.approx(6 / 7)
+    assert m["qa_macro_f1"] == m["qa_hold_macro_f1"]
 
 
 def test_composite_is_the_mean_of_task_scores():
-    metrics = {"ner_f1": 0.6, "cls_a_accuracy": 0.8, "cls_b_accuracy": 0.6, "qa_x_f1": 0.9, "qa_y_f1": 0.7}
+    metrics = {
+        "ner_f1": 0.6, "cls_a_accuracy": 0.8, "cls_b_accuracy": 0.6, "cls_a_majority_accuracy": 0.0,
+        "qa_x_f1": 0.1, "qa_x_macro_f1": 0.9, "qa_y_f1": 0.1, "qa_y_macro_f1": 0.7, "qa_macro_f1": 0.0,
+    }  # fmt: skip
+    # Quality counts by macro F1 (F1 of "met" alone rewards answering "met" everywhere); baselines never count.
     assert M.composite(metrics) == pytest.approx((0.6 + 0.7 + 0.8) / 3)
     assert M.composite({"ner_f1": 0.5}) == 0.5
 

@@ -4,9 +4,14 @@
   that `O` tokens inflate. seqeval is called directly (`evaluate.load("seqeval")` needs the Hub).
 - Case heads: `cls_<head>_accuracy`, `cls_<head>_macro_f1` (macro over the classes present in gold or
   predictions), and `cls_priority_critical_recall` (recall of the critical priority).
-- Quality heads: `qa_<head>_f1`, micro F1 over the head's sub-metrics with not-applicable ones masked.
-- `composite` = mean of `ner_f1`, the mean case-head accuracy and the mean quality F1, over the tasks
-  that were evaluated; it drives checkpoint selection and early stopping.
+  Beside each head its trivial baseline, `cls_<head>_majority_accuracy`: the accuracy of always answering the
+  most frequent gold class (the best any constant answer can do); `cls_priority_critical_precision` too.
+- Quality heads: `qa_<head>_f1`, micro F1 of "met" over the head's sub-metrics with not-applicable ones masked;
+  `qa_<head>_accuracy`; `qa_<head>_macro_f1`, the mean of the F1 of "met" and of "not met" (answering "met"
+  everywhere scores at most 0.5 on it); and the trivial baseline `qa_<head>_f1_all_met`, the F1 of answering
+  "met" everywhere. `qa_macro_f1` is the mean over heads of `qa_<head>_macro_f1`.
+- `composite` = mean of `ner_f1`, the mean case-head accuracy and `qa_macro_f1` (a quality figure no constant
+  answer can inflate), over the tasks that were evaluated; it drives checkpoint selection and early stopping.
 """
 
 from __future__ import annotations
@@ -60,9 +65,12 @@ def case_metrics(
         g, p = head_gold[keep], predicted[head][keep]
         metrics[f"cls_{head}_accuracy"] = float(np.mean(g == p))
         metrics[f"cls_{head}_macro_f1"] = macro_f1(g, p)
+        metrics[f"cls_{head}_majority_accuracy"] = float(np.bincount(g).max() / len(g))
         if head == "priority" and critical_id is not None:
             critical = g == critical_id
-            metrics["cls_priority_critical_recall"] = float(np.mean(p[critical] == critical_id)) if critical.any() else 0.0
+            flagged = p == critical_id
+            metrics["cls_priority_critical_recall"] = float(np.mean(flagged[critical])) if critical.any() else 0.0
+            metrics["cls_priority_critical_precision"] = float(np.mean(critical[flagged])) if flagged.any() else 0.0
     return metrics
 
 
@@ -75,21 +83,34 @@ def quality_metrics(gold: dict[str, np.ndarray], predicted: dict[str, np.ndarray
             continue
         g = head_gold[mask] > 0.5
         p = predicted[head][mask] > 0.5
-        tp, fp, fn = np.sum(g & p), np.sum(~g & p), np.sum(g & ~p)
-        metrics[f"qa_{head}_f1"] = float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 1.0
+        met_f1, not_met_f1 = _binary_f1(g, p), _binary_f1(~g, ~p)
+        metrics[f"qa_{head}_f1"] = met_f1
         metrics[f"qa_{head}_accuracy"] = float(np.mean(g == p))
+        metrics[f"qa_{head}_macro_f1"] = (met_f1 + not_met_f1) / 2
+        metrics[f"qa_{head}_f1_all_met"] = _binary_f1(g, np.ones_like(g))
+    macro = [value for key, value in metrics.items() if key.endswith("_macro_f1")]
+    if macro:
+        metrics["qa_macro_f1"] = float(np.mean(macro))
     return metrics
 
 
+def _binary_f1(gold: np.ndarray, predicted: np.ndarray) -> float:
+    tp, fp, fn = np.sum(gold & predicted), np.sum(~gold & predicted), np.sum(gold & ~predicted)
+    return float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 1.0
+
+
 def composite(metrics: dict[str, float]) -> float:
-    """Mean over evaluated tasks of: NER F1, mean case-head accuracy, mean quality-head F1."""
+    """Mean over evaluated tasks of: NER F1, mean case-head accuracy, mean quality-head macro F1."""
     parts = []
     if "ner_f1" in metrics:
         parts.append(metrics["ner_f1"])
-    accuracies = [v for k, v in metrics.items() if k.startswith("cls_") and k.endswith("_accuracy")]
+    accuracies = [
+        v for k, v in metrics.items()
+        if k.startswith("cls_") and k.endswith("_accuracy") and not k.endswith("_majority_accuracy")
+    ]  # fmt: skip
     if accuracies:
         parts.append(float(np.mean(accuracies)))
-    f1s = [v for k, v in metrics.items() if k.startswith("qa_") and k.endswith("_f1")]
-    if f1s:
-        parts.append(float(np.mean(f1s)))
+    macro = [v for k, v in metrics.items() if k.startswith("qa_") and k.endswith("_macro_f1") and k != "qa_macro_f1"]
+    if macro:
+        parts.append(float(np.mean(macro)))
     return float(np.mean(parts)) if parts else 0.0

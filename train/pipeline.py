@@ -193,6 +193,8 @@ def resolve_bf16(training_args: TrainingArguments) -> None:
             "than fp32; training and evaluating in fp32 instead"
         )
         training_args.bf16 = False
+        if getattr(training_args, "mixed_precision", None) == "bf16":  # derived from bf16 when the args were built
+            training_args.mixed_precision = "no"
 
 
 def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[str, Any]:

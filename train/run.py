@@ -29,12 +29,22 @@ def configure_mlflow(project, training_args) -> None:
     if "mlflow" not in (training_args.report_to or []):
         return
     uri = project.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    if not uri:
+    embedded = not uri
+    if embedded:
         store = Path(training_args.output_dir).resolve() / "mlflow.db"
         store.parent.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{store}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ.setdefault("MLFLOW_EXPERIMENT_NAME", project.mlflow_experiment)
+    if embedded and training_args.process_index == 0:
+        # A new experiment in an SQLite store keeps its artifacts in ./mlruns of the working directory; the embedded
+        # store keeps them beside itself, in the output folder.
+        import mlflow
+
+        mlflow.set_tracking_uri(uri)
+        name = os.environ["MLFLOW_EXPERIMENT_NAME"]
+        if mlflow.get_experiment_by_name(name) is None:
+            mlflow.create_experiment(name, artifact_location=(store.parent / "mlruns").as_uri())
     # Unflattened: the label lists and the sub->main table are not hyperparameters (and their keys are not
     # valid MLflow names); the schema sizes are logged by `SchemaCallback` instead.
     os.environ.setdefault("MLFLOW_FLATTEN_PARAMS", "FALSE")

@@ -1,6 +1,7 @@
 """Fusion vs single-task quality on the public helpline data, with the same budget per task.
 
-    python bench/bench_quality.py                       # configuration/helpline-cpu.yaml, about 75 min on 2 cores
+    python bench/bench_quality.py                       # configuration/helpline-cpu.yaml (2 epochs)
+    python bench/bench_quality.py -- --num_train_epochs 1   # half the budget
     python bench/bench_quality.py --quick               # a few steps each, to check the pipeline
 
 Trains four models with `configuration/helpline-cpu.yaml` (MiniLM encoder, bf16 on CPU, the shared NER and
@@ -72,7 +73,9 @@ def _reported(key: str) -> bool:
         return not key.startswith("ner_support_")
     if key.startswith("cls_"):
         return True
-    return key.startswith("qa_") and (key.endswith("_f1") or key.endswith("_f1_train_templates"))
+    return key.startswith("qa_") and (
+        key.endswith(("_f1", "_f1_all_met", "_accuracy")) or key.endswith("_f1_train_templates")
+    ) or key.startswith("calib_")
 
 
 def comparison_rows(runs: dict) -> list[tuple[str, float | None, float | None]]:
@@ -98,6 +101,50 @@ def format_table(rows, runs) -> str:
     return "\n".join(lines)
 
 
+HEADLINE = {"ner": "ner_f1", "cls": "cls_sub_category_accuracy", "qa": "qa_macro_f1"}
+
+
+def _mean(metrics: dict, suffix: str) -> float | None:
+    values = [v for k, v in metrics.items() if k.startswith("qa_") and k.endswith(suffix) and "macro" not in k]
+    return sum(values) / len(values) if values else None
+
+
+def goal_rows(runs: dict) -> list[tuple[str, str, bool | None]]:
+    """(goal, measured, met) for the goals of issue [learn], on the fused model (and fused vs single-task)."""
+    fused = runs.get("fused", {}).get("metrics", {})
+    rows: list[tuple[str, str, bool | None]] = []
+
+    def add(goal: str, key: str | None, bound: float, value: float | None = None) -> None:
+        value = fused.get(key) if value is None else value
+        rows.append((goal, "n/a" if value is None else f"{value:.3f}", None if value is None else value >= bound))
+
+    add("NER entity F1 >= 0.65", "ner_f1", 0.65)
+    types = {k.removeprefix("ner_f1_"): v for k, v in fused.items() if k.startswith("ner_f1_")}
+    weakest = min((v for t, v in types.items() if t != "PHONE_NUMBER"), default=None)
+    add("every NER type except PHONE_NUMBER >= 0.3 (weakest)", None, 0.3, weakest)
+    add("critical recall >= 0.9", "cls_priority_critical_recall", 0.9)
+    add("priority accuracy >= 0.60", "cls_priority_accuracy", 0.60)
+    add("sub-category accuracy >= 0.35", "cls_sub_category_accuracy", 0.35)
+    add("intervention accuracy >= 0.62", "cls_intervention_accuracy", 0.62)
+    add("QA mean F1, held-out templates >= 0.85", None, 0.85, _mean(fused, "_f1"))
+    qa_f1, qa_trivial = _mean(fused, "_f1"), _mean(fused, "_f1_all_met")
+    rows.append(("QA mean F1 above answering met everywhere",
+                 "n/a" if qa_f1 is None else f"{qa_f1:.3f} vs {qa_trivial:.3f}",
+                 None if qa_f1 is None else qa_f1 > qa_trivial))  # fmt: skip
+    for task, key in HEADLINE.items():
+        single = runs.get(f"{task}_only", {}).get("metrics", {}).get(key)
+        if key in fused and single is not None:
+            rows.append((f"fused >= single-task on {key}", f"{fused[key]:.3f} vs {single:.3f}", fused[key] >= single))
+    return rows
+
+
+def format_goals(rows) -> str:
+    lines = ["| goal | measured | met |", "|---|---|---|"]
+    for goal, measured, met in rows:
+        lines.append(f"| {goal} | {measured} | {'yes' if met else 'not measured' if met is None else 'NO'} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     args = parse_args()
     shared = ROOT.parent / "shared" / "data"
@@ -119,6 +166,9 @@ def main() -> int:
     rows = comparison_rows(runs)
     table = format_table(rows, runs)
     print(table)
+    goals = goal_rows(runs)
+    print()
+    print(format_goals(goals))
     summary = {
         "command": " ".join(sys.argv),
         "config": args.config,
@@ -126,6 +176,7 @@ def main() -> int:
         "runs": {name: {k: v for k, v in run.items() if k in ("tasks", "seconds", "steps", "metrics")}
                  for name, run in runs.items()},
         "comparison": [{"metric": k, "fused": f, "single_task": s} for k, f, s in rows],
+        "goals": [{"goal": g, "measured": v, "met": m} for g, v, m in goals],
     }
     out = Path(args.output) / "quality.json"
     out.write_text(json.dumps(summary, indent=2))

@@ -175,8 +175,8 @@ def choose_critical_threshold(
 
 
 def _share_thresholds(confidences: dict[str, np.ndarray], share: float) -> tuple[dict[str, float], float]:
-    """Per group the same quantile `q` of its confidences, `q` set by bisection so that the share of records
-    with any group below its threshold is `share` (or the nearest reachable)."""
+    """Per group the same quantile `q` of its confidences, `q` chosen so that the share of records with any group
+    below its threshold is as near `share` as the records allow."""
     matrix = np.stack(list(confidences.values()), axis=1)  # (records, groups)
 
     def thresholds_at(q: float) -> np.ndarray:
@@ -185,15 +185,11 @@ def _share_thresholds(confidences: dict[str, np.ndarray], share: float) -> tuple
     def flagged_share(q: float) -> float:
         return float((matrix < thresholds_at(q)).any(axis=1).mean())
 
-    low, high = 0.0, share
-    for _ in range(40):
-        middle = (low + high) / 2
-        if flagged_share(middle) > share:
-            high = middle
-        else:
-            low = middle
-    values = thresholds_at(low)
-    return {group: float(value) for group, value in zip(confidences, values)}, flagged_share(low)
+    # The flagged share moves in steps (one record at a time): take the quantile whose share is nearest the target.
+    grid = np.linspace(0.0, min(1.0, share * 1.5), 301)
+    best = min(grid, key=lambda q: (abs(flagged_share(q) - share), q))
+    values = thresholds_at(best)
+    return {group: float(value) for group, value in zip(confidences, values)}, flagged_share(best)
 
 
 def choose_review_thresholds(

@@ -108,7 +108,7 @@ def render_model_card(
         key: m[key]
         for key in ["composite", "ner_f1", "ner_precision", "ner_recall"]
         + [f"cls_{h}_accuracy" for h in config.case_heads]
-        + ["cls_priority_critical_recall"]
+        + ["cls_priority_critical_recall", "cls_priority_critical_precision", "qa_macro_f1"]
         if key in m
     }
     ner_rows = [
@@ -117,12 +117,14 @@ def render_model_card(
         if f"ner_f1_{t}" in m
     ]
     case_rows = [
-        {"head": h, "accuracy": m[f"cls_{h}_accuracy"], "macro_f1": m.get(f"cls_{h}_macro_f1", 0.0)}
+        {"head": h, "accuracy": m[f"cls_{h}_accuracy"], "macro_f1": m.get(f"cls_{h}_macro_f1", 0.0),
+         "majority": m.get(f"cls_{h}_majority_accuracy", 0.0)}
         for h in config.case_heads
         if f"cls_{h}_accuracy" in m
     ]
     qa_rows = [
-        {"head": h, "f1": m[f"qa_{h}_f1"], "accuracy": m.get(f"qa_{h}_accuracy", 0.0)}
+        {"head": h, "f1": m[f"qa_{h}_f1"], "accuracy": m.get(f"qa_{h}_accuracy", 0.0),
+         "macro_f1": m.get(f"qa_{h}_macro_f1", 0.0), "all_met": m.get(f"qa_{h}_f1_all_met", 0.0)}
         for h in config.qa_heads
         if f"qa_{h}_f1" in m
     ]
@@ -157,8 +159,33 @@ def render_model_card(
         data_rows=data_rows,
         split_rows=[{"task": t, **sizes} for t, sizes in (split_sizes or {}).items()],
         extra_results=extra_results,
+        calibration=_calibration_summary(m),
         year=datetime.date.today().year,
     )
+
+
+def _calibration_summary(m: dict[str, float]) -> dict[str, Any] | None:
+    """The card's calibration paragraph from the flat `calib_*` metrics (see `calibration.calibration_metrics`)."""
+    if "calib_critical_threshold" not in m:
+        return None
+
+    def pair(before: str, after: str) -> str:
+        return f"{m[before]:.3f} → {m[after]:.3f}" if before in m and after in m else "not measured"
+
+    return {
+        "critical_threshold": m["calib_critical_threshold"], "target_recall": m.get("calib_target_recall", 0.9),
+        "critical_recall": m.get("calib_critical_recall", 0.0),
+        "critical_precision": m.get("calib_critical_precision", 0.0),
+        "critical_calls": int(m.get("calib_critical_calls", 0)), "records": int(m.get("calib_records", 0)),
+        "ece_case": pair("calib_ece_case_before", "calib_ece_case_after"),
+        "ece_quality": pair("calib_ece_quality_before", "calib_ece_quality_after"),
+        "review_share": m.get("calib_review_case_flagged_share", m.get("calib_review_quality_flagged_share", 0.2)),
+        "review_case": pair("calib_review_case_error_rate_flagged", "calib_review_case_error_rate_not_flagged")
+        .replace("→", "vs"),
+        "review_quality": pair(
+            "calib_review_quality_error_rate_flagged", "calib_review_quality_error_rate_not_flagged"
+        ).replace("→", "vs"),
+    }  # fmt: skip
 
 
 def _plain(value: Any) -> Any:

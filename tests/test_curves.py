@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from matplotlib.image import imread
 
@@ -59,19 +57,17 @@ def realistic_history() -> list[dict]:
     return history
 
 
-def _assert_png(path, start):
+def _assert_png(path):
     assert path.read_bytes()[:8] == PNG_SIGNATURE
     image = imread(path)
     height, width = image.shape[:2]
     assert width > height
-    assert time.perf_counter() - start < 5  # generous on a loaded machine; typically well under 1 s
 
 
 def test_realistic_history_writes_a_png(tmp_path):
-    start = time.perf_counter()
     path = plot_training_curves(realistic_history(), tmp_path / "nested" / "curves" / "training_curves.png")
     assert path == tmp_path / "nested" / "curves" / "training_curves.png"
-    _assert_png(path, start)
+    _assert_png(path)
 
 
 @pytest.mark.parametrize(
@@ -85,9 +81,8 @@ def test_realistic_history_writes_a_png(tmp_path):
     ids=["empty", "losses-only", "single-loss", "single-eval"],
 )
 def test_partial_histories_still_write_a_png(tmp_path, history):
-    start = time.perf_counter()
     path = plot_training_curves(history, str(tmp_path / "curves.png"))
-    _assert_png(path, start)
+    _assert_png(path)
 
 
 def test_curve_series_selects_headline_metrics():
@@ -115,6 +110,7 @@ def test_curve_series_selects_headline_metrics():
             "eval_cls_priority_macro_f1": 0.45,
             "eval_cls_priority_critical_recall": 0.25,
             "eval_cls_intervention_accuracy": 0.75,
+            "eval_cls_intervention_majority_accuracy": 0.6,  # a trivial baseline, not a curve
             "eval_qa_hold_f1": 0.9,
             "eval_qa_hold_macro_f1": 0.5,
             "eval_qa_hold_accuracy": 0.95,

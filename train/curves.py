@@ -68,7 +68,10 @@ def curve_series(log_history: list[dict[str, Any]]) -> tuple[Series, Series]:
     losses = {k: losses[k] for k in sorted(losses, key=lambda k: (k != "loss", k))}
 
     evals_by_step = _last_per_step(evals)
-    cls_heads = sorted({m.group(1) for _, e in evals_by_step for k in e if (m := _CLS_ACCURACY.match(k))})
+    cls_heads = sorted({
+        m.group(1) for _, e in evals_by_step for k in e
+        if (m := _CLS_ACCURACY.match(k)) and not m.group(1).endswith("_majority")  # baselines, not curves
+    })  # fmt: skip
     use_macro = any(_QA_MACRO.match(k) for _, e in evals_by_step for k in e)
 
     names = ["ner_f1", *(f"cls_{h}_accuracy" for h in cls_heads), "cls_priority_critical_recall"]

@@ -78,20 +78,21 @@ QA_HEADS = {
     "closing": ["proper call closing phrase used"],
 }
 NO_HOLD = "No hold was required"
+GREETING = "good morning, you are through to the helpline, what can we do for you? "
 QA_RECORDS = [
-    ("hello, child helpline, how can i help you? my child is sick. please hold while i check. thank you for "
+    (GREETING + "my child is sick. please hold while i check. thank you for "
      "holding. goodbye and take care.", {"opening": [1], "hold": [1, 1], "closing": [1]}),
     ("yes, what is it? my child is sick. wait. ok i am back. that is all.",
      {"opening": [0], "hold": [0, 0], "closing": [0]}),
-    ("hello, child helpline, how can i help you? my son ran away. we will send help. goodbye and take care.",
+    (GREETING + "my son ran away. we will send help. goodbye and take care.",
      {"opening": [1], "hold": NO_HOLD, "closing": [1]}),
     ("yes, what is it? my daughter is hurt. please hold while i check. ok i am back. goodbye and take care.",
      {"opening": [0], "hold": [1, 0], "closing": [1]}),
-    ("hello, child helpline, how can i help you? she is hungry. wait. thank you for holding. that is all.",
+    (GREETING + "she is hungry. wait. thank you for holding. that is all.",
      {"opening": [1], "hold": [0, 1], "closing": [0]}),
     ("yes, what is it? he was beaten at school. call the police. that is all.",
      {"opening": [0], "hold": NO_HOLD, "closing": [0]}),
-    ("hello, child helpline, how can i help you? my child is missing. please hold while i check. thank you for "
+    (GREETING + "my child is missing. please hold while i check. thank you for "
      "holding. that is all.", {"opening": [1], "hold": [1, 1], "closing": [0]}),
     ("yes, what is it? the baby is thin. wait. thank you for holding. goodbye and take care.",
      {"opening": [0], "hold": [0, 1], "closing": [1]}),

@@ -78,6 +78,9 @@ def test_output_folder_is_complete_and_loads_with_remote_code(trained):
     assert set(model.config.temperatures) == {"cls", "qa"}
     assert set(model.config.temperatures["cls"]) == set(model.config.case_heads)
     assert {f"case.{h}" for h in model.config.case_heads} <= set(model.config.review_thresholds)
+    per_head = calibration["review"]["case_per_head"]
+    assert set(per_head) == set(model.config.case_heads)
+    assert all(0.0 <= v["error_rate_flagged"] <= 1.0 and v["records"] > 0 for v in per_head.values())
     assert (trained / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

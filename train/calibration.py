@@ -209,6 +209,13 @@ def choose_review_thresholds(
             for r, d in zip(case_records, decisions)
         ])  # fmt: skip
         report["case"] = _flag_report(flagged, wrong)
+        # "Any head wrong" is nearly always true while a head with many classes is weak: per head says more.
+        report["case_per_head"] = {
+            head: _flag_report(flagged, np.array([
+                r["gold"][head] != IGNORE and d[head][0] != r["gold"][head] for r, d in zip(case_records, decisions)
+            ]))
+            for head in heads
+        }  # fmt: skip
     if qa_records:
         heads = list(qa_records[0]["mean"])
         confidences = {
@@ -338,7 +345,11 @@ def calibration_metrics(report: dict[str, Any]) -> dict[str, float]:
     for key, value in report.get("critical", {}).items():
         flat[f"calib_{key}"] = float(value)
     for kind, values in report.get("review", {}).items():
-        if isinstance(values, dict):
+        if kind == "case_per_head":
+            for head, numbers in values.items():
+                flat.update({f"calib_review_case_{head}_{k}": float(v) for k, v in numbers.items()
+                             if k.startswith("error_rate")})  # fmt: skip
+        elif isinstance(values, dict):
             flat.update({f"calib_review_{kind}_{k}": float(v) for k, v in values.items()})
     return flat
 

@@ -32,12 +32,12 @@ sys.path.insert(0, str(ROOT))
 # measurement of it (NER F1 0.28 at 300 steps): with dropout on, PyTorch's CPU attention leaves its fused kernel
 # and a step takes many times longer (the `ner_attn_dropout` row measures what it does to learning).
 OLD = {
-    "ner_head": "mlp", "ner_label_all_subwords": "false", "head_learning_rate": None,
+    "ner_head": "mlp", "ner_label_all_subwords": "false", "head_learning_rate": None, "pool_layer_norm": "false",
     "encoder_attention_dropout": "0", "balance_priority": "false",
 }  # fmt: skip
 # Today's recipe (the defaults of helpline-cpu.yaml), spelt out so that a row can change one thing.
 NEW = {
-    "ner_head": "linear", "ner_label_all_subwords": "true", "head_learning_rate": "1e-3",
+    "ner_head": "linear", "ner_label_all_subwords": "true", "head_learning_rate": "1e-3", "pool_layer_norm": "true",
     "encoder_attention_dropout": "0", "balance_priority": "true",
 }  # fmt: skip
 
@@ -56,12 +56,14 @@ ROWS: dict[str, tuple[list[str], dict, dict, str]] = {
     "cls_new": (["cls"], NEW, {}, "current recipe"),
     "cls_one_lr": (["cls"], NEW, {"head_learning_rate": None}, "heads at the encoder's learning rate"),
     "cls_head_lr_3e-3": (["cls"], NEW, {"head_learning_rate": "3e-3"}, "head learning rate 3e-3"),
+    "cls_no_pool_norm": (["cls"], NEW, {"pool_layer_norm": "false"}, "no LayerNorm before the pooling"),
     "cls_unweighted": (["cls"], NEW, {"balance_priority": "false"}, "unweighted priority loss"),
     "cls_mean_pool": (["cls"], NEW, {"pooling": "mean"}, "mean pooling instead of attention"),
     "cls_window512": (["cls"], NEW, {"window_length": "512", "window_stride": "128"}, "512-token windows"),
     "qa_old": (["qa"], OLD, {}, "earlier recipe"),
     "qa_new": (["qa"], NEW, {}, "current recipe"),
     "qa_one_lr": (["qa"], NEW, {"head_learning_rate": None}, "heads at the encoder's learning rate"),
+    "qa_no_pool_norm": (["qa"], NEW, {"pool_layer_norm": "false"}, "no LayerNorm before the pooling"),
     "qa_window512": (["qa"], NEW, {"window_length": "512", "window_stride": "128"}, "512-token windows"),
     "fused_new": (["ner", "cls", "qa"], NEW, {}, "current recipe, fused, shuffled sampling"),
     "fused_temperature": (["ner", "cls", "qa"], NEW, {"sampling_strategy": "temperature"}, "temperature sampling"),

@@ -244,6 +244,10 @@ class AttentionFusionConfig(PretrainedConfig):
             `AutoModelForTokenClassification`) or `"mlp"` (Linear-GELU-Dropout-Linear).
         ner_label_all_subwords (`bool`): train every sub-word of a word (`B-X` on the first, `I-X` on the rest)
             instead of the first sub-word only; words are always read from their first sub-word.
+        pool_layer_norm (`bool`): a LayerNorm (per sentence-level task) on the encoder's token states before the
+            pooling and the heads. Encoders differ by an order of magnitude in the scale of their output (MiniLM's
+            per-dimension spread is about 0.08), and a freshly initialised linear head learns in proportion to it;
+            normalised states give every encoder's heads the same footing at the same learning rate.
         case_class_weights (`dict[str, list[float]]`): per case head, a weight per class for its cross-entropy
             (e.g. inverse class frequency for `priority`, so the rare critical calls count).
         temperatures (`dict[str, dict[str, float]]`): `{"cls": {head: T}, "qa": {head: T}}`, logits are divided
@@ -281,6 +285,7 @@ class AttentionFusionConfig(PretrainedConfig):
         window_stride: int = 128,
         ner_head: str = "linear",
         ner_label_all_subwords: bool = True,
+        pool_layer_norm: bool = True,
         case_class_weights: dict[str, list[float]] | None = None,
         temperatures: dict[str, dict[str, float]] | None = None,
         review_thresholds: dict[str, float] | None = None,
@@ -355,6 +360,7 @@ class AttentionFusionConfig(PretrainedConfig):
             raise ValueError(f"ner_head: unknown NER head {ner_head!r}; valid: {list(NER_HEAD_CHOICES)}")
         self.ner_head = ner_head
         self.ner_label_all_subwords = bool(ner_label_all_subwords)
+        self.pool_layer_norm = bool(pool_layer_norm)
         class_weights: dict[str, list[float]] = {}
         for head, values in (case_class_weights or {}).items():
             if head not in self.case_heads:

@@ -99,15 +99,24 @@ class NerHead(nn.Module):
 
 
 class PooledMultiHead(nn.Module):
-    """Pool -> dropout -> one linear layer per head (`sizes[head]` outputs each)."""
+    """[LayerNorm ->] pool -> dropout -> one linear layer per head (`sizes[head]` outputs each).
 
-    def __init__(self, hidden_size: int, sizes: dict[str, int], pooling: str, dropout: float) -> None:
+    The LayerNorm (`layer_norm=True`) puts the token states on a unit scale first, whatever the encoder: the
+    pooling scores and the heads then learn at the same rate on MiniLM (output spread ~0.08) as on DistilBERT.
+    """
+
+    def __init__(
+        self, hidden_size: int, sizes: dict[str, int], pooling: str, dropout: float, layer_norm: bool = False
+    ) -> None:
         super().__init__()
+        self.norm = nn.LayerNorm(hidden_size) if layer_norm else None
         self.pooler = SentencePooler(hidden_size, pooling)
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({head: nn.Linear(hidden_size, size) for head, size in sizes.items()})
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        if self.norm is not None:
+            hidden = self.norm(hidden)
         pooled, weights = self.pooler(hidden, mask)  # (batch, hidden), (batch, seq_len)
         pooled = self.dropout(pooled)
         return {head: layer(pooled) for head, layer in self.heads.items()}, weights
@@ -196,6 +205,9 @@ class AttentionFusionPreTrainedModel(PreTrainedModel):
             init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
 
 
 class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel):
@@ -227,13 +239,17 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         self.ner_head = NerHead(hidden_size, len(config.ner_labels), dropout, config.ner_head) if "ner" in config.tasks else None
         self.cls_head = (
             PooledMultiHead(
-                hidden_size, {h: len(v) for h, v in config.case_heads.items()}, config.pooling["cls"], dropout
+                hidden_size, {h: len(v) for h, v in config.case_heads.items()}, config.pooling["cls"], dropout,
+                config.pool_layer_norm,
             )
             if "cls" in config.tasks
             else None
         )
         self.qa_head = (
-            PooledMultiHead(hidden_size, {h: len(v) for h, v in config.qa_heads.items()}, config.pooling["qa"], dropout)
+            PooledMultiHead(
+                hidden_size, {h: len(v) for h, v in config.qa_heads.items()}, config.pooling["qa"], dropout,
+                config.pool_layer_norm,
+            )
             if "qa" in config.tasks
             else None
         )

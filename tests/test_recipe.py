@@ -69,3 +69,23 @@ def test_balanced_weights_count_records_not_windows():
     weights = balanced_class_weights(windows, config, ["priority"])["priority"]
     # 5 labelled records, 2 classes present: n / (classes x n_class); "3" absent -> 1.
     assert weights == pytest.approx([5 / (2 * 2), 5 / (2 * 3), 1.0], abs=1e-4)
+
+
+def test_pool_layer_norm_makes_the_heads_blind_to_the_encoders_output_scale():
+    """Encoders differ by an order of magnitude in the scale of their token states; with the LayerNorm before the
+    pooling, the case and quality heads (and so the learning rate they need) see the same input either way."""
+    torch.manual_seed(0)
+    hidden, mask = torch.randn(2, 6, 32) * 0.08, torch.ones(2, 6, dtype=torch.long)
+    normed, plain = _model(), _model(pool_layer_norm=False)
+    assert normed.cls_head.norm is not None and normed.qa_head.norm is not None and plain.cls_head.norm is None
+    normed.eval()
+    small, _ = normed.cls_head(hidden, mask)
+    large, _ = normed.cls_head(hidden * 12.5, mask)
+    for head in small:
+        torch.testing.assert_close(small[head], large[head], atol=1e-3, rtol=1e-2)  # LayerNorm's eps
+    plain_small, _ = plain.eval().cls_head(hidden, mask)
+    plain_large, _ = plain.cls_head(hidden * 12.5, mask)
+    assert not torch.allclose(plain_small["sub_category"], plain_large["sub_category"], atol=1e-2, rtol=1e-1)
+    # Saved and reloaded with the config (the default is on).
+    assert AttentionFusionConfig.from_dict(normed.config.to_dict()).pool_layer_norm is True
+    assert AttentionFusionConfig.from_dict(plain.config.to_dict()).pool_layer_norm is False

@@ -75,6 +75,12 @@ class ProjectArguments:
         metadata={"help": "Label every sub-word of a word (B- on the first, I- on the rest), not only the first. "
                   "Unset: the model config's default (true), or the setting of the model given by init_from."},
     )
+    pool_layer_norm: bool | None = field(
+        default=None,
+        metadata={"help": "LayerNorm on the token states before the case and quality pooling (heads learn at one "
+                  "rate whatever the encoder's output scale). Unset: the model config's default (true), or the "
+                  "setting of the model given by init_from."},
+    )
     balance_priority: bool = field(
         default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
                                 "records, so the rare critical calls count."},

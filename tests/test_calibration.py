@@ -11,6 +11,7 @@ from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, Att
 from helpline_fusion.train.calibration import (
     _share_thresholds,
     choose_critical_threshold,
+    cross_fitted_critical,
     expected_calibration_error,
     fit_temperature,
 )
@@ -72,6 +73,20 @@ def test_critical_threshold_never_above_the_default():
     records = [_record(0, [0.99]), _record(0, [0.98]), _record(1, [0.01])]
     found = choose_critical_threshold(records, _Config(), critical_id=0, target=0.9)
     assert found["critical_threshold"] == 0.5 and found["critical_recall"] == 1.0
+
+
+def test_cross_fitted_critical_recall_scores_calls_the_threshold_was_not_fitted_on():
+    # Five critical calls, one of which the model barely sees (0.02); in-sample a threshold of 0.02 finds all five.
+    records = [_record(0, [p]) for p in (0.45, 0.4, 0.35, 0.3, 0.02)]
+    records += [_record(1, [0.25]), _record(2, [0.01]), _record(2, [0.01])]
+    assert choose_critical_threshold(records, _Config(), critical_id=0, target=1.0)["critical_recall"] == 1.0
+    held_out = cross_fitted_critical(records, _Config(), critical_id=0, target=1.0, folds=5)
+    # Held out, the 0.02 call meets a threshold fitted on the other four (0.3) and is missed; every other fold's
+    # threshold is 0.02, which also flags the 0.25 non-critical call of fold 0.
+    assert held_out["crossfit_critical_recall"] == pytest.approx(0.8)
+    assert held_out["crossfit_critical_precision"] == pytest.approx(4 / 5)
+    assert held_out["crossfit_folds"] == 5
+    assert cross_fitted_critical(records[4:], _Config(), critical_id=0, target=1.0) == {}  # one critical call
 
 
 def test_review_thresholds_flag_the_share_asked_for():

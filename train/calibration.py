@@ -9,7 +9,9 @@ After training, one pass over the validation windows fits, and stores in the mod
   expected calibration error (ECE, 10 equal-width bins, over records) is reported before and after.
 - **the critical threshold** (`config.critical_threshold`): the highest threshold (never above the 0.5 default)
   at which the safety-first rule (critical when any window's critical probability reaches it) finds at least
-  `critical_recall_target` of the validation's critical calls; the precision that costs is reported.
+  `critical_recall_target` of the validation's critical calls; the precision that costs is reported, and so is
+  a cross-fitted estimate (`crossfit_critical_recall`: each fold decided by a threshold fitted on the others),
+  since the in-sample recall meets the target by construction.
 - **the review thresholds** (`config.review_thresholds`): one per decision group (`case.<head>`,
   `quality.<head>`), each the same quantile of that group's validation confidences, that quantile chosen so that
   `review_share` of the calls is flagged (case records and quality records each); the error rate inside and
@@ -276,6 +278,35 @@ def _ece_quality(records: list[dict], config: Any) -> dict[str, float]:
     return out
 
 
+def cross_fitted_critical(
+    records: list[dict], config: Any, critical_id: int, target: float, folds: int = 5
+) -> dict[str, float]:
+    """What the critical threshold finds on calls it was not fitted on: split the records into `folds` (critical
+    calls dealt round-robin, so every fold has some), fit the threshold on the other folds, decide the held-out
+    fold with it, and score the out-of-fold decisions together. The threshold stored in the config is fitted on
+    every record; this is the honest estimate of its recall (the in-sample one meets the target by construction).
+    """
+    gold = np.array([r["gold"]["priority"] for r in records])
+    critical = gold == critical_id
+    folds = min(folds, int(critical.sum()))
+    if folds < 2:
+        return {}
+    fold_of = np.empty(len(records), dtype=int)
+    for group in (np.flatnonzero(critical), np.flatnonzero(~critical)):
+        fold_of[group] = np.arange(len(group)) % folds
+    flagged = np.zeros(len(records), dtype=bool)
+    for fold in range(folds):
+        inside = [r for r, f in zip(records, fold_of) if f != fold]
+        threshold = choose_critical_threshold(inside, config, critical_id, target)["critical_threshold"]
+        for index in np.flatnonzero(fold_of == fold):
+            flagged[index] = _case_decisions(records[index], config, critical_id, threshold)["priority"][0] == critical_id
+    return {
+        "crossfit_critical_recall": float(flagged[critical].mean()),
+        "crossfit_critical_precision": float(critical[flagged].mean()) if flagged.any() else 0.0,
+        "crossfit_folds": folds,
+    }
+
+
 def calibrate(
     model,
     eval_datasets: dict,
@@ -324,6 +355,7 @@ def calibrate(
     if case_after and critical_id is not None:
         critical = choose_critical_threshold(case_after, config, critical_id, critical_recall_target)
         critical["target_recall"] = critical_recall_target
+        critical.update(cross_fitted_critical(case_after, config, critical_id, critical_recall_target))
         config.critical_threshold = critical["critical_threshold"]
         report["critical"] = critical
     thresholds, review = choose_review_thresholds(case_after, qa_after, config, critical_id, review_share)
@@ -358,6 +390,7 @@ __all__ = [
     "calibrate",
     "calibration_metrics",
     "choose_critical_threshold",
+    "cross_fitted_critical",
     "choose_review_thresholds",
     "expected_calibration_error",
     "fit_temperature",

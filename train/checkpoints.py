@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 RESUME_LATEST = {"true", "last", "latest"}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-STATE_FILES = ("optimizer.pt", "scheduler.pt")
 
 
 def _safetensors_whole(path: Path) -> bool:
@@ -68,9 +67,7 @@ def checkpoint_problem(folder: str | Path) -> str | None:
         return f"no weights file ({' or '.join(WEIGHT_FILES)})"
     if weights.suffix == ".safetensors" and not _safetensors_whole(weights):
         return f"{weights.name} is truncated"
-    missing = [name for name in STATE_FILES if not (folder / name).is_file()]
-    if missing and not state.get("save_only_model", False) and (folder / "rng_state.pth").exists():
-        return f"{', '.join(missing)} missing"
+    # The optimizer, scheduler and RNG files are written before trainer_state.json, so they are whole when it is.
     return None
 
 

@@ -74,19 +74,38 @@ _QA_FIELDS = {"text", "labels", "sample_id", "scenario", "quality_level"}
 # --------------------------------------------------------------------------- #
 # Reading sources                                                             #
 # --------------------------------------------------------------------------- #
+class MalformedLine:
+    """A JSON-lines line that is not one JSON object (bad JSON or not UTF-8): rejected with `reason`, never guessed at.
+
+    `message` names the file and line and what was wrong, never the line's content.
+    """
+
+    def __init__(self, reason: str, message: str, detail: str) -> None:
+        self.reason, self.message, self.detail = reason, message, detail
+
+
 def _read_json_file(path: Path, shown: str) -> list[tuple[str, Any]]:
-    """`(where, record)` pairs of a JSON-array or JSON-lines file."""
+    """`(where, record)` pairs of a JSON-array or JSON-lines file; a bad JSON line is a `MalformedLine` record.
+
+    JSON lines are split on `\\n` / `\\r\\n` only (a transcript may hold U+2028, which `str.splitlines` would cut)
+    and decoded one by one, so one bad line does not hide the others.
+    """
     try:
-        content = path.read_text(encoding="utf-8-sig")
+        content = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"{shown}: no such file") from None
     except IsADirectoryError:
         raise DataFileError(f"{shown}: is a directory, expected a JSON or JSON-lines file") from None
-    except UnicodeDecodeError as exc:
-        raise DataFileError(f"{shown}: not UTF-8 text (byte {exc.start}); expected a JSON or JSON-lines file") from None
-    if content.lstrip().startswith("["):
+    content = content.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+    if content.lstrip().startswith(b"["):
         try:
-            records = json.loads(content)
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataFileError(
+                f"{shown}: not UTF-8 text (byte {exc.start}); expected a JSON or JSON-lines file"
+            ) from None
+        try:
+            records = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataFileError(
                 f"{shown}: malformed JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}); "
@@ -94,27 +113,45 @@ def _read_json_file(path: Path, shown: str) -> list[tuple[str, Any]]:
             ) from None
         return [(f"{shown} record {index}", record) for index, record in enumerate(records)]
     rows: list[tuple[str, Any]] = []
-    for number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
+    for number, raw in enumerate(content.split(b"\n"), start=1):
+        raw = raw.removesuffix(b"\r")
+        if not raw.strip():
+            continue
+        where = f"{shown} line {number}"
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            detail = f"not UTF-8 at byte {exc.start}"
+            rows.append((where, MalformedLine("not_utf8", f"{where}: {detail}; expected UTF-8 text", detail)))
             continue
         try:
-            rows.append((f"{shown} line {number}", json.loads(line)))
+            rows.append((where, json.loads(line)))
         except json.JSONDecodeError as exc:
             if number == 1 and _is_single_object(content):
                 raise DataFileError(
                     f"{shown}: holds a single JSON object; expected a JSON array of records or one JSON object a line"
                 ) from None
-            raise DataFileError(
-                f"{shown} line {number}: malformed JSON ({exc.msg} at column {exc.colno}); "
-                "expected one JSON object a line"
-            ) from None
+            detail = f"{exc.msg} at column {exc.colno}"
+            message = f"{where}: malformed JSON ({detail}); expected one JSON object a line"
+            rows.append((where, MalformedLine("malformed_json", message, detail)))
     return rows
 
 
-def _is_single_object(content: str) -> bool:
+def malformed_lines_error(shown: str, malformed: list[tuple[str, MalformedLine]]) -> DataFileError:
+    """One error naming every malformed line of a file (a file with any is refused as a whole for training)."""
+    if len(malformed) == 1:
+        return DataFileError(malformed[0][1].message)
+    lines = "; ".join(f"{where.removeprefix(shown).strip()} ({bad.detail})" for where, bad in malformed)
+    return DataFileError(
+        f"{shown}: {len(malformed)} malformed lines, expected one JSON object a line: {lines}; "
+        "`helpline-fusion validate` reports every record"
+    )
+
+
+def _is_single_object(content: bytes) -> bool:
     try:
         return isinstance(json.loads(content), dict)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return False
 
 
@@ -185,6 +222,24 @@ def _add_text_groups(rows: list[dict[str, Any]], report: FileReport) -> None:
     report.flag("duplicate_text", sum(1 for index, row in enumerate(rows) if row["text_group"] != index))
 
 
+def _check_encodable(value: Any, where: str) -> None:
+    """Reject a record holding a string that is not valid Unicode (a lone surrogate such as `"\\ud800"` is valid
+    JSON but cannot be stored as UTF-8), rather than fail deep inside Arrow."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise RecordRejected(
+                "invalid_unicode", f"{where}: holds a string that is not valid Unicode (at character {exc.start})"
+            ) from None
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_encodable(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_encodable(item, where)
+
+
 def _metadata(record: dict[str, Any], skip: set[str]) -> str:
     extra = {key: value for key, value in record.items() if key not in skip}
     return json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
@@ -198,16 +253,27 @@ def _load(
     features: Features,
     convert: Callable[[Any, str, int], tuple[dict[str, Any], list[str], list[str]]],
     prepare: Callable[[list[tuple[str, Any]]], None] | None = None,
+    reject_malformed: bool = False,
 ) -> tuple[Dataset, FileReport]:
-    """Run `convert(record, where, index) -> (row, repairs, flags)` over a source and count every record."""
+    """Run `convert(record, where, index) -> (row, repairs, flags)` over a source and count every record.
+
+    Malformed JSON lines refuse the whole file (naming every one of them) unless `reject_malformed`, when each is
+    counted as a rejected record (what `helpline-fusion validate` reports)."""
     shown, records = read_records(source, split=split, name=name)
+    malformed = [(where, record) for where, record in records if isinstance(record, MalformedLine)]
+    if malformed and not reject_malformed:
+        raise malformed_lines_error(shown, malformed)
     if prepare is not None:
         prepare(records)
     report = FileReport(path=shown, task=task)
     rows: list[dict[str, Any]] = []
     for index, (where, record) in enumerate(records):
         try:
+            if isinstance(record, MalformedLine):
+                report.malformed_lines.append(record.message)
+                raise RecordRejected(record.reason, record.message)
             row, repairs, flags = convert(record, where, index)
+            _check_encodable(row, where)
         except RecordRejected as exc:
             report.add(rejection=exc.reason)
             level = logging.WARNING if report.rejected <= MAX_REJECTION_WARNINGS else logging.DEBUG
@@ -253,6 +319,7 @@ def load_ner(
     labels_from_data: bool = False,
     split: str = "train",
     name: str | None = None,
+    reject_malformed: bool = False,
 ) -> tuple[Dataset, FileReport]:
     """Load NER records (JSON lines of `{"text", "entities"}`), repairing spans by the rules of `validation.py`.
 
@@ -262,6 +329,7 @@ def load_ner(
         labels_from_data: accept any entity label (the label maps are then built from the data).
         split: the split to read from a `DatasetDict` or Hub dataset.
         name: how the report and messages name the source (default: the path as given).
+        reject_malformed: count a malformed JSON line as a rejected record instead of refusing the file.
 
     Example:
         >>> dataset, report = load_ner("../shared/data/ner_helpline.jsonl")  # doctest: +SKIP
@@ -276,7 +344,7 @@ def load_ner(
         clean, repairs = repair_ner_record(record, label, entity_types)
         return {"id": record_id, **clean}, repairs, []
 
-    return _load("ner", source, split, name, NER_FEATURES, convert)
+    return _load("ner", source, split, name, NER_FEATURES, convert, reject_malformed=reject_malformed)
 
 
 # --------------------------------------------------------------------------- #
@@ -308,6 +376,7 @@ def load_cases(
     labels_from_data: bool = False,
     split: str = "train",
     name: str | None = None,
+    reject_malformed: bool = False,
 ) -> tuple[Dataset, FileReport]:
     """Load case records (a JSON array): input `narrative`, targets derived from `category`, `intervention` and
     `priority`.
@@ -318,6 +387,7 @@ def load_cases(
         labels_from_data: accept any label (the label maps are then built from the data).
         split: the split to read from a `DatasetDict` or Hub dataset.
         name: how the report and messages name the source.
+        reject_malformed: count a malformed JSON line as a rejected record instead of refusing the file.
 
     Raises:
         ValueError: a label outside the config's schema (unless `labels_from_data`), naming the record.
@@ -369,7 +439,7 @@ def load_cases(
         }
         return row, repairs, ([] if given else ["id_from_index"])
 
-    return _load("cls", source, split, name, _case_features(heads), convert)
+    return _load("cls", source, split, name, _case_features(heads), convert, reject_malformed=reject_malformed)
 
 
 def _default_interventions() -> list[str]:
@@ -404,6 +474,7 @@ def load_qa(
     labels_from_data: bool = False,
     split: str = "train",
     name: str | None = None,
+    reject_malformed: bool = False,
 ) -> tuple[Dataset, FileReport]:
     """Load call-quality records (a JSON array of `{"text", "labels", "sample_id", "scenario", "quality_level"}`).
 
@@ -415,6 +486,7 @@ def load_qa(
         labels_from_data: accept heads unknown to the config (sized by their longest list in the data).
         split: the split to read from a `DatasetDict` or Hub dataset.
         name: how the report and messages name the source.
+        reject_malformed: count a malformed JSON line as a rejected record instead of refusing the file.
 
     Raises:
         ValueError: an unknown quality head (unless `labels_from_data`), naming the record.
@@ -453,7 +525,7 @@ def load_qa(
             "text_group": Value("int64"),
         }
     )
-    return _load("qa", source, split, name, features, convert, prepare)
+    return _load("qa", source, split, name, features, convert, prepare, reject_malformed=reject_malformed)
 
 
 # --------------------------------------------------------------------------- #
@@ -497,6 +569,7 @@ def load_all(
 __all__ = [
     "LOADERS",
     "NER_FEATURES",
+    "MalformedLine",
     "Source",
     "load_all",
     "load_cases",

@@ -1,7 +1,8 @@
 """`helpline-fusion validate`: check data files before training and print the repair report.
 
 Exit status: 0 when every file was read (records may still be repaired or rejected: see the report), 2 when a
-file cannot be read at all (missing, not JSON, wrong container), 1 when a file was read but breaks the label
+file cannot be read at all (missing, not JSON, wrong container) or has malformed JSON lines (each one is named on
+stderr and counted as rejected in the report, as a linter would; training refuses such a file), 1 when a file was read but breaks the label
 schema (a label outside the config, an unknown quality head). Every file given is checked either way.
 
 Example:
@@ -76,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     status = EXIT_OK
     for task, path in files:
         try:
-            _, file_report = LOADERS[task](Path(path), config=config, labels_from_data=args.labels_from_data, name=path)
+            _, file_report = LOADERS[task](
+                Path(path), config=config, labels_from_data=args.labels_from_data, name=path, reject_malformed=True
+            )
         except (OSError, DataFileError) as exc:
             print(f"error: cannot read {task} file {path!r}: {exc}", file=sys.stderr)
             status = max(status, EXIT_UNREADABLE)
@@ -86,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
             status = max(status, EXIT_SCHEMA)
             continue
         report.add(file_report)
+        if file_report.malformed_lines:  # every one, like a linter; training refuses the file until they are fixed
+            for message in file_report.malformed_lines:
+                print(f"error: {message}", file=sys.stderr)
+            print(
+                f"error: {task} file {path!r} has {len(file_report.malformed_lines)} malformed line(s); "
+                "training refuses it until they are fixed",
+                file=sys.stderr,
+            )
+            status = max(status, EXIT_UNREADABLE)
 
     if report.files:
         print(format_report(report))

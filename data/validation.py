@@ -92,6 +92,8 @@ class FileReport:
     rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
     flags: Counter = field(default_factory=Counter)
+    malformed_lines: list[str] = field(default_factory=list)
+    """One message per malformed JSON line (`"ner.jsonl line 7: malformed JSON (...)"`), never its content."""
 
     def add(self, repairs: Iterable[str] = (), rejection: str | None = None) -> str:
         """Count one record read: rejected when `rejection` is given, repaired when `repairs` is not empty."""
@@ -129,6 +131,8 @@ class FileReport:
         }
         if self.flags:
             out["flags"] = dict(sorted(self.flags.items()))
+        if self.malformed_lines:
+            out["malformed_lines"] = list(self.malformed_lines)
         return out
 
     @classmethod
@@ -142,6 +146,7 @@ class FileReport:
             rejected=int(data["rejected"]),
             reasons=Counter(data.get("reasons", {})),
             flags=Counter(data.get("flags", {})),
+            malformed_lines=list(data.get("malformed_lines", [])),
         )
 
 

@@ -19,6 +19,7 @@ from ..data.tokenization import tokenize_task
 from ..data.validation import log_report, write_report
 from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from .calibration import calibrate, calibration_metrics
+from .checkpoints import resolve_resume
 from .curves import plot_training_curves
 from .finetune import load_for_finetuning
 from .model_card import render_model_card, write_metrics
@@ -201,6 +202,7 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     resolve_bf16(training_args)
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    resume = resolve_resume(training_args.resume_from_checkpoint, output_dir)  # before any work: never a half-written one
     set_seed(training_args.seed)  # before the heads are initialised: a run is reproducible from its seed
     source = project.init_from or resolve_encoder(project.encoder)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=bool(project.init_from))
@@ -249,7 +251,7 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         sampling_temperature=project.sampling_temperature,
         head_learning_rate=project.head_learning_rate,
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resume)
     if training_args.world_size > 1:
         # Which task each rank trained at each step: they must agree, or DDP mixed heads' gradients.
         path = output_dir / f"task_sequence_rank{training_args.process_index}.json"

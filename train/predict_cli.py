@@ -8,6 +8,11 @@ formats' fields). Output: one JSON object per input record, in input order, with
 the model's result (`entities`, `case`, `quality`, `needs_review`, ...). A record that cannot be read is reported
 on stderr with its file and line and written as `{"id", "line", "error"}`; the others are still analysed.
 `--strict` stops at the first bad record (exit code 2) before any prediction.
+
+JSON Lines input is streamed: read, analysed and written chunk by chunk (memory stays flat with the file's size),
+each chunk appended in whole lines, so a run killed half-way leaves a valid JSON Lines prefix. A JSON array is
+parsed whole. Exit code 2, with a one-line message naming the file, for an unreadable file, an empty one, or one
+in which no record holds a readable transcript.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import logging
 import sys
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 ID_FIELDS: tuple[str, ...] = ("id", "uniqueid", "sample_id")
 TEXT_FIELDS: tuple[str, ...] = ("text", "narrative")
+MAX_CHARS = 1_000_000
+"""Longest transcript analysed by default: a call of several hours; a longer "transcript" is more likely a wrong
+file, and would cost minutes and gigabytes of windows."""
 
 
 @dataclass
@@ -65,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-k", type=int, default=3, help="alternatives listed per case head (default 3)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available)")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad record (exit code 2)")
+    parser.add_argument(
+        "--max-chars", type=int, default=MAX_CHARS,
+        help=f"reject a transcript longer than this many characters (default {MAX_CHARS:,})",
+    )  # fmt: skip
     return parser
 
 
@@ -94,45 +107,80 @@ def _check_record(record: Any, where: str, fallback_id: int) -> tuple[Any, str]:
     return record_id, text
 
 
-def read_records(path: Path, strict: bool = False) -> list[InputRecord]:
-    """Read JSON Lines or a JSON array; bad records are kept with their error (or raised when `strict`)."""
+def _starts_with_bracket(path: Path) -> bool:
+    """Whether the file is a JSON array (its first non-blank character is `[`), read without loading it."""
+    with path.open("rb") as handle:
+        head = handle.read(4096).removeprefix(b"\xef\xbb\xbf")
+        while head and not head.strip():
+            head = handle.read(4096)
+    return head.lstrip().startswith(b"[")
+
+
+def _rows(path: Path) -> Iterator[tuple[str, int, Any, str | None, str | None]]:
+    """`(position key, position, parsed record, error, reason)` for each record, one at a time for JSON Lines
+    (bounded memory: one line in memory), the whole file for a JSON array."""
     try:
-        content = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: cannot read the input ({error})") from error
-    if content.lstrip().startswith("["):
+        is_array = _starts_with_bracket(path)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the input ({error.strerror or error})") from error
+    if is_array:
         try:
-            items = json.loads(content)
+            items = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}: not UTF-8 text (byte {error.start}); expected JSON Lines or a JSON array") from None
         except json.JSONDecodeError as error:
             raise ValueError(
                 f"{path} line {error.lineno}: the file starts with '[' but is not a valid JSON array ({error.msg})"
-            ) from error
-        rows = [("index", index, item, None) for index, item in enumerate(items)]
-        where = lambda key, n: f"{path} record {n}"  # noqa: E731
-    else:
-        rows = []
-        for number, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
+            ) from None
+        if not isinstance(items, list):
+            raise ValueError(f"{path}: the file starts with '[' but is not a JSON array")
+        for index, item in enumerate(items):
+            yield "index", index, item, None, None
+        return
+    with path.open("rb") as handle:  # binary: lines end at b"\n" only (a transcript may hold U+2028)
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
                 continue  # blank lines separate nothing in JSON Lines
             try:
-                rows.append(("line", number, json.loads(line), None))
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                yield "line", number, None, f"not UTF-8 at byte {error.start}, expected UTF-8 JSON", "not_utf8"
+                continue
+            try:
+                yield "line", number, json.loads(line), None, None
             except json.JSONDecodeError as error:
-                rows.append(("line", number, None, f"invalid JSON at column {error.colno} ({error.msg})"))
-        where = lambda key, n: f"{path} line {n}"  # noqa: E731
+                yield "line", number, None, f"invalid JSON at column {error.colno} ({error.msg})", "invalid_json"
 
-    records = []
-    for key, number, item, parse_error in rows:
+
+def iter_records(path: Path, strict: bool = False, max_chars: int | None = None) -> Iterator[InputRecord]:
+    """Read JSON Lines (streamed) or a JSON array, one `InputRecord` at a time; bad records carry their error
+    (or raise `BadRecord` when `strict`). A transcript longer than `max_chars` characters is a bad record."""
+    describe = (lambda n: f"{path} record {n}", lambda n: f"{path} line {n}")
+    for key, number, item, parse_error, reason in _rows(path):
+        where = describe[key == "line"](number)
         try:
             if parse_error is not None:
-                raise BadRecord(f"{where(key, number)}: {parse_error}", "invalid_json")
-            record_id, text = _check_record(item, where(key, number), number)
-            records.append(InputRecord(key, number, record_id, text=text))
+                raise BadRecord(f"{where}: {parse_error}", reason)
+            record_id, text = _check_record(item, where, number)
+            if max_chars is not None and len(text) > max_chars:
+                raise BadRecord(
+                    f"{where} (id {record_id}): the transcript has {len(text):,} characters, over the limit of "
+                    f"{max_chars:,} (--max-chars); split it or raise the limit",
+                    "too_long",
+                )
+            yield InputRecord(key, number, record_id, text=text)
         except BadRecord as error:
             if strict:
                 raise
             fallback = _record_id(item, number) if isinstance(item, dict) else number
-            records.append(InputRecord(key, number, fallback, error=str(error), reason=error.reason))
-    return records
+            yield InputRecord(key, number, fallback, error=str(error), reason=error.reason)
+
+
+def read_records(path: Path, strict: bool = False, max_chars: int | None = None) -> list[InputRecord]:
+    """All records of a file (see `iter_records`, which `predict` uses to stream)."""
+    return list(iter_records(path, strict=strict, max_chars=max_chars))
 
 
 # --------------------------------------------------------------------------- predicting
@@ -151,29 +199,62 @@ def load_model(name_or_path: str, device: str | None) -> tuple[Any, Any]:
     return model.to(device).eval(), tokenizer
 
 
-def predict_records(
-    records: list[InputRecord], model: Any, tokenizer: Any, output: Path, options: dict[str, Any]
-) -> int:
-    """Analyse the good records in chunks (progress bar per transcript) and write every record in input order."""
+def _write_all(sink: Any, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[sink.write(view) :]
+
+
+def predict_stream(
+    records: Iterable[InputRecord], model: Any, tokenizer: Any, output: Path, options: dict[str, Any],
+    total: int | None = None,
+) -> Counter:
+    """Analyse records as they are read, in chunks, and write every record in input order.
+
+    Memory is bounded by one chunk. Each chunk's lines go to the file in one unbuffered write of whole lines, so
+    a run killed at any moment leaves a valid JSON Lines prefix of the results. Returns counts of `analysed` and
+    of each rejection reason.
+    """
     from tqdm.auto import tqdm
 
     chunk_size = max(8 * options["batch_size"], 64)  # enough windows to sort by length, small enough to stream
-    written = 0
+    counts: Counter = Counter()
     output.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        output.open("w", encoding="utf-8") as sink,
-        tqdm(total=sum(r.text is not None for r in records), unit="transcript", desc="predict") as progress,
-    ):
-        for start in range(0, len(records), chunk_size):
-            chunk = records[start : start + chunk_size]
-            good = [record for record in chunk if record.text is not None]
-            results = iter(model.predict([record.text for record in good], tokenizer, **options) if good else [])
-            for record in chunk:
-                payload = {"error": record.error} if record.text is None else next(results)
-                sink.write(json.dumps({**record.header(), **payload}, ensure_ascii=False) + "\n")
-                written += 1
-            progress.update(len(good))
-    return written
+
+    def flush(chunk: list[InputRecord]) -> None:
+        good = [record for record in chunk if record.text is not None]
+        results = iter(model.predict([record.text for record in good], tokenizer, **options) if good else [])
+        lines = []
+        for record in chunk:
+            payload = {"error": record.error} if record.text is None else next(results)
+            lines.append(json.dumps({**record.header(), **payload}, ensure_ascii=False) + "\n")
+            counts["analysed" if record.text is not None else record.reason] += 1
+        _write_all(sink, "".join(lines).encode("utf-8"))
+        progress.update(len(good))
+
+    with output.open("wb", buffering=0) as sink, tqdm(total=total, unit="transcript", desc="predict") as progress:
+        chunk: list[InputRecord] = []
+        for record in records:
+            chunk.append(record)
+            if len(chunk) == chunk_size:
+                flush(chunk)
+                chunk = []
+        if chunk:
+            flush(chunk)
+    return counts
+
+
+def scan(path: Path, strict: bool, max_chars: int | None) -> Counter:
+    """A first pass over the input (bounded memory): counts of good records and of each rejection reason; every
+    bad record is named on stderr once. With `strict`, the first bad record raises `BadRecord`."""
+    counts: Counter = Counter()
+    for record in iter_records(path, strict=strict, max_chars=max_chars):
+        if record.error is None:
+            counts["good"] += 1
+        else:
+            counts[record.reason] += 1
+            print(f"helpline-fusion predict: skipped {record.error}", file=sys.stderr)
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,30 +262,42 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1:
         print(f"helpline-fusion predict: --batch-size must be at least 1, got {args.batch_size}", file=sys.stderr)
         return 2
+    if args.max_chars < 1:
+        print(f"helpline-fusion predict: --max-chars must be at least 1, got {args.max_chars}", file=sys.stderr)
+        return 2
     try:
-        records = read_records(args.input, strict=args.strict)
+        found = scan(args.input, args.strict, args.max_chars)
     except BadRecord as error:
         print(f"helpline-fusion predict: {error} (--strict: stopping, nothing written)", file=sys.stderr)
         return 2
     except ValueError as error:
         print(f"helpline-fusion predict: {error}", file=sys.stderr)
         return 2
-    rejected = [record for record in records if record.error is not None]
-    for record in rejected:
-        print(f"helpline-fusion predict: skipped {record.error}", file=sys.stderr)
+    rejected = sum(count for reason, count in found.items() if reason != "good")
+    if not found:
+        print(f"helpline-fusion predict: no records in {args.input}", file=sys.stderr)
+        return 2
+    if not found["good"]:
+        print(
+            f"helpline-fusion predict: no readable transcript in {args.input} ({rejected} records rejected); "
+            "nothing written",
+            file=sys.stderr,
+        )
+        return 2
     try:
         model, tokenizer = load_model(args.model, args.device)
         options = {"batch_size": args.batch_size, "bf16": args.bf16, "window_length": args.window_length,
                    "window_stride": args.window_stride, "top_k": args.top_k}  # fmt: skip
-        written = predict_records(records, model, tokenizer, args.output, options)
+        records = iter_records(args.input, max_chars=args.max_chars)
+        counts = predict_stream(records, model, tokenizer, args.output, options, total=found["good"])
     except ValueError as error:
         print(f"helpline-fusion predict: {error}", file=sys.stderr)
         return 2
-    reasons = ", ".join(f"{name} {count}" for name, count in sorted(Counter(r.reason for r in rejected).items()))
+    rejections = {reason: count for reason, count in counts.items() if reason != "analysed"}
+    reasons = ", ".join(f"{name} {count}" for name, count in sorted(rejections.items()))
     print(
-        f"helpline-fusion predict: {written - len(rejected)} transcripts analysed, {len(rejected)} records rejected"
-        + (f" ({reasons})" if reasons else "")
-        + f"; wrote {written} lines to {args.output}",
+        f"helpline-fusion predict: {counts['analysed']} transcripts analysed, {sum(rejections.values())} records "
+        f"rejected" + (f" ({reasons})" if reasons else "") + f"; wrote {counts.total()} lines to {args.output}",
         file=sys.stderr,
     )
     return 0

@@ -34,20 +34,47 @@ def configure_mlflow(project, training_args) -> None:
         store = Path(training_args.output_dir).resolve() / "mlflow.db"
         store.parent.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{store}"
+    elif training_args.process_index == 0:
+        check_tracking_server(uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ.setdefault("MLFLOW_EXPERIMENT_NAME", project.mlflow_experiment)
+    import mlflow
+
+    # Set, not only exported: the Trainer's callback keeps a URI set earlier in this process (a previous run's
+    # store) over the environment.
+    mlflow.set_tracking_uri(uri)
     if embedded and training_args.process_index == 0:
         # A new experiment in an SQLite store keeps its artifacts in ./mlruns of the working directory; the embedded
         # store keeps them beside itself, in the output folder.
-        import mlflow
-
-        mlflow.set_tracking_uri(uri)
         name = os.environ["MLFLOW_EXPERIMENT_NAME"]
         if mlflow.get_experiment_by_name(name) is None:
             mlflow.create_experiment(name, artifact_location=(store.parent / "mlruns").as_uri())
     # Unflattened: the label lists and the sub->main table are not hyperparameters (and their keys are not
     # valid MLflow names); the schema sizes are logged by `SchemaCallback` instead.
     os.environ.setdefault("MLFLOW_FLATTEN_PARAMS", "FALSE")
+
+
+def check_tracking_server(uri: str, timeout: float = 10.0) -> None:
+    """Fail before training, naming the URI, when no MLflow server answers at an http(s) tracking URI; otherwise the
+    Trainer's callback would retry with backoff for minutes at the first log call (and a late failure loses the run's
+    record). Any HTTP answer counts as reachable: authentication and paths are the MLflow client's to check."""
+    from urllib.error import HTTPError, URLError
+    from urllib.parse import urlsplit
+    from urllib.request import urlopen
+
+    if urlsplit(uri).scheme not in {"http", "https"}:
+        return
+    try:
+        with urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+            pass
+    except HTTPError:
+        return
+    except (URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise ValueError(
+            f"mlflow_tracking_uri: no MLflow server answers at {uri} ({reason}); start it, fix the URI, or leave "
+            "--mlflow_tracking_uri unset for the embedded store in the output folder"
+        ) from None
 
 
 def use_all_cores_when_alone() -> None:
@@ -78,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"helpline-fusion train: {error}", file=sys.stderr)
         return 2
-    configure_mlflow(project, training_args)
+    try:
+        configure_mlflow(project, training_args)
+    except ValueError as error:  # an unreachable tracking server: before any data or model work
+        print(f"helpline-fusion train: {error}", file=sys.stderr)
+        return 2
     if training_args.world_size == 1:
         use_all_cores_when_alone()
     try:

@@ -1,0 +1,111 @@
+"""Which checkpoint a resumed run starts from: never one that a killed run left half-written.
+
+The Trainer writes a checkpoint in place, in this order: the weights, the optimizer and scheduler, the RNG
+states, and last `trainer_state.json`. A run killed in between leaves a `checkpoint-N` folder without (or with a
+truncated) `trainer_state.json`, which `transformers.trainer_utils.get_last_checkpoint` would still pick as the
+newest. A checkpoint counts as complete here when its `trainer_state.json` parses and names step N, and its
+weights file is whole (a safetensors file as long as its header says).
+
+`--resume_from_checkpoint true` (or `last`) resumes from the newest complete checkpoint of the output folder; a
+path to an incomplete one is refused with the name of the newest complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import struct
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+RESUME_LATEST = {"true", "last", "latest"}
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def _safetensors_whole(path: Path) -> bool:
+    """A safetensors file is 8 bytes of header length, the JSON header, then the tensor bytes the header spans."""
+    size = path.stat().st_size
+    if size < 8:
+        return False
+    with path.open("rb") as handle:
+        (header_length,) = struct.unpack("<Q", handle.read(8))
+        if 8 + header_length > size:
+            return False
+        try:
+            header = json.loads(handle.read(header_length))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return False
+    ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+    return size == 8 + header_length + max(ends, default=0)
+
+
+def checkpoint_problem(folder: str | Path) -> str | None:
+    """Why `folder` is not a complete checkpoint (`None` when it is).
+
+    Example:
+        >>> checkpoint_problem("outputs/run/checkpoint-400")  # doctest: +SKIP
+        'trainer_state.json is missing (the run was stopped while writing this checkpoint)'
+    """
+    folder = Path(folder)
+    match = _CHECKPOINT.match(folder.name)
+    if not folder.is_dir():
+        return "not a folder"
+    state_file = folder / "trainer_state.json"
+    if not state_file.is_file():
+        return "trainer_state.json is missing (the run was stopped while writing this checkpoint)"
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "trainer_state.json is truncated or not JSON (the run was stopped while writing it)"
+    if match and state.get("global_step") != int(match.group(1)):
+        return f"trainer_state.json names step {state.get('global_step')}, not {match.group(1)}"
+    weights = next((folder / name for name in WEIGHT_FILES if (folder / name).is_file()), None)
+    if weights is None:
+        return f"no weights file ({' or '.join(WEIGHT_FILES)})"
+    if weights.suffix == ".safetensors" and not _safetensors_whole(weights):
+        return f"{weights.name} is truncated"
+    # The optimizer, scheduler and RNG files are written before trainer_state.json, so they are whole when it is.
+    return None
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest complete `checkpoint-N` folder of `output_dir`; incomplete newer ones are skipped with a warning."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    folders = [path for path in output_dir.iterdir() if _CHECKPOINT.match(path.name) and path.is_dir()]
+    for folder in sorted(folders, key=lambda path: int(_CHECKPOINT.match(path.name).group(1)), reverse=True):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return folder
+        logger.warning("skipping %s: %s", folder, problem)
+    return None
+
+
+def resolve_resume(value: str | bool | None, output_dir: str | Path) -> str | None:
+    """The checkpoint folder `trainer.train(resume_from_checkpoint=...)` gets for a `--resume_from_checkpoint`
+    value: `None` (start fresh), `true`/`last`/`latest` (the newest complete checkpoint of `output_dir`), or a path.
+
+    Raises:
+        ValueError: no complete checkpoint to resume from, or the named one is incomplete or missing.
+    """
+    if value is None or value is False or (isinstance(value, str) and value.strip().lower() in {"", "false", "none"}):
+        return None
+    if value is True or str(value).strip().lower() in RESUME_LATEST:
+        latest = last_complete_checkpoint(output_dir)
+        if latest is None:
+            raise ValueError(f"resume_from_checkpoint: no complete checkpoint in {output_dir} to resume from")
+        logger.info("resuming from %s", latest)
+        return str(latest)
+    folder = Path(value)
+    if not folder.exists():
+        raise ValueError(f"resume_from_checkpoint: {folder} does not exist")
+    problem = checkpoint_problem(folder)
+    if problem is not None:
+        latest = last_complete_checkpoint(folder.parent)
+        hint = f"; the newest complete one is {latest}" if latest else ""
+        raise ValueError(f"resume_from_checkpoint: {folder} is not a complete checkpoint ({problem}){hint}")
+    return str(folder)

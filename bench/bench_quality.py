@@ -122,7 +122,9 @@ def goal_rows(runs: dict) -> list[tuple[str, str, bool | None]]:
     types = {k.removeprefix("ner_f1_"): v for k, v in fused.items() if k.startswith("ner_f1_")}
     weakest = min((v for t, v in types.items() if t != "PHONE_NUMBER"), default=None)
     add("every NER type except PHONE_NUMBER >= 0.3 (weakest)", None, 0.3, weakest)
-    add("critical recall >= 0.9", "cls_priority_critical_recall", 0.9)
+    add("critical recall >= 0.9 (threshold fitted on this split)", "cls_priority_critical_recall", 0.9)
+    add("critical recall >= 0.9 (cross-fitted: calls the threshold was not fitted on)",
+        "calib_crossfit_critical_recall", 0.9)
     add("priority accuracy >= 0.60", "cls_priority_accuracy", 0.60)
     add("sub-category accuracy >= 0.35", "cls_sub_category_accuracy", 0.35)
     add("intervention accuracy >= 0.62", "cls_intervention_accuracy", 0.62)

@@ -16,18 +16,15 @@ scale to about 1,760 over 2,000):
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from helpline_fusion.data.labels import build_label_maps  # noqa: E402
-from helpline_fusion.data.loaders import load_cases, load_ner  # noqa: E402
-from helpline_fusion.data.splits import train_validation_split  # noqa: E402
-from helpline_fusion.data.validate_cli import main  # noqa: E402
+from helpline_fusion.data.labels import build_label_maps
+from helpline_fusion.data.loaders import load_cases, load_ner
+from helpline_fusion.data.splits import train_validation_split
+from helpline_fusion.data.validate_cli import main
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NER_FILE = SHARED_DATA / "ner_helpline.jsonl"

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 VARIANTS = {"fused": ["ner", "cls", "qa"], "ner_only": ["ner"], "cls_only": ["cls"], "qa_only": ["qa"]}
 
@@ -40,8 +39,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def train_variant(name: str, tasks: list[str], args: argparse.Namespace) -> dict:
-    from helpline_fusion.train.pipeline import train
     from helpline_fusion.train.settings import parse_settings
+    from helpline_fusion.train.training import train
 
     argv = [args.config, "--tasks", *tasks, "--output_dir", str(Path(args.output) / name), "--report_to", "none",
             *args.overrides]

@@ -24,8 +24,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 GOAL_SECONDS = 30.0
-if importlib.util.find_spec("helpline_fusion") is None:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, str(REPO_ROOT))
 
 
 def minilm_folder() -> Path | None:

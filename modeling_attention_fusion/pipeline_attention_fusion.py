@@ -24,9 +24,7 @@ _PREDICT_OPTIONS = (
     "window_length",
     "window_stride",
     "top_k",
-    "padding",
     "pad_to_multiple_of",
-    "sort_by_length",
 )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+# Set once, here: pytest imports this file before any test module (and so before transformers / huggingface_hub).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 import torch
+from datasets import Dataset
+from transformers import BertTokenizerFast
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from datasets import Dataset  # noqa: E402
-from transformers import BertTokenizerFast  # noqa: E402
-
-from helpline_fusion.data.collator import MultiTaskCollator  # noqa: E402
-from helpline_fusion.data.labels import LabelMaps  # noqa: E402
-from helpline_fusion.data.tokenization import tokenize_cases, tokenize_ner, tokenize_qa  # noqa: E402
+from helpline_fusion.data.collator import MultiTaskCollator
+from helpline_fusion.data.labels import LabelMaps
+from helpline_fusion.data.tokenization import tokenize_cases, tokenize_ner, tokenize_qa
 
 MAPS = LabelMaps()
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "amina", "called", "from", "kisumu", "the", "child", "is", "12"]

@@ -23,7 +23,7 @@ from transformers import AutoModel
 from helpline_fusion.data.synthetic import generate
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import SUB_TO_MAIN_CATEGORY
-from helpline_fusion.train import pipeline
+from helpline_fusion.train import training
 from helpline_fusion.train.finetune import load_for_finetuning
 from helpline_fusion.train.publish import publish_folder
 from helpline_fusion.train.run import main as train_main
@@ -107,7 +107,7 @@ def test_finetuning_from_the_hub_reinitialises_only_the_changed_head(
         loaded.update({name: tensor.detach().clone() for name, tensor in model.state_dict().items()})
         return model
 
-    monkeypatch.setattr(pipeline, "load_for_finetuning", spy)
+    monkeypatch.setattr(training, "load_for_finetuning", spy)
     first_request = hub.request_count
     with caplog.at_level(logging.INFO, logger="helpline_fusion.train.finetune"):
         code = train_main(run_args(root, files, "downstream", str(cases_file), "--init_from", REPO))

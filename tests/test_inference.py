@@ -122,6 +122,20 @@ def test_forced_tags_give_exact_entities_with_offsets_into_the_original_text(mon
     assert all(e["score"] == pytest.approx(1.0, abs=1e-6) for e in result["entities"])
 
 
+def test_offsets_are_exact_on_non_ascii_and_multi_code_point_text(monkeypatch, tokenizer):
+    model = make_model()
+    force(model, monkeypatch, tokenizer, tags=FORCED)
+    # Accents the tokenizer strips, an emoji of several code points, a dash and a non-breaking space: the offsets
+    # must still point into the original string.
+    text = "Jina: Wanjirū 👩‍👧 — from Kísumu town, ni 12 years old ñ."
+    got = [(e["label"], e["start"], e["end"], e["text"]) for e in model.predict(text, tokenizer)["entities"]]
+    assert got == [
+        ("NAME", *span(text, "Wanjirū"), "Wanjirū"),
+        ("LOCATION", *span(text, "Kísumu town"), "Kísumu town"),
+        ("AGE", *span(text, "12 years old"), "12 years old"),
+    ]
+
+
 def test_an_inside_tag_of_another_type_and_repeated_begin_tags_start_new_entities(monkeypatch, tokenizer):
     model = make_model()
     force(
@@ -189,40 +203,73 @@ def test_entity_text_is_the_transcript_slice_on_shared_ner_transcripts(shared_da
     assert max(r["num_windows"] for r in results) > 1  # character pieces make these long
     assert sum(len(r["entities"]) for r in results) > 0
     for index, (text, result) in enumerate(zip(texts, results)):
+        words = _word_spans(text, tokenizer)
+        starts, ends = {start for start, _ in words}, {end for _, end in words}
         for entity in result["entities"]:
+            assert 0 <= entity["start"] < entity["end"] <= len(text), f"record {index}"
+            # An entity starts where a word starts and ends where a word ends (never inside a word).
+            assert entity["start"] in starts and entity["end"] in ends, f"record {index}"
             assert text[entity["start"] : entity["end"]] == entity["text"], f"record {index}"
             assert entity["text"] and entity["text"] == entity["text"].strip(), f"record {index}"
 
 
+def _word_spans(text, tokenizer):
+    """Character spans of the tokenizer's words over the whole text (its pre-tokenizer, independent of windows)."""
+    return [span for _, span in tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)]
+
+
 # --------------------------------------------------------------------------- one pass, padding, bf16
-def test_one_pass_gives_the_three_routed_passes_results_with_a_third_of_the_encoder_calls(tokenizer):
+def test_predict_runs_the_encoder_once_per_batch_for_all_three_tasks(tokenizer):
     model = make_model(window_length=24, window_stride=8)
     texts = ["my child is 12 years old and he was calling from kisumu town " * k for k in (1, 3, 6)] + ["hello"]
     calls = []
     model.encoder.register_forward_hook(lambda module, args, output: calls.append(1))
     fused = model.predict(texts, tokenizer, batch_size=4)
-    fused_calls = len(calls)
-    routed = model.predict(texts, tokenizer, batch_size=4, one_pass=False)
     n_windows = sum(r["num_windows"] for r in fused)
-    assert fused_calls == math.ceil(n_windows / 4) and len(calls) - fused_calls == 3 * fused_calls
-    assert rounded(fused) == rounded(routed)
+    assert n_windows > 4 and len(calls) == math.ceil(n_windows / 4)
     assert set(fused[0]) >= {"entities", "case", "quality", "needs_review", "review_reasons"}
 
 
-def test_dynamic_padding_and_sorting_do_not_change_predictions(tokenizer):
+def test_the_benchmark_earlier_design_padding_and_order_give_predicts_results(tokenizer):
+    """`bench/bench_inference.py` pads every window to `window_length` in input order (the earlier design):
+    padding and order must not change a decision, or the benchmark would compare different outputs."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_inference.py"
+    spec = importlib.util.spec_from_file_location("bench_inference", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
     model = make_model(window_length=32, window_stride=8)
     texts = ["hello", "my child is 12 years old " * 9, "he is calling from town", "the child " * 20]
     dynamic = model.predict(texts, tokenizer, batch_size=3)
-    padded = model.predict(texts, tokenizer, batch_size=3, padding="max_length", sort_by_length=False)
+    padded = bench.predict_variant(model, texts, tokenizer, batch_size=3, bf16=False, padding="max_length",
+                                   sort_by_length=False)  # fmt: skip
     assert rounded(dynamic, 3) == rounded(padded, 3)
 
 
-def test_bf16_autocast_runs_and_keeps_the_result_shape(tokenizer):
-    model = make_model()
-    fp32 = model.predict(["my child is 12 years old"], tokenizer)[0]
-    bf16 = model.predict(["my child is 12 years old"], tokenizer, bf16=True)[0]
-    assert set(bf16) == set(fp32) and set(bf16["case"]) == set(fp32["case"])
-    assert bf16["case"]["priority"]["score"] == pytest.approx(fp32["case"]["priority"]["score"], abs=0.05)
+def _decisions(result):
+    return {
+        "entities": [(e["label"], e["start"], e["end"]) for e in result["entities"]],
+        "case": {head: decision["label"] for head, decision in result["case"].items()},
+        "quality": {head: {name: d["met"] for name, d in subs.items()} for head, subs in result["quality"].items()},
+    }
+
+
+def test_bf16_autocast_gives_the_fp32_labels(tokenizer):
+    model = make_model(window_length=24, window_stride=8)
+    with torch.no_grad():  # decisive heads (a trained model's margins), so bf16 rounding cannot flip a near-tie
+        for head in (model.ner_head, model.cls_head, model.qa_head):
+            for module in head.modules():
+                if isinstance(module, torch.nn.Linear) and module.out_features > 1:
+                    module.weight.mul_(30.0)
+    texts = ["my child is 12 years old and he is calling from kisumu town about danger", "hello, routine call"]
+    fp32 = model.predict(texts, tokenizer)
+    bf16 = model.predict(texts, tokenizer, bf16=True)
+    assert sum(len(r["entities"]) for r in fp32) > 0
+    for index, (a, b) in enumerate(zip(fp32, bf16)):
+        assert _decisions(b) == _decisions(a), f"text {index}"
+        assert b["case"]["priority"]["score"] == pytest.approx(a["case"]["priority"]["score"], abs=0.05)
 
 
 def test_a_single_task_model_returns_only_its_part(tokenizer):

@@ -126,7 +126,7 @@ def write_records(directory: Path) -> dict[str, Path]:
 
 
 def build(directory: Path, seed: int = SEED):
-    """Model, tokenised training sets, collator and tokenizer, built as `train.pipeline` builds them."""
+    """Model, tokenised training sets, collator and tokenizer, built as `train.training` builds them."""
     tokenizer = build_tiny_tokenizer(directory / "tokenizer")
     files = write_records(directory / "data")
     base = AttentionFusionConfig(qa_heads=QA_HEADS)

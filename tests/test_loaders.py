@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 
 import pytest
+from datasets import Dataset, DatasetDict
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from datasets import Dataset, DatasetDict  # noqa: E402
-
-from helpline_fusion.data.labels import (  # noqa: E402
+from helpline_fusion.data.labels import (
     LabelMaps,
     build_label_maps,
     config_kwargs_from_data,
     normalise_interventions,
     sort_labels,
 )
-from helpline_fusion.data.loaders import load_cases, load_ner, load_qa, load_task  # noqa: E402
-from helpline_fusion.data.validation import DataFileError  # noqa: E402
+from helpline_fusion.data.loaders import load_cases, load_ner, load_qa, load_task
+from helpline_fusion.data.validation import DataFileError
 
 SECRET = "Wanjiru"  # a name that must never appear in an error or a log line
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig
 from helpline_fusion.train import metrics as M
 from helpline_fusion.train.evaluation import fold_cls, fold_ner
 
@@ -57,23 +58,45 @@ def test_composite_is_the_mean_of_task_scores():
 
 def test_fold_ner_scores_each_word_once_from_its_most_central_window():
     tags = ["O", "B-NAME", "I-NAME"]
-    # Record 0 in two windows; words 2 and 3 appear in both. Window 1 misses word 2 at its left edge, where
-    # window 0 sees it with more context; word 3 sits at window 0's right edge and is taken from window 1.
-    w0 = {"example_id": 0, "labels": np.array([-100, 0, 0, 1, 2, -100]), "pred": np.array([0, 0, 0, 1, 2, 0]),
-          "word_ids": np.array([-1, 0, 1, 2, 3, -1])}
-    w1 = {"example_id": 0, "labels": np.array([-100, 1, 2, 0, 0, -100]), "pred": np.array([0, 0, 2, 0, 0, 0]),
-          "word_ids": np.array([-1, 2, 3, 4, 5, -1])}
+    # Record 0 in two windows of four content tokens; words 2 and 3 appear in both. Window 1 misses word 2 at its
+    # left edge, where window 0 sees it with more context; word 3 sits at window 0's right edge and is taken from
+    # window 1.
+    w0 = {"example_id": 0, "labels": np.array([0, 0, 1, 2]), "pred": np.array([0, 0, 1, 2]),
+          "word_ids": np.array([0, 1, 2, 3])}
+    w1 = {"example_id": 0, "labels": np.array([1, 2, 0, 0]), "pred": np.array([0, 2, 0, 0]),
+          "word_ids": np.array([2, 3, 4, 5])}
     gold, pred = fold_ner([w0, w1], tags)
     assert gold == [["O", "O", "B-NAME", "I-NAME", "O", "O"]]
     assert pred == gold
 
 
-def test_fold_cls_priority_is_safety_first():
-    def window(p):
-        return {"example_id": 0, "probs": {"priority": np.array(p)}, "gold": {"priority": 0}}
+def test_fold_ner_measures_centrality_by_token_position_not_by_labelled_word():
+    tags = ["O", "B-NAME", "I-NAME"]
+    # Word 2 sits in the middle of window 0 (token 2 of 5) and at token 4 of 9 in window 1, after a word of four
+    # sub-words: by token position (as `predict` folds tokens) window 1 is more central; by rank among labelled
+    # words (1 of 6) it would not be.
+    w0 = {"example_id": 0, "labels": np.array([0, 0, 1, 0, 0]), "pred": np.array([0, 0, 0, 0, 0]),
+          "word_ids": np.array([0, 1, 2, 3, 4])}
+    w1 = {"example_id": 0, "labels": np.array([0, -100, -100, -100, 1, 0, 0, 0, 0]),
+          "pred": np.array([0, 0, 0, 0, 1, 0, 0, 0, 0]), "word_ids": np.array([1, 1, 1, 1, 2, 3, 4, 5, 6])}
+    gold, pred = fold_ner([w0, w1], tags)
+    assert gold == [["O", "O", "B-NAME", "O", "O", "O", "O"]]
+    assert pred == gold  # word 2 from window 1
 
-    rows = [window([0.1, 0.1, 0.8])] * 5 + [window([0.7, 0.2, 0.1])]
-    gold, pred = fold_cls(rows, critical_id=0, critical_threshold=0.5)
-    assert pred["priority"].tolist() == [0]  # one critical window is never outvoted
-    gold, pred = fold_cls(rows, critical_id=None, critical_threshold=0.5)
-    assert pred["priority"].tolist() == [2]
+
+def test_fold_cls_priority_is_safety_first():
+    config = AttentionFusionConfig(critical_threshold=0.5)
+    labels = config.case_heads["priority"]
+    critical = labels.index(config.critical_priority)
+    routine, alarming = [0.1] * len(labels), [0.1] * len(labels)
+    routine[labels.index("3")], alarming[critical] = 0.8, 0.7
+
+    def window(p):
+        return {"example_id": 0, "size": 10, "probs": {"priority": np.array(p)}, "gold": {"priority": 0}}
+
+    rows = [window(routine)] * 5 + [window(alarming)]
+    gold, pred = fold_cls(rows, config)
+    assert pred["priority"].tolist() == [critical]  # one critical window is never outvoted
+    config.critical_threshold = 0.75
+    gold, pred = fold_cls(rows, config)
+    assert pred["priority"].tolist() == [labels.index("3")]

@@ -171,13 +171,31 @@ def test_attention_pooling_masks_padding_and_survives_an_empty_row():
 
 
 @pytest.mark.parametrize("pooling", ["attention", "cls", "mean"])
-def test_each_pooling_kind_runs_and_reports_weights(pooling):
+def test_each_pooling_kind_reads_the_positions_it_names(pooling):
     model = make_model(pooling=pooling)
-    out = model(*make_inputs(), output_pooling_weights=True)
+    input_ids, mask = make_inputs()
+    mask = mask.clone()
+    mask[0, SEQ // 2 :] = 0  # the first row is half padding
+    out = model(input_ids, mask, output_pooling_weights=True)
     assert set(out.pooling_weights) == {"cls", "qa"}
-    assert out.pooling_weights["cls"].shape == (BATCH, SEQ)
-    if pooling == "attention":
+    weights = out.pooling_weights["cls"].float()
+    assert weights.shape == (BATCH, SEQ)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(BATCH))
+    assert (weights[0, SEQ // 2 :] == 0).all()  # padding never pooled
+    if pooling == "cls":  # the first position only
+        expected = torch.zeros(BATCH, SEQ)
+        expected[:, 0] = 1.0
+        torch.testing.assert_close(weights, expected)
+    elif pooling == "mean":  # the plain average over the real tokens
+        torch.testing.assert_close(weights, mask.float() / mask.sum(-1, keepdim=True))
+    else:
         assert model.cls_head.pooler.attention is not None
+        assert not torch.allclose(weights[1], torch.full((SEQ,), 1.0 / SEQ))  # learned scores, not a mean
+    # The pooled vector is the weighted sum of the encoder's hidden states.
+    with torch.no_grad():
+        hidden = model.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        pooled, _ = model.cls_head.pooler(hidden, mask.bool())
+    torch.testing.assert_close(pooled, torch.einsum("bs,bsh->bh", weights, hidden), rtol=1e-5, atol=1e-5)
 
 
 def test_single_task_model_has_only_its_head():

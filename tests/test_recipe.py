@@ -11,8 +11,8 @@ from transformers import TrainingArguments
 
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from helpline_fusion.modeling_attention_fusion.modeling_attention_fusion import case_loss
-from helpline_fusion.train.pipeline import balanced_class_weights
 from helpline_fusion.train.trainer import MultiTaskTrainer
+from helpline_fusion.train.training import balanced_class_weights
 
 from .conftest import tiny_bert_config
 

@@ -78,13 +78,22 @@ def test_deterministic_per_seed_and_epoch(strategy):
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_every_rank_trains_the_same_task_at_each_step_on_its_own_shard(strategy):
     world = 2
-    sampler = MultiTaskBatchSampler(SIZES, batch_size=3, strategy=strategy, seed=5, num_replicas=world)
+    sizes = {"ner": 48, "cls": 24, "qa": 12}  # multiples of a step (2 ranks x 3): no pass ends inside a step
+    sampler = MultiTaskBatchSampler(sizes, batch_size=3, strategy=strategy, seed=5, num_replicas=world)
     ranks = [list(BatchSamplerShard(sampler, num_processes=world, process_index=r)) for r in range(world)]
     assert len(ranks[0]) == len(ranks[1]) == sampler.num_steps()
+    drawn: dict[str, list[int]] = {task: [] for task in sizes}
     for step, (batch0, batch1) in enumerate(zip(*ranks)):
-        assert sampler.task_of(batch0[0]) == sampler.task_of(batch1[0]), f"step {step} mixes tasks across ranks"
-        assert not set(batch0) & set(batch1) or strategy != "shuffled"
+        task = sampler.task_of(batch0[0])
+        assert task == sampler.task_of(batch1[0]), f"step {step} mixes tasks across ranks"
+        assert not set(batch0) & set(batch1), f"step {step}: both ranks got the same example"
+        drawn[task] += batch0 + batch1
+    # Each task's examples are visited pass by pass: every full pass holds each example exactly once.
+    for task, indices in drawn.items():
+        offset, size = sampler.offsets[task], sizes[task]
+        for start in range(0, len(indices) - size + 1, size):
+            assert sorted(indices[start : start + size]) == list(range(offset, offset + size)), (task, start)
     if strategy == "shuffled":
-        # Across ranks, every example is still seen once per epoch (up to the top-up of a last step).
+        # Across ranks, every example is still seen once per epoch.
         seen = {index for rank in ranks for batch in rank for index in batch}
-        assert seen == set(range(sum(SIZES.values())))
+        assert seen == set(range(sum(sizes.values())))

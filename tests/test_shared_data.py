@@ -16,18 +16,16 @@ scale to about 1,760 over 2,000):
 
 from __future__ import annotations
 
-import os
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from helpline_fusion.data.labels import build_label_maps  # noqa: E402
-from helpline_fusion.data.loaders import load_cases, load_ner  # noqa: E402
-from helpline_fusion.data.splits import train_validation_split  # noqa: E402
-from helpline_fusion.data.validate_cli import main  # noqa: E402
+from helpline_fusion.data.labels import build_label_maps
+from helpline_fusion.data.loaders import load_cases, load_ner
+from helpline_fusion.data.splits import train_validation_split
+from helpline_fusion.data.validate_cli import main
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NER_FILE = SHARED_DATA / "ner_helpline.jsonl"
@@ -62,6 +60,58 @@ def test_ner_counts(ner):
     }
     assert report.flags == {"duplicate_text": 119}
     assert sum(1 for index, group in enumerate(dataset["text_group"]) if group != index) == 119
+
+
+def _raw_ner_counts() -> Counter:
+    """The NER file's quirks counted straight from the raw JSON lines, without the loader."""
+    counts: Counter = Counter()
+    seen: set[str] = set()
+    for line in NER_FILE.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        text, spans = record["text"], []
+        counts["records"] += 1
+        for entity in record["entities"]:
+            start, end = entity["start"], entity["end"]
+            if start < 0 or end > len(text) or start >= end:
+                counts["outside"] += 1
+                continue
+            piece = text[start:end]
+            if piece != piece.strip():
+                if not piece.strip():
+                    counts["whitespace_only"] += 1
+                    continue
+                counts["whitespace_trimmed"] += 1
+                start, end = start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
+            counts["overlapping"] += any(start < e and s < end for s, e in spans)
+            spans.append((start, end))
+        normalised = " ".join(text.split())
+        counts["duplicate_text"] += normalised in seen
+        seen.add(normalised)
+    return counts
+
+
+def test_ner_report_agrees_with_a_count_of_the_raw_file(ner):
+    _, report = ner
+    raw = _raw_ner_counts()
+    assert raw["records"] == report.read
+    assert raw["whitespace_trimmed"] == report.reasons["span_whitespace_trimmed"]
+    assert raw["whitespace_only"] == report.reasons["span_empty"]
+    assert raw["outside"] == report.reasons["span_outside_text"]
+    assert raw["overlapping"] == report.reasons["span_overlap_dropped"]
+    assert raw["duplicate_text"] == report.flags["duplicate_text"]
+
+
+def test_case_report_agrees_with_a_count_of_the_raw_file(cases):
+    dataset, report = cases
+    raw = json.loads(CASES_FILE.read_text(encoding="utf-8"))
+    interventions = Counter(record.get("intervention") for record in raw)
+    multi = {value: n for value, n in interventions.items() if value and ("," in value or "\n" in value)}
+    assert len(raw) == report.read == len(dataset)
+    assert sum(multi.values()) == report.reasons["intervention_multi_valued"]
+    assert interventions["Counseling"] == report.reasons["intervention_normalised"]
+    assert sum(not str(record.get("uniqueid") or "").strip() for record in raw) == report.flags["id_from_index"]
+    assert len({record["category"] for record in raw}) == len(set(dataset["sub_category"]))
+    assert Counter(str(record["priority"]) for record in raw) == Counter(dataset["priority"])
 
 
 def test_ner_spans_after_repair(ner):
@@ -131,7 +181,9 @@ def test_long_texts_are_windowed_without_losing_entities(ner):
     longest = sorted(range(len(dataset)), key=lambda i: -len(dataset[i]["text"]))[:40]
     subset = dataset.select(longest)
     tags = bio_tags(build_label_maps().ner_entity_types)
+    limit, tokenizer.model_max_length = tokenizer.model_max_length, 4096  # the unwindowed reference: one piece
     full = tokenize_ner(subset, tokenizer, None, max_length=4096, stride=0, return_offsets=True)
+    tokenizer.model_max_length = limit
     before = {row["example_id"]: set(bio_to_char_spans(row["labels"], row["offset_mapping"], tags)) for row in full}
     assert sum(len(spans) for spans in before.values()) > 300
     for max_length, stride in ((512, 128), (128, 48)):  # the default window, and a stress test

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 
 import pytest
+from datasets import Dataset
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from datasets import Dataset  # noqa: E402
-
-from helpline_fusion.data.splits import text_groups, train_validation_split  # noqa: E402
+from helpline_fusion.data.splits import text_groups, train_validation_split
 
 
 def cases_dataset(n_per_class: dict[str, int], duplicates: int = 0) -> Dataset:

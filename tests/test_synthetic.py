@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from helpline_fusion.data.synthetic import (  # noqa: E402
+from helpline_fusion.data.synthetic import (
     DEFAULT_SIZES,
     FILE_NAMES,
     describe,
@@ -20,23 +17,23 @@ from helpline_fusion.data.synthetic import (  # noqa: E402
     generate,
     main,
 )
-from helpline_fusion.data.synthetic_case_issues import ISSUES, RISK_CUES  # noqa: E402
-from helpline_fusion.data.synthetic_cases import ACTIONS  # noqa: E402
-from helpline_fusion.data.synthetic_ner import INCIDENT_KINDS, render  # noqa: E402
-from helpline_fusion.data.synthetic_qa import (  # noqa: E402
+from helpline_fusion.data.synthetic.case_issues import ISSUES, RISK_CUES
+from helpline_fusion.data.synthetic.cases import ACTIONS
+from helpline_fusion.data.synthetic.ner import INCIDENT_KINDS, render
+from helpline_fusion.data.synthetic.qa import (
     HOLD_NOT_APPLICABLE,
     SUB_METRICS,
     rendered_behaviours,
     template_regex,
     templates,
 )
-from helpline_fusion.data.synthetic_qa_templates import (  # noqa: E402
+from helpline_fusion.data.synthetic.qa_templates import (
     BEHAVIOURS,
     HESITATION_MARKERS,
     HOLD_MARKERS,
     POLITE_WORDS,
 )
-from helpline_fusion.data.synthetic_vocab import (  # noqa: E402
+from helpline_fusion.data.synthetic.vocab import (
     GENDER_WORDS,
     GIVEN_NAMES,
     NUMBER_WORDS,
@@ -44,7 +41,7 @@ from helpline_fusion.data.synthetic_vocab import (  # noqa: E402
     SURNAMES,
     VILLAGES,
 )
-from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import (  # noqa: E402
+from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import (
     INTERVENTIONS,
     NER_ENTITY_TYPES,
     PRIORITIES,

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from collections import defaultdict
 
 import pytest
+from datasets import Dataset
+from transformers import BertTokenizerFast
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from datasets import Dataset  # noqa: E402
-from transformers import BertTokenizerFast  # noqa: E402
-
-from helpline_fusion.data.labels import LabelMaps  # noqa: E402
-from helpline_fusion.data.tokenization import (  # noqa: E402
+from helpline_fusion.data.labels import LabelMaps
+from helpline_fusion.data.tokenization import (
     bio_to_char_spans,
     tokenize_cases,
     tokenize_ner,
@@ -241,21 +237,21 @@ def test_window_settings(tokenizer):
     from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import AttentionFusionConfig
 
     config = AttentionFusionConfig(window_length=96, window_stride=24)
-    assert window_settings(tokenizer, config, None, None) == (96, 24)
-    assert window_settings(tokenizer, Config(), None, None) == (64, 16)
-    assert window_settings(tokenizer, None, None, None) == (512, 128)
-    assert window_settings(tokenizer, Config(), 32, 0) == (32, 0)
+    assert window_settings(config, tokenizer, None, None) == (96, 24)
+    assert window_settings(Config(), tokenizer, None, None) == (64, 16)
+    assert window_settings(None, tokenizer, None, None) == (512, 128)
+    assert window_settings(Config(), tokenizer, 32, 0) == (32, 0)
     with pytest.raises(
         ValueError,
-        match=re.escape("stride 6 must be in [0, 6): smaller than max_length 8 minus the tokenizer's 2 special tokens"),
+        match=re.escape("window_stride: 6 must be in [0, 6) (window_length 8 minus 2 special tokens)"),
     ):
-        window_settings(tokenizer, None, 8, 6)
+        window_settings(None, tokenizer, 8, 6)
 
     class Slow:
         is_fast = False
 
     with pytest.raises(ValueError, match="Slow is not a fast tokenizer"):
-        window_settings(Slow(), None, None, None)
+        window_settings(None, Slow(), None, None)
 
 
 def test_case_windows_carry_the_labels(tokenizer):

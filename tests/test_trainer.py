@@ -12,9 +12,9 @@ import torch
 from transformers import AutoModel
 
 from helpline_fusion.data.synthetic import generate
-from helpline_fusion.train.pipeline import train
 from helpline_fusion.train.run import main as train_main
 from helpline_fusion.train.settings import parse_settings
+from helpline_fusion.train.training import train
 
 from .conftest import build_tiny_tokenizer, tiny_bert_config
 
@@ -139,7 +139,12 @@ def test_mlflow_store_holds_the_run_without_transcript_text(trained, workspace):
             assert piece not in everything
 
 
-def test_resume_reaches_the_same_final_state(workspace):
+def test_resume_reaches_the_same_final_state(workspace, monkeypatch):
+    from helpline_fusion.train import training
+
+    from .task_order import TaskOrderTrainer
+
+    monkeypatch.setattr(training, "MultiTaskTrainer", TaskOrderTrainer)
     root, files = workspace
     common = ["--max_steps", "16", "--save_steps", "8", "--eval_strategy", "no"]
     straight = train(*parse_settings(run_args(root, files, "straight", *common)))["trainer"]
@@ -154,18 +159,39 @@ def test_resume_reaches_the_same_final_state(workspace):
         torch.testing.assert_close(tensor, expected[name], rtol=0, atol=1e-6, msg=name)
 
 
-def test_evaluate_cli_gives_the_trainer_keys(trained, workspace, tmp_path, capsys):
+def test_evaluate_cli_gives_the_trainers_evaluation(trained, workspace, tmp_path, capsys):
+    from transformers import AutoTokenizer, TrainingArguments
+
     from helpline_fusion.cli import main as cli
+    from helpline_fusion.data.collator import MultiTaskCollator
+    from helpline_fusion.data.loaders import load_all
+    from helpline_fusion.data.tokenization import tokenize_task
+    from helpline_fusion.train.trainer import MultiTaskTrainer
 
     _, files = workspace
     output = tmp_path / "metrics.json"
     code = cli(["evaluate", "--model", str(trained), "--ner-file", str(files["ner_file"]),
                 "--cases-file", str(files["cases_file"]), "--qa-file", str(files["qa_heldout_file"]),
-                "--output", str(output)])
+                "--output", str(output), "--batch-size", "16"])
     assert code == 0
     metrics = json.loads(output.read_text())
     assert {key.removeprefix("eval_") for key in EXPECTED_KEYS} <= set(metrics)
     assert "composite" in capsys.readouterr().out
+
+    # The same saved model and files through the Trainer's own evaluation: the same numbers, key by key.
+    model = AutoModel.from_pretrained(trained, trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(trained, trust_remote_code=True)
+    loaded, _ = load_all(ner=files["ner_file"], cases=files["cases_file"], qa=files["qa_heldout_file"],
+                         config=model.config)
+    datasets = {task: tokenize_task(task, dataset, tokenizer, model.config) for task, dataset in loaded.items()}
+    args = TrainingArguments(output_dir=str(tmp_path / "eval"), use_cpu=True, report_to=[],
+                             per_device_eval_batch_size=16, disable_tqdm=True)
+    trainer = MultiTaskTrainer(model=model, args=args, eval_datasets=datasets,
+                               data_collator=MultiTaskCollator(tokenizer, model.config))
+    expected = {key.removeprefix("eval_"): value for key, value in trainer.evaluate().items() if key not in {"eval_epoch", "epoch"}}
+    assert set(metrics) == set(expected)
+    assert metrics == pytest.approx(expected, abs=1e-9)
+    assert 0 < metrics["ner_f1"] or 0 < metrics["cls_priority_accuracy"]  # not a pair of empty evaluations
 
 
 def test_settings_from_yaml_with_command_line_overrides(tmp_path):

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from helpline_fusion.data.loaders import load_cases, load_ner, load_qa  # noqa: E402
-from helpline_fusion.data.validate_cli import main  # noqa: E402
-from helpline_fusion.data.validation import (  # noqa: E402
+from helpline_fusion.data.loaders import load_cases, load_ner, load_qa
+from helpline_fusion.data.validate_cli import main
+from helpline_fusion.data.validation import (
     FileReport,
     ValidationReport,
     format_report,

@@ -1,74 +1,90 @@
 """Per-task evaluation of a fused (or single-task) model on tokenised, windowed validation sets.
 
-Windows are folded back into records before scoring, so a long transcript counts once:
-- NER: each word is scored once, from the window in which it sits farthest from a window edge (the
-  `word_ids` column of the tokenised data says which word a labelled token starts); without that column
-  every window is scored as its own sequence.
-- Case heads: per record, the mean of the windows' class probabilities (argmax) after the head's calibration
-  temperature; priority is safety-first, as at inference: critical when any window's critical probability
-  reaches the threshold; main and sub-category are one joint decision, as at inference.
-- Quality heads: per record, the mean of the windows' sub-metric probabilities.
+Evaluation decides exactly as `predict()` does, by calling the functions that ship with the model
+(`modeling_attention_fusion/inference_attention_fusion.py`): the windows run through `run_windows` (same batching,
+padding and temperatures), and the windows of a record are folded back into one decision by the same rules:
+
+- NER: each word is scored once, from the window where its first sub-word is most central (`pick_most_central`,
+  by token position among the window's content tokens); the `word_ids` column of the tokenised data says which
+  word a labelled token starts. Without that column every window is scored as its own sequence.
+- Case heads: `decide_case` (confidence x length weighted mean, safety-first priority, joint main and
+  sub-category).
+- Quality heads: `decide_quality` (the same weighted mean against each sub-metric's threshold).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import nullcontext
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..modeling_attention_fusion.inference_attention_fusion import joint_main_sub
+from ..modeling_attention_fusion.inference_attention_fusion import (
+    Window,
+    decide_case,
+    decide_quality,
+    pick_most_central,
+    run_windows,
+)
 from . import metrics as M
 
 IGNORE = -100
 
 
-def _batches(dataset, batch_size: int):
-    # Length-sorted batches: little padding, same results (scores are folded per record afterwards).
-    lengths = [len(ids) for ids in dataset["input_ids"]]
-    order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(order), batch_size):
-        indices = [int(i) for i in order[start : start + batch_size]]
-        yield [dataset[i] for i in indices]
+def dataset_windows(dataset, special_margins: tuple[int, int]) -> list[Window]:
+    """The rows of a tokenised dataset as [`Window`]s (`sample` = the row's `example_id`), in dataset order.
+
+    `special_margins`: how many special tokens the tokenizer puts before and after a single sequence (see
+    `MultiTaskCollator.special_margins`); the rest of a window is its content.
+    """
+    lead, trail = special_margins
+    word_column = dataset["word_ids"] if "word_ids" in dataset.column_names else None
+    windows = []
+    for index, (ids, example_id) in enumerate(zip(dataset["input_ids"], dataset["example_id"])):
+        if word_column is not None:
+            content = [p for p, word in enumerate(word_column[index]) if word is not None and word >= 0]
+            word_ids = [int(word_column[index][p]) for p in content]
+        else:
+            content = list(range(lead, len(ids) - trail))
+            word_ids = [None] * len(content)
+        windows.append(Window(int(example_id), list(ids), content, [(0, 0)] * len(content), word_ids))
+    return windows
 
 
-@torch.inference_mode()
 def run_task(model, dataset, collator, task: str, batch_size: int = 32, bf16: bool = False) -> list[dict]:
-    """Forward every window of `dataset` through `task`'s head; one dict of numpy outputs per window."""
+    """Every window of `dataset` through `task`'s head with `run_windows` (as `predict` runs it): one dict per
+    window, in dataset order, with `example_id`, `size` (content tokens) and for `ner` the content tokens'
+    `pred`, `labels` and `word_ids`; for `cls`/`qa` the raw `logits`, the `probs` after the head's temperature and
+    the `gold` labels, per head."""
+    windows = dataset_windows(dataset, getattr(collator, "special_margins", (0, 0)))
+    longest = max((len(window.input_ids) for window in windows), default=0)
+    was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    try:
+        predictions = run_windows(
+            model, windows, collator.pad_token_id, batch_size=batch_size, bf16=bf16,
+            window_length=max(longest, int(getattr(model.config, "window_length", 0) or 0)), task=task,
+        )  # fmt: skip
+    finally:
+        model.train(was_training)
+    columns = {name: dataset[name] for name in dataset.column_names if name == "labels" or name.startswith(("cls_", "qa_"))}
     rows: list[dict] = []
-    for features in _batches(dataset, batch_size):
-        batch = collator(features)
-        with autocast:
-            out = model(
-                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device), task=task
-            )
-        for i, feature in enumerate(features):
-            row = {"example_id": int(feature["example_id"])}
-            if task == "ner":
-                length = len(feature["input_ids"])
-                row["pred"] = out.ner_logits[i, :length].float().argmax(-1).cpu().numpy()
-                row["labels"] = np.asarray(feature["labels"])
-                row["word_ids"] = np.asarray(feature["word_ids"]) if "word_ids" in feature else None
-            elif task == "cls":
-                # Scores as `predict` gives them: logits divided by the head's calibration temperature.
-                row["logits"] = {h: v[i].float().cpu().numpy() for h, v in out.cls_logits.items()}
-                row["probs"] = {
-                    h: torch.softmax(v[i].float() / model.config.head_temperature("cls", h), -1).cpu().numpy()
-                    for h, v in out.cls_logits.items()
-                }
-                row["gold"] = {h: int(feature[f"cls_{h}"]) for h in out.cls_logits}
-            else:
-                row["logits"] = {h: v[i].float().cpu().numpy() for h, v in out.qa_logits.items()}
-                row["probs"] = {
-                    h: torch.sigmoid(v[i].float() / model.config.head_temperature("qa", h)).cpu().numpy()
-                    for h, v in out.qa_logits.items()
-                }
-                row["gold"] = {h: np.asarray(feature[f"qa_{h}"], dtype=float) for h in out.qa_logits}
-            rows.append(row)
+    for index, (window, prediction) in enumerate(zip(windows, predictions)):
+        row: dict[str, Any] = {"example_id": window.sample, "size": len(window.content)}
+        if task == "ner":
+            row["pred"] = prediction.ner.argmax(-1).numpy()
+            row["labels"] = np.asarray(columns["labels"][index])[window.content]
+            row["word_ids"] = np.asarray(window.word_ids) if "word_ids" in dataset.column_names else None
+        elif task == "cls":
+            row["logits"] = {head: value.numpy() for head, value in prediction.cls_logits.items()}
+            row["probs"] = {head: value.numpy() for head, value in prediction.cls.items()}
+            row["gold"] = {head: int(columns[f"cls_{head}"][index]) for head in prediction.cls}
+        else:
+            row["logits"] = {head: value.numpy() for head, value in prediction.qa_logits.items()}
+            row["probs"] = {head: value.numpy() for head, value in prediction.qa.items()}
+            row["gold"] = {head: np.asarray(columns[f"qa_{head}"][index], dtype=float) for head in prediction.qa}
+        rows.append(row)
     return rows
 
 
@@ -80,7 +96,9 @@ def _group(rows: list[dict]) -> dict[int, list[dict]]:
 
 
 def fold_ner(rows: list[dict], tags: list[str]) -> tuple[list[list[str]], list[list[str]]]:
-    """Word-level gold and predicted BIO sequences, one per record."""
+    """Word-level gold and predicted BIO sequences, one per record. Rows hold the windows' content tokens
+    (`labels`, `pred`, `word_ids`); a word is read at its first labelled sub-word, from the window where that
+    sub-word is most central (`pick_most_central`, the rule `predict` applies to tokens)."""
     gold_seqs, pred_seqs = [], []
     for windows in _group(rows).values():
         if windows[0]["word_ids"] is None:
@@ -89,76 +107,81 @@ def fold_ner(rows: list[dict], tags: list[str]) -> tuple[list[list[str]], list[l
                 gold_seqs.append([tags[t] for t in w["labels"][keep]])
                 pred_seqs.append([tags[t] for t in w["pred"][keep]])
             continue
-        best: dict[int, tuple[int, int, int]] = {}  # word -> (distance to edge, gold, predicted)
+        candidates = []
         for w in windows:
-            positions = np.nonzero((w["labels"] != IGNORE) & (w["word_ids"] >= 0))[0]
-            # A word is read from its first labelled sub-word (later ones are labelled too when every sub-word is).
-            _, first = np.unique(w["word_ids"][positions], return_index=True)
-            positions = positions[np.sort(first)]
-            for rank, position in enumerate(positions):
-                margin = min(rank, len(positions) - 1 - rank)
-                word = int(w["word_ids"][position])
-                if word not in best or margin > best[word][0]:
-                    best[word] = (margin, int(w["labels"][position]), int(w["pred"][position]))
+            seen: set[int] = set()
+            for position, (word, label) in enumerate(zip(w["word_ids"], w["labels"])):
+                if word in seen:
+                    continue  # a later sub-word
+                seen.add(int(word))
+                if label == IGNORE:
+                    continue  # the word began in an earlier window, which scores it
+                candidates.append((int(word), position, len(w["labels"]), (int(label), int(w["pred"][position]))))
+        best = pick_most_central(candidates)
         words = sorted(best)
-        gold_seqs.append([tags[best[word][1]] for word in words])
-        pred_seqs.append([tags[best[word][2]] for word in words])
+        gold_seqs.append([tags[best[word][0]] for word in words])
+        pred_seqs.append([tags[best[word][1]] for word in words])
     return gold_seqs, pred_seqs
 
 
-def fold_cls(
-    rows: list[dict], critical_id: int | None, critical_threshold: float, config=None
-) -> tuple[dict, dict]:
-    """Per record: the mean of the windows' probabilities per head; priority safety-first; with a `config`
-    whose `sub_to_main` covers the labels, main and sub-category decided jointly (`joint_main_sub`, as `predict`)."""
+def fold_cls(rows: list[dict], config) -> tuple[dict, dict]:
+    """Per record, gold and predicted label ids per case head; the prediction is `decide_case` (as `predict`)."""
     gold: dict[str, list[int]] = defaultdict(list)
     pred: dict[str, list[int]] = defaultdict(list)
     for windows in _group(rows).values():
-        means = {}
-        for head in windows[0]["probs"]:
-            probs = np.stack([w["probs"][head] for w in windows])
-            means[head] = probs.mean(0)
-            choice = int(means[head].argmax())
-            if head == "priority" and critical_id is not None and (probs[:, critical_id] >= critical_threshold).any():
-                choice = critical_id
+        probs = {head: torch.as_tensor(np.stack([w["probs"][head] for w in windows])) for head in windows[0]["probs"]}
+        case = decide_case(probs, [w.get("size", 1) for w in windows], config)
+        for head, decision in case.items():
             gold[head].append(windows[0]["gold"][head])
-            pred[head].append(choice)
-        if config is not None and {"main_category", "sub_category"} <= set(means):
-            pair = joint_main_sub(
-                torch.from_numpy(means["main_category"]), torch.from_numpy(means["sub_category"]), config
-            )
-            if pair is not None:
-                pred["main_category"][-1], pred["sub_category"][-1] = pair
+            pred[head].append(list(config.case_heads[head]).index(decision["label"]))
     return {h: np.asarray(v) for h, v in gold.items()}, {h: np.asarray(v) for h, v in pred.items()}
 
 
-def fold_qa(rows: list[dict], thresholds: dict[str, list[float]]) -> tuple[dict, dict]:
+def fold_qa(rows: list[dict], config) -> tuple[dict, dict]:
+    """Per record, gold and predicted 0/1 per quality sub-metric; the prediction is `decide_quality`."""
     gold: dict[str, list[np.ndarray]] = defaultdict(list)
     pred: dict[str, list[np.ndarray]] = defaultdict(list)
     for windows in _group(rows).values():
-        for head in windows[0]["probs"]:
-            probs = np.stack([w["probs"][head] for w in windows]).mean(0)
+        probs = {head: torch.as_tensor(np.stack([w["probs"][head] for w in windows])) for head in windows[0]["probs"]}
+        quality = decide_quality(probs, [w.get("size", 1) for w in windows], config)
+        for head, decisions in quality.items():
             gold[head].append(windows[0]["gold"][head])
-            pred[head].append((probs >= np.asarray(thresholds[head])).astype(float))
+            pred[head].append(np.asarray([float(d["met"]) for d in decisions.values()]))
     return {h: np.stack(v) for h, v in gold.items()}, {h: np.stack(v) for h, v in pred.items()}
+
+
+def record_decisions(
+    model, datasets: dict, collator, batch_size: int = 32, bf16: bool = False
+) -> dict[str, tuple[Any, Any]]:
+    """`(gold, predicted)` per task, folded per record (records in `example_id` order): NER word-level BIO
+    sequences, case label ids per head, quality 0/1 per head."""
+    config = model.config
+    decisions: dict[str, tuple[Any, Any]] = {}
+    for task, dataset in datasets.items():
+        if dataset is None or len(dataset) == 0 or task not in config.tasks:
+            continue
+        rows = run_task(model, dataset, collator, task, batch_size=batch_size, bf16=bf16)
+        if task == "ner":
+            decisions[task] = fold_ner(rows, config.ner_labels)
+        elif task == "cls":
+            decisions[task] = fold_cls(rows, config)
+        else:
+            decisions[task] = fold_qa(rows, config)
+    return decisions
 
 
 def evaluate_tasks(model, datasets: dict, collator, batch_size: int = 32, bf16: bool = False) -> dict[str, float]:
     """Metrics (flat keys, see `metrics`) of `model` on each task's tokenised validation set."""
     config = model.config
     results: dict[str, float] = {}
-    for task, dataset in datasets.items():
-        if dataset is None or len(dataset) == 0 or task not in config.tasks:
-            continue
-        rows = run_task(model, dataset, collator, task, batch_size=batch_size, bf16=bf16)
+    for task, (gold, pred) in record_decisions(model, datasets, collator, batch_size, bf16).items():
         if task == "ner":
-            results.update(M.ner_metrics(*fold_ner(rows, config.ner_labels), config.ner_entity_types))
+            results.update(M.ner_metrics(gold, pred, config.ner_entity_types))
         elif task == "cls":
             priorities = config.case_heads.get("priority", [])
             critical_id = priorities.index(config.critical_priority) if config.critical_priority in priorities else None
-            gold, pred = fold_cls(rows, critical_id, config.critical_threshold, config)
             results.update(M.case_metrics(gold, pred, critical_id))
         else:
-            results.update(M.quality_metrics(*fold_qa(rows, config.qa_thresholds)))
+            results.update(M.quality_metrics(gold, pred))
     results["composite"] = M.composite(results)
     return results

@@ -1,4 +1,4 @@
-"""The model card: the root `model_card.md` template rendered with `huggingface_hub.ModelCard`.
+"""The model card: the `model_card.md` template beside this file (package data) rendered with `huggingface_hub.ModelCard`.
 
 Metadata (`library_name`, `pipeline_tag`, `tags`, `base_model`, `datasets`, `license`) and a `model-index`
 with one result per task head and metric come from the config and the run's metrics; the body gets the
@@ -11,6 +11,7 @@ import datetime
 import enum
 import json
 import logging
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ from ..modeling_attention_fusion.modeling_attention_fusion import retarget_model
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
 HYPERPARAMETERS = (
     "learning_rate", "per_device_train_batch_size", "num_train_epochs", "max_steps", "weight_decay",
     "warmup_steps", "lr_scheduler_type", "max_grad_norm", "seed", "bf16",
@@ -28,15 +28,9 @@ HYPERPARAMETERS = (
 DATASET_NAME = "helpline call transcripts"
 
 
-def _template() -> Path:
-    if TEMPLATE.is_file():
-        return TEMPLATE
-    import helpline_fusion
-
-    candidate = Path(helpline_fusion.__file__).resolve().parent / "model_card.md"
-    if candidate.is_file():
-        return candidate
-    raise FileNotFoundError(f"the model card template model_card.md is missing (looked at {TEMPLATE})")
+def _template_text() -> str:
+    """The card template, shipped as package data of `helpline_fusion.train` (a wheel or `pip install .` has it)."""
+    return resources.files(__package__).joinpath("model_card.md").read_text(encoding="utf-8")
 
 
 def _strip_prefix(metrics: dict[str, float]) -> dict[str, float]:
@@ -139,7 +133,7 @@ def render_model_card(
         }
     return ModelCard.from_template(
         card_data,
-        template_path=str(_template()),
+        template_str=_template_text(),
         model_name=repo_id,
         repo_id=repo_id,
         base_model=base_model or "unknown",
@@ -218,45 +212,3 @@ def card_for_repo(card: ModelCard, repo_id: str) -> ModelCard:
         >>> card = card_for_repo(ModelCard.load("out/README.md"), "org/helpline-fusion")  # doctest: +SKIP
     """
     return ModelCard(retarget_model_card(str(card), repo_id))
-
-
-def metrics_from_log_history(log_history: list[dict[str, Any]]) -> dict[str, float]:
-    """The last evaluation's metrics in a Trainer's `state.log_history` (empty when it never evaluated)."""
-    for entry in reversed(log_history or []):
-        if "eval_composite" in entry:
-            return {key: value for key, value in entry.items() if key.startswith("eval_")}
-    return {}
-
-
-def ensure_model_card(
-    output_dir: str | Path,
-    model: Any,
-    *,
-    log_history: list[dict[str, Any]] | None = None,
-    training_args: Any = None,
-    repo_id: str | None = None,
-) -> ModelCard:
-    """Make `output_dir` hold the helpline-fusion card (aimed at `repo_id`) and `label_maps.json`.
-
-    A helpline-fusion README.md already there (the one the training job renders, with the data statistics) is kept;
-    otherwise one is rendered from the model's config and the last evaluation in `log_history`. Used by
-    `MultiTaskTrainer.create_model_card`, which `Trainer.push_to_hub` calls right before uploading `output_dir`.
-    """
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    readme = output_dir / "README.md"
-    card = ModelCard.load(readme) if readme.is_file() else None
-    if card is None or not is_helpline_card(card):
-        metrics = metrics_from_log_history(log_history or [])
-        logger.info("rendering the model card in %s from the config and %d evaluation metrics", output_dir, len(metrics))
-        card = render_model_card(
-            model.config, metrics, repo_id=repo_id or f"org/{output_dir.name}",
-            base_model=getattr(model.config, "base_model_name", None), training_args=training_args,
-        )
-    elif repo_id:
-        card = card_for_repo(card, repo_id)
-    card.save(readme)
-    label_maps = output_dir / "label_maps.json"
-    if not label_maps.is_file():
-        label_maps.write_text(json.dumps(model.config.label_maps(), indent=2))
-    return card

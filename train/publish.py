@@ -270,22 +270,6 @@ def publish_folder(
     return PublishResult(repo_id, tag, commit, f"{api.endpoint}/{repo_id}/tree/{tag}", composite, previous, files)
 
 
-def tag_version(repo_id: str, commit: str, *, tag: str | None = None, token: str | None = None) -> str:
-    """Tag `commit` of `repo_id` as a version (default: [`next_version`] of its tags); returns the tag."""
-    api = HfApi(token=token or get_token())
-    try:
-        tags = {ref.name: ref.target_commit for ref in api.list_repo_refs(repo_id).tags}
-    except (HfHubHTTPError, TransportError) as error:
-        raise _failure(error, api, repo_id, f"read the tags to version commit {commit[:10]}") from error
-    if tag is None and commit in tags.values():  # nothing new was committed: the version is already tagged
-        return next(name for name, target in tags.items() if target == commit)
-    tag = tag or next_version(tags)
-    if tags.get(tag) == commit:
-        return tag
-    _tag(api, repo_id, tag, commit, f"helpline-fusion version {tag}")
-    return tag
-
-
 def push_with_trainer(trainer: Any, commit_message: str = "helpline-fusion training run") -> str | None:
     """Publish the training output folder at the end of `train/run.py --push_to_hub`: the same curated files,
     one commit and a version tag as `helpline-fusion publish` (not `Trainer.push_to_hub`, which would upload

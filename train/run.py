@@ -10,16 +10,17 @@ The output folder is Hub-ready: weights and remote code (`save_pretrained`), the
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
-if __package__ in (None, ""):  # run as a script from a checkout: make `helpline_fusion` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import json  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-from typing import Any  # noqa: E402
+# Absolute imports: `accelerate launch` and `torchrun` run this file as a script (`__main__`, no package), and the
+# installed `helpline_fusion` (`pip install -e .`) is what it imports.
+from helpline_fusion.train.settings import parse_settings
+from helpline_fusion.train.training import train
 
 logger = logging.getLogger("helpline_fusion.train")
 
@@ -50,7 +51,7 @@ def configure_mlflow(project, training_args) -> None:
         if mlflow.get_experiment_by_name(name) is None:
             mlflow.create_experiment(name, artifact_location=(store.parent / "mlruns").as_uri())
     # Unflattened: the label lists and the sub->main table are not hyperparameters (and their keys are not
-    # valid MLflow names); the schema sizes are logged by `SchemaCallback` instead.
+    # valid MLflow names); the schema sizes are logged by `RunInfoCallback` (`train/training.py`) instead.
     os.environ.setdefault("MLFLOW_FLATTEN_PARAMS", "FALSE")
 
 
@@ -95,9 +96,6 @@ def use_all_cores_when_alone() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .pipeline import train
-    from .settings import parse_settings
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -125,8 +123,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if __package__ in (None, ""):
-        from helpline_fusion.train.run import main as _main
-    else:
-        _main = main
-    sys.exit(_main())
+    sys.exit(main())

@@ -12,12 +12,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-import torch
 from torch.utils.data import DataLoader, Dataset
 from transformers import Trainer
 
 from .evaluation import evaluate_tasks
-from .model_card import ensure_model_card
 from .sampler import MultiTaskBatchSampler
 
 logger = logging.getLogger(__name__)
@@ -101,7 +99,6 @@ class MultiTaskTrainer(Trainer):
         if train_dataset is not None:
             self.make_batch_sampler()
         self._task_losses: dict[str, list[float]] = defaultdict(list)
-        self.task_history: list[str] = []  # the task of every training batch this process ran, in order
 
     # ------------------------------------------------------------------ optimizer
     def create_optimizer(self, model=None):
@@ -157,9 +154,8 @@ class MultiTaskTrainer(Trainer):
 
     # ------------------------------------------------------------------ loss
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        inputs = {key: value for key, value in inputs.items() if key != "example_id"}
-        if model.training:
-            self.task_history.append(inputs["task"])
+        # The model normalises each task's loss itself (`accepts_loss_kwargs = False`): the Trainer divides every
+        # loss by the gradient-accumulation steps alike, whatever the shape of the task's labels.
         outputs = model(**inputs)
         if outputs.task_losses:
             for task, value in outputs.task_losses.items():
@@ -189,21 +185,3 @@ class MultiTaskTrainer(Trainer):
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
-
-    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = {key: value for key, value in inputs.items() if key != "example_id"}
-        with torch.no_grad():
-            loss = model(**inputs).loss
-        return (loss.detach() if loss is not None else None, None, None)
-
-    # ------------------------------------------------------------------ model card
-    def create_model_card(self, *args, **kwargs) -> None:
-        """Keep the helpline-fusion card: `Trainer.push_to_hub` calls this right before uploading `output_dir`, and
-        the Trainer's generic draft would replace the card the training job wrote. Without one yet, it is rendered
-        from the config and the last evaluation (`label_maps.json` too)."""
-        if self.is_world_process_zero():
-            model = self.accelerator.unwrap_model(self.model)
-            ensure_model_card(
-                self.args.output_dir, model, log_history=self.state.log_history, training_args=self.args,
-                repo_id=self.hub_model_id or self.args.hub_model_id,
-            )  # fmt: skip

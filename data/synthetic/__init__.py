@@ -2,7 +2,7 @@
 
 A fresh machine has no helpline data, so the package writes its own default with
 `generate(out_dir)` (or `helpline-fusion generate --out DIR`). Nothing in it comes from a real
-transcript: names, places and sentences are the project's own templates (modules `synthetic_*`).
+transcript: names, places and sentences are the project's own templates (the modules of this package).
 Output for a seed is byte-identical from run to run (same Python `random`); each file has its own
 random stream, so changing one size does not change the other files.
 
@@ -17,7 +17,7 @@ Files, at the default sizes (seed 13; about 2-3 s of generation on this machine'
   rounds; priorities "1"/"2"/"3" 18/38/44 %; 17 interventions, 6 % multi-valued
   ("Counselling, Referral"); narratives of 285-1,820 characters, dialogues or case notes. The category
   follows from the caller's issue, the priority from the risk sentence, the intervention from the
-  counsellor's action sentence (`synthetic_cases`).
+  counsellor's action sentence (`cases`).
 - `qa.json` (2,000) and `qa_heldout.json` (400): counsellor-caller transcripts of 1,200-2,400
   characters over 13 scenarios. Each of the 17 sub-metrics has 12 met and 8 not-met paraphrase
   templates; 3 + 2 of them are held out: `qa.json` uses only the other 9 + 6, `qa_heldout.json` only
@@ -48,10 +48,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .synthetic_cases import case_variety, generate_cases
-from .synthetic_ner import generate_ner, ner_variety
-from .synthetic_qa import HELD_OUT_EVERY, generate_qa, qa_variety
-from .synthetic_vocab import vocab_sizes
+from .cases import case_variety, generate_cases
+from .ner import generate_ner, ner_variety
+from .qa import HELD_OUT_EVERY, generate_qa, qa_variety
+from .vocab import vocab_sizes
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 These sentences carry none of the scored counsellor behaviours: they are the caller's side of the call
 and the slot values ({issue_short}, {extra_issue}, {detail}) of the behaviour templates in
-`synthetic_qa_templates`. Slots: {child}, {age}, {they}, {them}, {poss}, {caller}, {place}.
+`qa_templates`. Slots: {child}, {age}, {they}, {them}, {poss}, {caller}, {place}.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 For each call the generator draws a competence `p` (uniform in [0.25, 0.95]); every sub-metric is then
 met with probability `p`, independently of the others, and rendered with a met or a not-met paraphrase
-template of that sub-metric (see `synthetic_qa_templates.BEHAVIOURS`). A third of the calls have no hold
+template of that sub-metric (see `qa_templates.BEHAVIOURS`). A third of the calls have no hold
 at all: their `hold` label is the string "No hold was required" (not applicable). The behaviours are
 placed in random order between the opening and the closing, mixed with neutral filler turns.
 
@@ -20,12 +20,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import QA_HEADS
-
-from .synthetic_ner import SLOT_PATTERN
-from .synthetic_qa_scenarios import CALLER_INTROS, SCENARIOS
-from .synthetic_qa_templates import BEHAVIOURS, HOLD_MARKERS, NEUTRAL_COUNSELLOR
-from .synthetic_vocab import WEEKDAYS, sample_given_name, sample_landmark, sample_place, sample_surname
+from ...modeling_attention_fusion.configuration_attention_fusion import QA_HEADS
+from .ner import SLOT_PATTERN
+from .qa_scenarios import CALLER_INTROS, SCENARIOS
+from .qa_templates import BEHAVIOURS, HOLD_MARKERS, NEUTRAL_COUNSELLOR
+from .vocab import WEEKDAYS, sample_given_name, sample_landmark, sample_place, sample_surname
 
 SPLITS: tuple[str, ...] = ("train", "heldout")
 HELD_OUT_EVERY = 4  # templates 3, 7, 11... of each list are held out

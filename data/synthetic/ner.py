@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .synthetic_vocab import (
+from .vocab import (
     GENDER_WORDS,
     age_text,
     relations_for,

@@ -252,10 +252,6 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         head_learning_rate=project.head_learning_rate,
     )
     trainer.train(resume_from_checkpoint=resume)
-    if training_args.world_size > 1:
-        # Which task each rank trained at each step: they must agree, or DDP mixed heads' gradients.
-        path = output_dir / f"task_sequence_rank{training_args.process_index}.json"
-        path.write_text(json.dumps(trainer.task_history))
     calibration = None
     if project.calibrate and {"cls", "qa"} & set(tokenized["validation"]):
         # Temperatures, the critical threshold and the review thresholds, fitted on validation, stored in the config.

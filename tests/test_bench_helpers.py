@@ -1,30 +1,36 @@
-"""Helpers of `bench/bench_training_speed.py`: the earlier design's fixed padding, the analytic FLOP count and
-length bucketing, on a tiny random encoder (no real weights, no data)."""
+"""Helpers of `bench/bench_training_speed.py` (the earlier design's fixed padding) and
+`bench/bench_inference_flops.py` (the analytic FLOP count, length bucketing), on a tiny random encoder (no real
+weights, no data)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
+import importlib
 from pathlib import Path
 
 import pytest
 import torch
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 
-from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel  # noqa: E402
+from .conftest import tiny_bert_config
 
-from .conftest import tiny_bert_config  # noqa: E402
+BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_training_speed.py"
+
+def _bench_module(name: str):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCH_DIR))  # as `python bench/<script>.py` runs: its siblings importable
+        return importlib.import_module(name)
+
+
+@pytest.fixture(scope="module")
+def speed():
+    return _bench_module("bench_training_speed")
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_training_speed", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _bench_module("bench_inference_flops")
 
 
 @pytest.fixture(scope="module")
@@ -35,21 +41,21 @@ def tiny_model():
     return model
 
 
-def test_pad_batch_to_pads_ner_labels_with_ignore_index(bench):
+def test_pad_batch_to_pads_ner_labels_with_ignore_index(speed):
     batch = {
         "task": "ner",
         "input_ids": torch.tensor([[2, 7, 3], [2, 3, 0]]),
         "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]]),
         "labels": torch.tensor([[-100, 4, -100], [-100, -100, -100]]),
     }
-    out = bench.pad_batch_to(batch, 6, pad_token_id=0)
+    out = speed.pad_batch_to(batch, 6, pad_token_id=0)
     assert out["input_ids"].tolist() == [[2, 7, 3, 0, 0, 0], [2, 3, 0, 0, 0, 0]]
     assert out["attention_mask"].tolist() == [[1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0]]
     assert out["labels"].tolist()[0] == [-100, 4, -100, -100, -100, -100]
     assert batch["input_ids"].shape == (2, 3)  # the collator's batch is left as it was
 
 
-def test_pad_batch_to_truncates_and_keeps_case_labels(bench):
+def test_pad_batch_to_truncates_and_keeps_case_labels(speed):
     labels = {"priority": torch.tensor([1, 0])}
     batch = {
         "task": "cls",
@@ -57,7 +63,7 @@ def test_pad_batch_to_truncates_and_keeps_case_labels(bench):
         "attention_mask": torch.ones(2, 5),
         "labels": labels,
     }
-    out = bench.pad_batch_to(batch, 3, pad_token_id=0)
+    out = speed.pad_batch_to(batch, 3, pad_token_id=0)
     assert out["input_ids"].tolist() == [[0, 1, 2], [5, 6, 7]]
     assert out["attention_mask"].shape == (2, 3)
     assert out["labels"] is labels

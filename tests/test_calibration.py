@@ -49,6 +49,8 @@ def test_expected_calibration_error():
 class _Config:
     case_heads = {"priority": ["1", "2", "3"]}
     sub_to_main: dict = {}
+    critical_priority = "1"
+    critical_threshold = 0.5
 
 
 def _record(gold: int, critical_peaks: list[float]) -> dict:

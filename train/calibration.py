@@ -29,7 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..modeling_attention_fusion.inference_attention_fusion import joint_main_sub
+from ..modeling_attention_fusion.inference_attention_fusion import (
+    aggregate_case_head,
+    aggregate_quality_head,
+    decide_case,
+)
 from .evaluation import _group, run_task
 
 logger = logging.getLogger(__name__)
@@ -107,42 +111,54 @@ def _sigmoid(logits: np.ndarray, temperature: float) -> np.ndarray:
 
 # --------------------------------------------------------------------------- per-record views
 def _case_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
-    """Per record: gold per head, per-window probabilities per head (after the temperatures), their mean."""
+    """Per record: gold per head, per-window probabilities per head (after the temperatures), the windows' content
+    sizes, and the confidence-weighted mean `predict` decides on."""
     records = []
     for windows in _group(rows).values():
         probs = {
             head: _softmax(np.stack([w["logits"][head] for w in windows]), temperatures.get(head, 1.0))
             for head in windows[0]["logits"]
         }
-        records.append({"gold": windows[0]["gold"], "windows": probs, "mean": {h: p.mean(0) for h, p in probs.items()}})
+        sizes = [w.get("size", 1) for w in windows]
+        mean = {
+            head: aggregate_case_head(sizes, torch.from_numpy(p), [""] * p.shape[1], 1)[1].numpy()
+            for head, p in probs.items()
+        }
+        records.append({"gold": windows[0]["gold"], "windows": probs, "sizes": sizes, "mean": mean})
     return records
 
 
 def _qa_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
     records = []
     for windows in _group(rows).values():
-        mean = {
-            head: _sigmoid(np.stack([w["logits"][head] for w in windows]), temperatures.get(head, 1.0)).mean(0)
+        sizes = [w.get("size", 1) for w in windows]
+        probs = {
+            head: _sigmoid(np.stack([w["logits"][head] for w in windows]), temperatures.get(head, 1.0))
             for head in windows[0]["logits"]
         }
+        mean = {head: aggregate_quality_head(sizes, torch.from_numpy(p)).numpy() for head, p in probs.items()}
         records.append({"gold": windows[0]["gold"], "mean": mean})
     return records
 
 
-def _case_decisions(record: dict, config: Any, critical_id: int | None, threshold: float) -> dict[str, tuple[int, float]]:
-    """(label id, score) per head, as `predict` decides: joint main/sub, safety-first priority."""
-    decisions = {head: (int(mean.argmax()), float(mean.max())) for head, mean in record["mean"].items()}
-    if {"main_category", "sub_category"} <= set(decisions):
-        main, sub = record["mean"]["main_category"], record["mean"]["sub_category"]
-        pair = joint_main_sub(torch.from_numpy(main), torch.from_numpy(sub), config)
-        if pair is not None:
-            decisions["main_category"] = (pair[0], float(main[pair[0]]))
-            decisions["sub_category"] = (pair[1], float(sub[pair[1]]))
-    if critical_id is not None and "priority" in record["windows"]:
-        peak = float(record["windows"]["priority"][:, critical_id].max())
-        if peak >= threshold:
-            decisions["priority"] = (critical_id, peak)
-    return decisions
+class _AtThreshold:
+    """The model's config with another critical threshold (to try thresholds without touching the config)."""
+
+    def __init__(self, config: Any, threshold: float) -> None:
+        self._config, self.critical_threshold = config, threshold
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, name)
+
+
+def _case_decisions(
+    record: dict, config: Any, critical_id: int | None, threshold: float
+) -> dict[str, tuple[int, float]]:
+    """(label id, score) per head, decided by `decide_case` (as `predict` decides) at critical `threshold`."""
+    probs = {head: torch.from_numpy(p) for head, p in record["windows"].items()}
+    sizes = record.get("sizes") or [1] * len(next(iter(probs.values())))
+    case = decide_case(probs, sizes, _AtThreshold(config, threshold))
+    return {head: (list(config.case_heads[head]).index(d["label"]), float(d["score"])) for head, d in case.items()}
 
 
 # --------------------------------------------------------------------------- thresholds
@@ -299,7 +315,8 @@ def cross_fitted_critical(
         inside = [r for r, f in zip(records, fold_of) if f != fold]
         threshold = choose_critical_threshold(inside, config, critical_id, target)["critical_threshold"]
         for index in np.flatnonzero(fold_of == fold):
-            flagged[index] = _case_decisions(records[index], config, critical_id, threshold)["priority"][0] == critical_id
+            decision = _case_decisions(records[index], config, critical_id, threshold)
+            flagged[index] = decision["priority"][0] == critical_id
     return {
         "crossfit_critical_recall": float(flagged[critical].mean()),
         "crossfit_critical_precision": float(critical[flagged].mean()) if flagged.any() else 0.0,

@@ -24,7 +24,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import SUB_TO_MAIN_CATEGORY
+from helpline_fusion.modeling_attention_fusion.labels_attention_fusion import SUB_TO_MAIN_CATEGORY
 
 from .synthetic_case_issues import ISSUES, RISK_CUES, SUB_CATEGORY_SPECS
 from .synthetic_ner import render

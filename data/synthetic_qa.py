@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from helpline_fusion.modeling_attention_fusion.configuration_attention_fusion import QA_HEADS
+from helpline_fusion.modeling_attention_fusion.labels_attention_fusion import QA_HEADS
 
 from .synthetic_ner import SLOT_PATTERN
 from .synthetic_qa_scenarios import CALLER_INTROS, SCENARIOS

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .sources import check_model_folder
+
 logger = logging.getLogger(__name__)
 
 ID_FIELDS: tuple[str, ...] = ("id", "uniqueid", "sample_id")
@@ -182,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"helpline-fusion predict: --batch-size must be at least 1, got {args.batch_size}", file=sys.stderr)
         return 2
     try:
+        check_model_folder(args.model)
         records = read_records(args.input, strict=args.strict)
     except BadRecord as error:
         print(f"helpline-fusion predict: {error} (--strict: stopping, nothing written)", file=sys.stderr)
@@ -189,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"helpline-fusion predict: {error}", file=sys.stderr)
         return 2
+    if not records:  # nothing to analyse: say so, write the (empty) output a pipeline expects, load no model
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text("", encoding="utf-8")
+        print(f"helpline-fusion predict: no records in {args.input}", file=sys.stderr)
+        return 0
     rejected = [record for record in records if record.error is not None]
     for record in rejected:
         print(f"helpline-fusion predict: skipped {record.error}", file=sys.stderr)

@@ -1,7 +1,7 @@
-"""Train helpline-fusion: `accelerate launch train/run.py CONFIG.yaml [--key value ...]`.
+"""Train helpline-fusion: `helpline-fusion train CONFIG.yaml [--key value ...]`.
 
-Also `helpline-fusion train CONFIG.yaml ...` and, for several CPU processes, `torchrun --nproc_per_node 2
-train/run.py ...`. Any `TrainingArguments` field or project setting (see `settings.ProjectArguments`) can be
+Also `accelerate launch train/run.py CONFIG.yaml ...` and, for several CPU processes, `torchrun --nproc_per_node 2
+train/run.py ...`. A user error (settings, data, model source) is one line on stderr and exit code 2. Any `TrainingArguments` field or project setting (see `settings.ProjectArguments`) can be
 given in the YAML and overridden on the command line.
 
 The output folder is Hub-ready: weights and remote code (`save_pretrained`), the tokenizer, `label_maps.json`,

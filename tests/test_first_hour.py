@@ -226,16 +226,16 @@ def trained_run(tmp_path_factory, encoder_dir):
     try:
         result = run_cli(
             "train", "--encoder", str(encoder_dir), "--synthetic", "true", "--synthetic_size", "24",
-            "--output_dir", "out", "--max_steps", "4", "--save_strategy", "steps", "--save_steps", "2",
-            "--eval_strategy", "no", "--keep_checkpoints", "false", "--window_length", "64", "--window_stride", "16",
-            "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "16", "--report_to", "none",
-            "--use_cpu", "true", "--disable_tqdm", "true", "--dataloader_num_workers", "0",
+            "--output_dir", "out", "--max_steps", "4", "--logging_steps", "2", "--save_strategy", "steps", "--save_steps", "2",
+            "--eval_strategy", "no", "--keep_checkpoints", "false", "--window_length", "256", "--window_stride", "64",
+            "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "32", "--report_to", "none",
+            "--use_cpu", "true", "--dataloader_num_workers", "0",
             cwd=root, timeout=600,
         )  # fmt: skip
     finally:
         os.umask(previous)
     assert result.returncode == 0, result.stderr[-3000:]
-    return root / "out", result.stderr
+    return root / "out", result.stderr + result.stdout  # the Trainer prints its log lines on stdout
 
 
 def test_checkpoints_are_removed_unless_kept_and_files_get_the_umask(trained_run):
@@ -250,6 +250,8 @@ def test_the_training_log_has_no_noise_and_each_validation_line_once(trained_run
     output, log = trained_run
     assert "LOAD REPORT" not in log and "pooler" not in log  # the pooler is dropped on purpose
     assert "PAD/BOS/EOS" not in log
+    assert "it/s]" not in log and "examples/s]" not in log  # stderr is a pipe: no progress-bar refreshes in it
+    assert sum(line.startswith("{'loss': ") for line in log.splitlines()) == 2  # the Trainer's log lines, plainly
     for name in ("ner.jsonl", "cases.json", "qa.json", "qa_heldout.json"):
         lines = [line for line in log.splitlines() if f"{name} (" in line and ": read " in line]
         assert len(lines) == 1, (name, lines)

@@ -69,6 +69,18 @@ def use_all_cores_when_alone() -> None:
         )
 
 
+def quiet_progress_bars(training_args, explicit: bool) -> None:
+    """Stderr is a file or a pipe, not a terminal: progress bars would write every refresh into it (most of a
+    quickstart log). Turn them off (the Trainer then prints its log lines plainly) unless `disable_tqdm` was given."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    if not explicit:
+        training_args.disable_tqdm = True
+
+
 def peek_settings(argv: list[str], names: tuple[str, ...]) -> dict[str, str]:
     """The values of a few settings from `CONFIG.yaml [--name value ...]` without the full parser (which imports
     transformers and torch), so a missing model is reported in a moment. Unreadable input gives {} (the full
@@ -136,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from .pipeline import train
 
+    if not sys.stderr.isatty():
+        quiet_progress_bars(training_args, explicit="disable_tqdm" in peek_settings(argv, ("disable_tqdm",)))
     configure_mlflow(project, training_args)
     if training_args.world_size == 1:
         use_all_cores_when_alone()

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..modeling_attention_fusion.configuration_attention_fusion import (
+from ..modeling_attention_fusion.labels_attention_fusion import (
     CASE_HEADS,
     INTERVENTIONS,
     NER_ENTITY_TYPES,

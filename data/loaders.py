@@ -443,7 +443,7 @@ def load_cases(
 
 
 def _default_interventions() -> list[str]:
-    from ..modeling_attention_fusion.configuration_attention_fusion import INTERVENTIONS
+    from ..modeling_attention_fusion.labels_attention_fusion import INTERVENTIONS
 
     return list(INTERVENTIONS)
 

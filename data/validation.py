@@ -178,6 +178,14 @@ class ValidationReport:
         return format_report(self)
 
 
+# Repairs the data formats call for (nothing is wrong with such a record): the report says so beside the count, so
+# a reader of the bundled synthetic data's report (which has both, by design) does not doubt the data.
+EXPECTED_REPAIRS: dict[str, str] = {
+    "intervention_multi_valued": "expected: several interventions listed (the first is the target, all kept)",
+    "qa_not_applicable": "expected: a sub-metric given as e.g. 'No hold was required' (not applicable, masked)",
+}
+
+
 def format_report(report: ValidationReport | FileReport) -> str:
     """Render a report as a plain-text table (what `helpline-fusion validate` prints)."""
     files = [report] if isinstance(report, FileReport) else list(report.files.values())
@@ -193,7 +201,10 @@ def format_report(report: ValidationReport | FileReport) -> str:
         if not item.reasons and not item.flags:
             continue
         lines += ["", f"{item.path} ({item.task}):"]
-        lines += [f"  {reason:<34} {count:>6}" for reason, count in sorted(item.reasons.items())]
+        lines += [
+            f"  {reason:<34} {count:>6}" + (f"  {EXPECTED_REPAIRS[reason]}" if reason in EXPECTED_REPAIRS else "")
+            for reason, count in sorted(item.reasons.items())
+        ]
         lines += [f"  {name + ' (flag)':<34} {count:>6}" for name, count in sorted(item.flags.items())]
     return "\n".join(lines)
 
@@ -204,7 +215,7 @@ def log_report(report: ValidationReport | FileReport, level: int = logging.INFO)
     for item in files:
         logger.log(
             level,
-            "%s (%s): read %d, kept %d, repaired %d, rejected %d; reasons %s%s",
+            "%s (%s): read %d, kept %d, repaired %d, rejected %d; reasons %s%s%s",
             item.path,
             item.task,
             item.read,
@@ -213,6 +224,7 @@ def log_report(report: ValidationReport | FileReport, level: int = logging.INFO)
             item.rejected,
             dict(sorted(item.reasons.items())) or "{}",
             f"; flags {dict(sorted(item.flags.items()))}" if item.flags else "",
+            "".join(f" ({reason} {EXPECTED_REPAIRS[reason]})" for reason in sorted(item.reasons) if reason in EXPECTED_REPAIRS),
         )
 
 

@@ -1,14 +1,54 @@
-"""The attention-fusion model and its config; importing this package registers them with the Auto classes."""
+"""The attention-fusion model and its config.
 
-from transformers import AutoConfig, AutoModel
+Names are imported on first use, so the data tools (`generate`, `validate`) and `--help` do not pay for torch
+and transformers. The first access to any of them registers the config and model with the Auto classes (and
+for `save_pretrained`, which then writes `auto_map` and copies the remote-code files).
+"""
 
-from .configuration_attention_fusion import AttentionFusionConfig, bio_tags
-from .modeling_attention_fusion import AttentionFusionModel, AttentionFusionOutput, TaskAttentionPooling
+from __future__ import annotations
 
-AutoConfig.register(AttentionFusionConfig.model_type, AttentionFusionConfig, exist_ok=True)
-AutoModel.register(AttentionFusionConfig, AttentionFusionModel, exist_ok=True)
-# save_pretrained writes `auto_map` and copies these files so the model loads anywhere with trust_remote_code.
-AttentionFusionConfig.register_for_auto_class("AutoConfig")
-AttentionFusionModel.register_for_auto_class("AutoModel")
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "AttentionFusionConfig": "configuration_attention_fusion",
+    "bio_tags": "labels_attention_fusion",
+    "AttentionFusionModel": "modeling_attention_fusion",
+    "AttentionFusionOutput": "modeling_attention_fusion",
+    "TaskAttentionPooling": "modeling_attention_fusion",
+}
+_registered = False
 
 __all__ = ["AttentionFusionConfig", "AttentionFusionModel", "AttentionFusionOutput", "TaskAttentionPooling", "bio_tags"]
+
+
+def register() -> None:
+    """Register the config and model with `AutoConfig`/`AutoModel` (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    from transformers import AutoConfig, AutoModel
+
+    from .configuration_attention_fusion import AttentionFusionConfig
+    from .modeling_attention_fusion import AttentionFusionModel
+
+    AutoConfig.register(AttentionFusionConfig.model_type, AttentionFusionConfig, exist_ok=True)
+    AutoModel.register(AttentionFusionConfig, AttentionFusionModel, exist_ok=True)
+    # save_pretrained writes `auto_map` and copies these files so the model loads anywhere with trust_remote_code.
+    AttentionFusionConfig.register_for_auto_class("AutoConfig")
+    AttentionFusionModel.register_for_auto_class("AutoModel")
+    _registered = True
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _EXPORTS[name] != "labels_attention_fusion":
+        register()
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
+from transformers.utils import logging as hf_logging
 
 from .configuration_attention_fusion import SENTENCE_TASKS, TASKS, AttentionFusionConfig
 from .inference_attention_fusion import FusionPredictorMixin
@@ -271,11 +272,23 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         Example:
             >>> model = AttentionFusionModel.from_encoder_pretrained("distilbert-base-cased")  # doctest: +SKIP
         """
-        encoder_kwargs = dict(encoder_kwargs or {})
-        encoder_config = AutoConfig.from_pretrained(encoder_name_or_path)
-        encoder = AutoModel.from_pretrained(
-            encoder_name_or_path, **{**_encoder_kwargs(encoder_config), **encoder_kwargs}
-        )
+        encoder_kwargs = {**_encoder_kwargs(AutoConfig.from_pretrained(encoder_name_or_path)), **(encoder_kwargs or {})}
+        # The pooler is left out on purpose, so its checkpoint weights are expected to be unused: transformers' load
+        # report (a warning table) is replaced by a warning about anything else that did not load.
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            encoder, info = AutoModel.from_pretrained(encoder_name_or_path, output_loading_info=True, **encoder_kwargs)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        dropped = "pooler." if encoder_kwargs.get("add_pooling_layer") is False else None
+        unexpected = sorted(k for k in info["unexpected_keys"] if not (dropped and k.startswith(dropped)))
+        if unexpected or info["missing_keys"] or info["mismatched_keys"]:
+            logger.warning(
+                "encoder %s: weights not loaded as saved: missing %s, unused %s, size-mismatched %s",
+                encoder_name_or_path, sorted(info["missing_keys"]), unexpected,
+                sorted(key for key, *_ in info["mismatched_keys"]),
+            )  # fmt: skip
         config = AttentionFusionConfig(encoder_config=encoder.config, **config_kwargs)
         return cls(config, encoder=encoder)
 

@@ -107,7 +107,8 @@ def test_read_records_explains_a_broken_array(tmp_path):
 def test_a_missing_model_is_a_clear_error(tmp_path, mixed_jsonl, capsys):
     code = main(["--model", str(tmp_path / "nowhere"), str(mixed_jsonl), "-o", str(tmp_path / "o.jsonl")])
     assert code == 2
-    assert f"--model {tmp_path / 'nowhere'}: cannot load a model and tokenizer" in capsys.readouterr().err
+    # An absolute path that does not exist is a mistyped folder, not a Hub id: said at once.
+    assert capsys.readouterr().err == f"helpline-fusion predict: model folder not found: {tmp_path / 'nowhere'}\n"
 
 
 def test_the_console_command_dispatches_to_predict(model_dir, tmp_path):

@@ -56,7 +56,7 @@ ENCODER_NAME = "google-bert/bert-base-uncased"  # the public name the card gives
 INPUT_IDS = [[2, 60, 75, 10, 86, 14, 3], [2, 88, 83, 12, 3, 0, 0]]
 VERSION_FILES = {
     ".gitattributes", "README.md", "config.json", "model.safetensors", "configuration_attention_fusion.py",
-    "modeling_attention_fusion.py", "inference_attention_fusion.py", "pipeline_attention_fusion.py",
+    "modeling_attention_fusion.py", "inference_attention_fusion.py", "pipeline_attention_fusion.py", "labels_attention_fusion.py",
     "tokenizer.json", "tokenizer_config.json", "label_maps.json", "eval_results.json",
 }  # fmt: skip
 TRAINER_DRAFT_MARKERS = ("More information needed", "This model is a fine-tuned version of")

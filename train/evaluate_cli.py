@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+from .sources import check_model_folder
+
 logger = logging.getLogger(__name__)
 
 
@@ -69,10 +71,20 @@ def main(argv: list[str] | None = None) -> int:
         if value and not Path(value).is_file():
             print(f"helpline-fusion evaluate: --{name.replace('_', '-')} {value}: file not found", file=sys.stderr)
             return 2
+    try:
+        check_model_folder(args.model)
+    except ValueError as error:
+        print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
+        return 2
     from transformers import AutoModel, AutoTokenizer
 
-    model = AutoModel.from_pretrained(args.model, trust_remote_code=True, revision=args.revision)
-    tokenizer = AutoTokenizer.from_pretrained(args.model, revision=args.revision, trust_remote_code=True)
+    try:
+        model = AutoModel.from_pretrained(args.model, trust_remote_code=True, revision=args.revision)
+        tokenizer = AutoTokenizer.from_pretrained(args.model, revision=args.revision, trust_remote_code=True)
+    except (OSError, ValueError) as error:
+        print(f"helpline-fusion evaluate: --model {args.model}: cannot load a model and tokenizer from it ({error})",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         metrics, _ = evaluate_model(
             model, tokenizer, ner=args.ner_file, cases=args.cases_file, qa=args.qa_file,

@@ -17,15 +17,39 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..modeling_attention_fusion.modeling_attention_fusion import retarget_model_card
-
 logger = logging.getLogger(__name__)
 
 HYPERPARAMETERS = (
     "learning_rate", "per_device_train_batch_size", "num_train_epochs", "max_steps", "weight_decay",
     "warmup_steps", "lr_scheduler_type", "max_grad_norm", "seed", "bf16",
 )
-DATASET_NAME = "helpline call transcripts"
+UNRECORDED = {"type": "unrecorded", "name": "validation split of the training data (sources not recorded)"}
+TASK_WORDS = {"ner": "NER", "cls": "case classification", "qa": "call quality"}
+
+
+def _composite_data(eval_data: dict[str, dict]) -> dict[str, str]:
+    """The dataset of the `composite` result: all tasks' validation data together."""
+    kinds = {entry["type"] for entry in eval_data.values()}
+    if kinds == {"helpline-fusion-synthetic"}:
+        seeds = ", ".join(sorted({str(entry.get("seed")) for entry in eval_data.values()}))
+        return {"type": "helpline-fusion-synthetic", "name": f"bundled synthetic data (seed {seeds})"}
+    names = ", ".join(f"{TASK_WORDS.get(task, task)}: {entry['name']}" for task, entry in eval_data.items())
+    return {"type": "mixed", "name": f"validation data of every task ({names})"}
+
+
+def data_summary(eval_data: dict[str, dict] | None) -> str:
+    """One sentence naming what the model was trained and validated on, for the card's summary.
+
+    Example:
+        >>> print(data_summary({"ner": {"type": "helpline-fusion-synthetic", "name": "...", "seed": 13}}))
+        Trained and validated on the bundled synthetic data (seed 13), not on real helpline calls.
+    """
+    if not eval_data:
+        return "Trained and validated on data this card does not name."
+    if all(entry["type"] == "helpline-fusion-synthetic" for entry in eval_data.values()):
+        return f"Trained and validated on the {_composite_data(eval_data)['name']}, not on real helpline calls."
+    parts = [f"{TASK_WORDS.get(task, task)} on `{entry['name']}`" for task, entry in eval_data.items()]
+    return "Trained and validated per task: " + "; ".join(parts) + "."
 
 
 def _template_text() -> str:
@@ -37,24 +61,31 @@ def _strip_prefix(metrics: dict[str, float]) -> dict[str, float]:
     return {key.removeprefix("eval_"): value for key, value in metrics.items() if isinstance(value, (int, float))}
 
 
-def eval_results(metrics: dict[str, float], config: Any) -> list[EvalResult]:
+def eval_results(metrics: dict[str, float], config: Any, eval_data: dict[str, dict] | None = None) -> list[EvalResult]:
     """One `EvalResult` per task head and metric (the card's `model-index`).
 
     Each head is its own `model-index` result (`dataset_config` names the head): the Hub groups results by task
     type, dataset and config, so without it every classification head would sit under the first head's name.
+    Each result names the data it was measured on (`eval_data`: task -> `{"type", "name", "split"}`, the bundled
+    synthetic set, a file name or a Hub dataset id), so synthetic scores never pass for scores on helpline calls.
     """
     m = _strip_prefix(metrics)
     results: list[EvalResult] = []
+    eval_data = eval_data or {}
 
     def add(task_type: str, head: str, task_name: str, metric_type: str, metric_name: str, key: str) -> None:
-        if key in m:
-            results.append(
-                EvalResult(
-                    task_type=task_type, task_name=task_name, dataset_type="helpline", dataset_name=DATASET_NAME,
-                    dataset_config=head, dataset_split="validation", metric_type=metric_type,
-                    metric_name=metric_name, metric_value=round(float(m[key]), 4),
-                )
+        if key not in m:
+            return
+        task = "all" if head == "all-tasks" else "ner" if task_type == "token-classification" else (
+            "qa" if head.startswith("quality-") else "cls")
+        data = _composite_data(eval_data) if task == "all" and eval_data else eval_data.get(task, UNRECORDED)
+        results.append(
+            EvalResult(
+                task_type=task_type, task_name=task_name, dataset_type=data["type"], dataset_name=data["name"],
+                dataset_config=head, dataset_split=data.get("split", "validation"), metric_type=metric_type,
+                metric_name=metric_name, metric_value=round(float(m[key]), 4),
             )
+        )
 
     add("token-classification", "ner", "NER", "f1", "entity-level micro F1", "ner_f1")
     for entity_type in config.ner_entity_types:
@@ -82,9 +113,16 @@ def render_model_card(
     license: str = "mit",
     datasets: list[str] | None = None,
     extra_results: str = "",
+    eval_data: dict[str, dict] | None = None,
 ) -> ModelCard:
-    """Render the card for a trained model; `metrics` are the final evaluation metrics (with or without `eval_`)."""
+    """Render the card for a trained model; `metrics` are the final evaluation metrics (with or without `eval_`).
+
+    `eval_data` names, per task, the data the validation scores were measured on (see `eval_results`); its Hub
+    dataset ids also go into the card's `datasets` metadata.
+    """
     m = _strip_prefix(metrics)
+    hub_datasets = sorted({entry["name"] for entry in (eval_data or {}).values() if entry.get("hub")})
+    datasets = datasets or hub_datasets or None
     base_model = base_model or getattr(config, "base_model_name", None)
     card_data = ModelCardData(
         language=["en", "sw"],
@@ -96,7 +134,7 @@ def render_model_card(
         datasets=datasets,
         # The full repo id, so `retarget_model_card` can aim a saved card at the repo it is published to.
         model_name=repo_id,
-        eval_results=eval_results(m, config) or None,
+        eval_results=eval_results(m, config, eval_data) or None,
     )
     headline = {
         key: m[key]
@@ -154,6 +192,8 @@ def render_model_card(
         split_rows=[{"task": t, **sizes} for t, sizes in (split_sizes or {}).items()],
         extra_results=extra_results,
         calibration=_calibration_summary(m),
+        data_summary=data_summary(eval_data),
+        eval_data_rows=[{"task": TASK_WORDS.get(t, t), **entry} for t, entry in (eval_data or {}).items()],
         year=datetime.date.today().year,
     )
 
@@ -211,4 +251,6 @@ def card_for_repo(card: ModelCard, repo_id: str) -> ModelCard:
     Example:
         >>> card = card_for_repo(ModelCard.load("out/README.md"), "org/helpline-fusion")  # doctest: +SKIP
     """
+    from ..modeling_attention_fusion.modeling_attention_fusion import retarget_model_card  # torch: only here
+
     return ModelCard(retarget_model_card(str(card), repo_id))

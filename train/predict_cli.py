@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .sources import check_model_folder
+
 logger = logging.getLogger(__name__)
 
 ID_FIELDS: tuple[str, ...] = ("id", "uniqueid", "sample_id")
@@ -266,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"helpline-fusion predict: --max-chars must be at least 1, got {args.max_chars}", file=sys.stderr)
         return 2
     try:
+        check_model_folder(args.model)
         found = scan(args.input, args.strict, args.max_chars)
     except BadRecord as error:
         print(f"helpline-fusion predict: {error} (--strict: stopping, nothing written)", file=sys.stderr)
@@ -274,9 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"helpline-fusion predict: {error}", file=sys.stderr)
         return 2
     rejected = sum(count for reason, count in found.items() if reason != "good")
-    if not found:
+    if not found:  # nothing to analyse: say so, write the (empty) output a pipeline expects, load no model
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text("", encoding="utf-8")
         print(f"helpline-fusion predict: no records in {args.input}", file=sys.stderr)
-        return 2
+        return 0
     if not found["good"]:
         print(
             f"helpline-fusion predict: no readable transcript in {args.input} ({rejected} records rejected); "

@@ -51,6 +51,7 @@ from huggingface_hub.errors import HfHubHTTPError, HFValidationError, Repository
 from huggingface_hub.utils import validate_repo_id
 
 from .model_card import card_for_repo, composite_from_card, is_helpline_card
+from .sources import ModelFolderNotFound
 
 try:  # huggingface_hub >= 2 talks over httpx2, 1.x over httpx
     from httpx2 import TransportError
@@ -102,7 +103,9 @@ def hub_files(folder: str | Path) -> list[str]:
     Raises:
         ValueError: `folder` is missing a file a stranger needs to load the model, naming the folder and the files.
     """
-    folder = Path(folder)
+    given, folder = str(folder), Path(folder)
+    if not folder.exists():
+        raise ModelFolderNotFound(given)
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder; expected the output folder of `helpline-fusion train`")
     names = sorted(p.name for p in folder.iterdir() if p.is_file())
@@ -214,8 +217,8 @@ def publish_folder(
         >>> publish_folder("runs/quickstart", "org/helpline-fusion", tag="v1.2.0")  # doctest: +SKIP
         PublishResult(repo_id='org/helpline-fusion', tag='v1.2.0', commit='3f1c...', ...)
     """
+    files = hub_files(folder)  # first: a mistyped folder is named as the user typed it
     folder = Path(folder)
-    files = hub_files(folder)
     _check_repo_id(repo_id)
     if tag is not None and not _TAG.match(tag):
         raise ValueError(f"--tag {tag!r}: not a valid tag name; use letters, digits, '.', '_' and '-', e.g. v1.2.0")

@@ -1,7 +1,7 @@
-"""Train helpline-fusion: `accelerate launch train/run.py CONFIG.yaml [--key value ...]`.
+"""Train helpline-fusion: `helpline-fusion train CONFIG.yaml [--key value ...]`.
 
-Also `helpline-fusion train CONFIG.yaml ...` and, for several CPU processes, `torchrun --nproc_per_node 2
-train/run.py ...`. Any `TrainingArguments` field or project setting (see `settings.ProjectArguments`) can be
+Also `accelerate launch train/run.py CONFIG.yaml ...` and, for several CPU processes, `torchrun --nproc_per_node 2
+train/run.py ...`. A user error (settings, data, model source) is one line on stderr and exit code 2. Any `TrainingArguments` field or project setting (see `settings.ProjectArguments`) can be
 given in the YAML and overridden on the command line.
 
 The output folder is Hub-ready: weights and remote code (`save_pretrained`), the tokenizer, `label_maps.json`,
@@ -17,10 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Absolute imports: `accelerate launch` and `torchrun` run this file as a script (`__main__`, no package), and the
-# installed `helpline_fusion` (`pip install -e .`) is what it imports.
-from helpline_fusion.train.settings import parse_settings
-from helpline_fusion.train.training import train
+# Absolute imports, made where they are needed: `accelerate launch` and `torchrun` run this file as a script
+# (`__main__`, no package) and the installed `helpline_fusion` (`pip install -e .`) is what it imports; torch and
+# transformers load only once a run is really starting (`--help` answers at once).
 
 logger = logging.getLogger("helpline_fusion.train")
 
@@ -38,6 +37,8 @@ def configure_mlflow(project, training_args) -> None:
     elif training_args.process_index == 0:
         check_tracking_server(uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri
+    # "Creating initial MLflow database tables...": store housekeeping, nothing a user acts on.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_EXPERIMENT_NAME", project.mlflow_experiment)
     import mlflow
 
@@ -95,14 +96,87 @@ def use_all_cores_when_alone() -> None:
         )
 
 
+def quiet_progress_bars(training_args, explicit: bool) -> None:
+    """Stderr is a file or a pipe, not a terminal: progress bars would write every refresh into it (most of a
+    quickstart log). Turn them off (the Trainer then prints its log lines plainly) unless `disable_tqdm` was given."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    if not explicit:
+        training_args.disable_tqdm = True
+
+
+def peek_settings(argv: list[str], names: tuple[str, ...]) -> dict[str, str]:
+    """The values of a few settings from `CONFIG.yaml [--name value ...]` without the full parser (which imports
+    transformers and torch), so a missing model is reported in a moment. Unreadable input gives {} (the full
+    parser then says what is wrong)."""
+    import yaml
+
+    values: dict[str, str] = {}
+    if argv and argv[0].endswith((".yaml", ".yml")):
+        try:
+            loaded = yaml.safe_load(Path(argv[0]).read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return {}
+        if not isinstance(loaded, dict):
+            return {}
+        values.update({name: str(loaded[name]) for name in names if loaded.get(name) is not None})
+    for index, arg in enumerate(argv):
+        name, _, value = arg.removeprefix("--").partition("=")
+        if arg.startswith("--") and name in names:
+            values[name] = value or (argv[index + 1] if index + 1 < len(argv) else "")
+    return values
+
+
+def check_sources(project) -> None:
+    """The encoder (or the model given by init_from) exists or can be had: fail in one line before anything is
+    written or loaded."""
+    from helpline_fusion.train.settings import resolve_encoder
+    from helpline_fusion.train.sources import check_hub_model, check_model_folder
+
+    if project.init_from:
+        if not Path(check_model_folder(project.init_from)).expanduser().exists():
+            check_hub_model(project.init_from, setting="init_from")
+    else:
+        resolve_encoder(project.encoder)
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """`helpline-fusion train`: 0 trained, 2 a user error (bad settings, data or model source), said in one line."""
+    from helpline_fusion.train.settings import USAGE, full_help, parse_settings, short_help
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print(USAGE, file=sys.stderr)
+        print("helpline-fusion train: give a run config, e.g. configuration/quickstart.yaml "
+              "(`helpline-fusion train --help` lists the settings)", file=sys.stderr)
+        return 2
+    if "--help-all" in argv:
+        print(full_help())
+        return 0
+    if "-h" in argv or "--help" in argv:
+        print(short_help())
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        from helpline_fusion.train.settings import ProjectArguments
+
+        # A model named in the config or on the command line is checked before the settings parser imports torch
+        # (a second, not ten); the default encoder once the settings are known to be valid.
+        peeked = peek_settings(argv, ("encoder", "init_from"))
+        if peeked:
+            check_sources(ProjectArguments(**peeked))
         project, training_args = parse_settings(argv)
-    except ValueError as error:
+        check_sources(project)
+    except ValueError as error:  # bad settings or an encoder that cannot be had: before anything is written
         print(f"helpline-fusion train: {error}", file=sys.stderr)
         return 2
+    from helpline_fusion.train.training import train
+
+    if not sys.stderr.isatty():
+        quiet_progress_bars(training_args, explicit="disable_tqdm" in peek_settings(argv, ("disable_tqdm",)))
     try:
         configure_mlflow(project, training_args)
     except ValueError as error:  # an unreachable tracking server: before any data or model work
@@ -112,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         use_all_cores_when_alone()
     try:
         result: dict[str, Any] = train(project, training_args)
-    except (ValueError, FileNotFoundError) as error:  # bad settings or data: say what and where, no traceback
-        logger.error("%s", error)
-        print(f"helpline-fusion train: {error}", file=sys.stderr)
+    except (ValueError, FileNotFoundError) as error:  # bad settings or data: say what and where, once, no traceback
+        if training_args.process_index == 0:
+            print(f"helpline-fusion train: {error}", file=sys.stderr)
         return 2
     if training_args.process_index == 0:
         logger.info("final metrics: %s", json.dumps(result["metrics"], sort_keys=True))

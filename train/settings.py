@@ -7,13 +7,36 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from transformers import HfArgumentParser, TrainingArguments
+if TYPE_CHECKING:  # imported when settings are parsed, so `train --help` starts without torch
+    from transformers import TrainingArguments
+
+USAGE = "usage: helpline-fusion train CONFIG.yaml [--setting value ...]"
+
+# The training arguments people change most; `--help-all` lists every `TrainingArguments` field.
+COMMON_TRAINING_ARGUMENTS: dict[str, str] = {
+    "output_dir": "folder the model (and any checkpoints) is written to",
+    "num_train_epochs": "passes over the training data (default 3)",
+    "max_steps": "stop after this many optimizer steps (overrides num_train_epochs)",
+    "per_device_train_batch_size": "windows per training batch and device (default 8)",
+    "per_device_eval_batch_size": "windows per evaluation batch and device (default 8)",
+    "learning_rate": "the encoder's peak learning rate (default 5e-5; heads: head_learning_rate)",
+    "bf16": "bfloat16 mixed precision (on a CPU only where it computes bf16 natively)",
+    "eval_strategy": "no, steps or epoch: when to evaluate on the validation splits",
+    "save_strategy": "no, steps, epoch or best: when to write checkpoint-* folders (default steps)",
+    "save_total_limit": "keep at most this many checkpoints",
+    "load_best_model_at_end": "end with the checkpoint of the best `composite` (eval and save strategy must match)",
+    "resume_from_checkpoint": "a checkpoint-* folder to continue a stopped run from",
+    "seed": "random seed of the run (default 42)",
+    "report_to": "mlflow, none, ...",
+    "push_to_hub": "publish the final model on the Hub (with hub_model_id)",
+}
 
 
 @dataclass
@@ -114,11 +137,22 @@ class ProjectArguments:
     )
     mlflow_experiment: str = field(default="helpline-fusion")
     license: str = field(default="mit", metadata={"help": "License named in the model card."})
+    keep_checkpoints: bool = field(
+        default=True,
+        metadata={"help": "Keep the checkpoint-* folders that save_strategy writes once the final model is saved "
+                  "(the Trainer's behaviour). false: they serve best-model selection and resuming a stopped run, "
+                  "then are removed, so the output folder holds the model only."},
+    )
 
 
 def resolve_encoder(encoder: str) -> str:
-    """`package:NAME` -> the model folder that Python package ships; anything else unchanged."""
+    """`package:NAME` -> the model folder that Python package ships; a folder or a Hub id unchanged, after checking
+    that it exists (`ModelFolderNotFound` for a mistyped path) or can be had (in the cache or from the Hub)."""
     if not encoder.startswith("package:"):
+        from .sources import check_hub_model, check_model_folder
+
+        if not Path(check_model_folder(encoder)).expanduser().exists():
+            check_hub_model(encoder)
         return encoder
     name = encoder.split(":", 1)[1]
     try:
@@ -134,10 +168,43 @@ def resolve_encoder(encoder: str) -> str:
     return str(folder)
 
 
+def _suggest(unknown: list[str], known: set[str]) -> str:
+    """`unknown settings ['learning_rat'] - did you mean 'learning_rate'?` (or a pointer to the help)."""
+    guesses = {name: difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75) for name in unknown}
+    guesses = {name: match[0] for name, match in guesses.items() if match}
+    message = f"unknown settings {unknown}"
+    if len(unknown) == 1 and guesses:
+        return f"{message} - did you mean {guesses[unknown[0]]!r}?"
+    if guesses:
+        return f"{message} - did you mean " + ", ".join(f"{v!r} for {k!r}" for k, v in guesses.items()) + "?"
+    return f"{message}; see `helpline-fusion train --help`"
+
+
+def setting_names() -> set[str]:
+    from transformers import TrainingArguments
+
+    return {f.name for cls in (ProjectArguments, TrainingArguments) for f in dataclasses.fields(cls)}
+
+
+def _flag_names(argv: list[str], known: set[str]) -> list[str]:
+    """Setting names of the `--flags` in `argv` that name no setting (`--no_NAME` negates a boolean)."""
+    names = [arg[2:].split("=", 1)[0].replace("-", "_") for arg in argv if arg.startswith("--")]
+    return [name for name in names if name not in known and name.removeprefix("no_") not in known]
+
+
 def parse_settings(argv: list[str]) -> tuple[ProjectArguments, TrainingArguments]:
-    """`[CONFIG.yaml] [--field value ...]` -> (project settings, training arguments)."""
-    parser = HfArgumentParser((ProjectArguments, TrainingArguments))
+    """`[CONFIG.yaml] [--field value ...]` -> (project settings, training arguments).
+
+    Raises:
+        ValueError: an unreadable config or an unknown setting (with the closest known name).
+    """
+    import yaml
+    from transformers import HfArgumentParser, TrainingArguments
+
+    # No prefix matching (`--learning_rat` would silently set learning_rate): a flag is a setting's full name.
+    parser = HfArgumentParser((ProjectArguments, TrainingArguments), allow_abbrev=False)
     defaults: dict[str, Any] = {}
+    known = setting_names()
     if argv and argv[0].endswith((".yaml", ".yml")):
         path = Path(argv[0])
         if not path.is_file():
@@ -148,12 +215,46 @@ def parse_settings(argv: list[str]) -> tuple[ProjectArguments, TrainingArguments
             raise ValueError(f"{argv[0]}: not valid YAML ({error})") from error
         if not isinstance(defaults, dict):
             raise ValueError(f"{argv[0]}: expected a mapping of settings, found {type(defaults).__name__}")
-        known = {f.name for cls in (ProjectArguments, TrainingArguments) for f in dataclasses.fields(cls)}
         unknown = sorted(set(defaults) - known)
         if unknown:
-            raise ValueError(f"{argv[0]}: unknown settings {unknown}; see `helpline-fusion train --help`")
+            raise ValueError(f"{argv[0]}: {_suggest(unknown, known)}")
         argv = argv[1:]
+    unknown = _flag_names(argv, known)
+    if unknown:
+        raise ValueError(f"command line: {_suggest(unknown, known)}")
     # Checkpoint selection and early stopping follow the one number across all tasks unless told otherwise.
     parser.set_defaults(**{"metric_for_best_model": "composite", **defaults})
     project, training = parser.parse_args_into_dataclasses(args=argv)
     return project, training
+
+
+def short_help() -> str:
+    """`helpline-fusion train --help`: the usage, the project's settings and the common training arguments.
+
+    Built from the dataclass fields without importing transformers, so it prints at once.
+    """
+    lines = [
+        USAGE,
+        "",
+        "Train one model for NER, case classification and call quality. CONFIG.yaml holds settings (see",
+        "configuration/quickstart.yaml); any setting can be given or overridden as --name value.",
+        "",
+        "project settings:",
+    ]
+    for item in dataclasses.fields(ProjectArguments):
+        default = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
+        help_ = item.metadata.get("help", "")
+        lines.append(f"  --{item.name} (default {default!r})")
+        lines += textwrap.wrap(help_, width=110, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    lines += ["", "common training arguments (transformers.TrainingArguments):"]
+    lines += [f"  --{name:<28} {help_}" for name, help_ in COMMON_TRAINING_ARGUMENTS.items()]
+    lines += ["", "`helpline-fusion train --help-all` lists every TrainingArguments field."]
+    return "\n".join(lines)
+
+
+def full_help() -> str:
+    from transformers import HfArgumentParser, TrainingArguments
+
+    parser = HfArgumentParser((ProjectArguments, TrainingArguments), prog="helpline-fusion train",
+                              usage=USAGE[len("usage: "):])
+    return parser.format_help()

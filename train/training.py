@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from transformers import AutoConfig, AutoTokenizer, EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..data.collator import MultiTaskCollator
 from ..data.labels import config_kwargs_from_data
 from ..data.loaders import load_all, load_qa
 from ..data.splits import train_validation_split
 from ..data.tokenization import tokenize_task
-from ..data.validation import log_report, write_report
+from ..data.validation import write_report
 from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from .calibration import calibrate, calibration_metrics
 from .checkpoints import resolve_resume
@@ -25,6 +28,7 @@ from .finetune import load_for_finetuning
 from .model_card import render_model_card, write_metrics
 from .publish import push_with_trainer
 from .settings import ProjectArguments, resolve_encoder
+from .sources import check_model_folder
 from .trainer import MultiTaskTrainer
 
 logger = logging.getLogger(__name__)
@@ -67,6 +71,29 @@ def resolve_sources(project: ProjectArguments, output_dir: Path) -> dict[str, st
     return sources
 
 
+def describe_eval_data(project: ProjectArguments, sources: dict[str, str], output_dir: Path) -> dict[str, dict]:
+    """What each task's validation scores were measured on, for the model card: the bundled synthetic data, a file
+    (by name, never its folder) or a Hub dataset id."""
+    from ..data.loaders import _HUB_ID
+
+    synthetic_dir = (output_dir / "synthetic_data").resolve()
+
+    def describe(source: str, part: str) -> dict[str, str]:
+        path = Path(source)
+        if path.exists() and synthetic_dir in path.resolve().parents:
+            held_out = ", held-out paraphrase templates" if path.name.startswith("qa_heldout") else ""
+            return {"type": "helpline-fusion-synthetic", "split": "heldout" if held_out else part,
+                    "name": f"bundled synthetic data (seed {project.synthetic_seed}{held_out})", "seed": project.synthetic_seed}
+        if not path.exists() and _HUB_ID.match(source):
+            return {"type": source, "name": source, "split": part, "hub": True}
+        return {"type": "local-file", "name": path.name, "split": part}
+
+    described = {task: describe(source, "validation") for task, source in sources.items()}
+    if "qa" in described and project.qa_eval_file:
+        described["qa"] = describe(project.qa_eval_file, "validation")
+    return described
+
+
 def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> AttentionFusionModel:
     model_kwargs = dict(
         tasks=project.tasks,
@@ -107,6 +134,33 @@ def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> Atte
     if project.freeze_embeddings:
         model.freeze_embeddings()
     return model
+
+
+def apply_umask(folder: Path) -> None:
+    """Give the weights under `folder` the mode any new file gets (0666 less the umask): safetensors writes them
+    with 0600, so a model folder shared with a team or a serving account would not be readable."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.rglob("*.safetensors"):
+        path.chmod(0o666 & ~umask)
+
+
+def remove_checkpoints(output_dir: Path) -> list[str]:
+    """Remove the Trainer's `checkpoint-*` folders (the final model is saved beside them); returns their names."""
+    removed = sorted(path.name for path in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if path.is_dir())
+    for name in removed:
+        shutil.rmtree(output_dir / name)
+    return removed
+
+
+class UmaskCallback(TrainerCallback):
+    """Checkpoint weights get the user's umask too (see `apply_umask`)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+            if folder.is_dir():
+                apply_umask(folder)
 
 
 class RunInfoCallback(TrainerCallback):
@@ -155,7 +209,7 @@ def prepare_data(project: ProjectArguments, training_args: TrainingArguments, to
     if "qa" in loaded and project.qa_eval_file:
         qa_eval, qa_eval_report = load_qa(project.qa_eval_file, config=base_config, labels_from_data=project.labels_from_data)
         report.add(qa_eval_report)
-    log_report(report)
+    eval_data = describe_eval_data(project, sources, output_dir)  # the report is logged once, by write_report
     label_kwargs = (
         config_kwargs_from_data(ner=loaded.get("ner"), cases=loaded.get("cls"), qa=loaded.get("qa"), base=base_config)
         if project.labels_from_data
@@ -171,7 +225,7 @@ def prepare_data(project: ProjectArguments, training_args: TrainingArguments, to
         if project.max_train_examples and len(train_ds) > project.max_train_examples:
             train_ds = train_ds.shuffle(seed=training_args.seed).select(range(project.max_train_examples))
         splits[task] = {"train": train_ds, "validation": val_ds}
-    return splits, report, label_kwargs
+    return splits, report, label_kwargs, eval_data
 
 
 def cpu_has_native_bf16() -> bool:
@@ -200,18 +254,20 @@ def resolve_bf16(training_args: TrainingArguments) -> None:
 
 def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[str, Any]:
     resolve_bf16(training_args)
+    # The model we start from exists or can be had (a mistyped folder or an unreachable Hub id fails here, in one
+    # line), before anything is written.
+    source = check_model_folder(project.init_from) if project.init_from else resolve_encoder(project.encoder)
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     resume = resolve_resume(training_args.resume_from_checkpoint, output_dir)  # before any work: never a half-written one
     set_seed(training_args.seed)  # before the heads are initialised: a run is reproducible from its seed
-    source = project.init_from or resolve_encoder(project.encoder)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=bool(project.init_from))
     base_config = (
         AttentionFusionConfig.from_pretrained(project.init_from) if project.init_from else AttentionFusionConfig()
     )
 
     with training_args.main_process_first(desc="loading and tokenising data"):
-        splits, report, label_kwargs = prepare_data(project, training_args, tokenizer, base_config)
+        splits, report, label_kwargs, eval_data = prepare_data(project, training_args, tokenizer, base_config)
     if training_args.process_index == 0:
         write_report(report, output_dir / REPORT_NAME)
     model = build_model(project, label_kwargs)
@@ -229,13 +285,19 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         config.case_class_weights = {**config.case_class_weights, **weights}
         logger.info("priority loss class weights (inverse frequency): %s", config.case_class_weights.get("priority"))
 
+    # The Trainer aligns the config's special tokens with the tokenizer's, warning that it did; they are the
+    # tokenizer's by design, so set them here (nothing for a user to act on).
+    text_config = config.get_text_config()
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+        if getattr(tokenizer, name, None) is not None:
+            setattr(text_config, name, getattr(tokenizer, name))
     training_args.remove_unused_columns = False
     if training_args.push_to_hub:
         # Checkpoint pushes would leave untagged, partial models on main; the complete folder is published at
         # the end instead (the Trainer still creates the repo up front, so a bad token fails before training).
         training_args.hub_strategy = "end"
     run_info = RunInfoCallback(report.to_dict(), project)
-    callbacks: list[TrainerCallback] = [run_info]
+    callbacks: list[TrainerCallback] = [run_info, UmaskCallback()]
     if project.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=project.early_stopping_patience))
 
@@ -278,11 +340,15 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     if calibration is not None:
         metrics.update(calibration_metrics(calibration))
     if trainer.is_world_process_zero():
-        save_output(trainer, project, training_args, metrics, report.to_dict(), splits)
+        save_output(trainer, project, training_args, metrics, report.to_dict(), splits, eval_data)
+        if not project.keep_checkpoints:  # they served best-model selection and resuming; the model is saved
+            removed = remove_checkpoints(output_dir)
+            if removed:
+                logger.info("removed %s (keep_checkpoints: false)", ", ".join(removed))
     if training_args.push_to_hub:
         # One curated commit and a version tag at the end (`push_with_trainer`), no checkpoint pushes before.
         push_with_trainer(trainer, commit_message="helpline-fusion training run")
-    return {"metrics": metrics, "output_dir": str(output_dir), "trainer": trainer}
+    return {"metrics": metrics, "output_dir": str(output_dir), "trainer": trainer, "eval_data": eval_data}
 
 
 def balanced_class_weights(windows, config, heads: list[str]) -> dict[str, list[float]]:
@@ -319,13 +385,14 @@ def _reopened_mlflow_run(run_id: str | None):
         yield
 
 
-def save_output(trainer, project, training_args, metrics, report: dict, splits) -> None:
+def save_output(trainer, project, training_args, metrics, report: dict, splits, eval_data=None) -> None:
     """Weights + remote code, tokenizer, label maps, metrics, validation report and the model card."""
     output_dir = Path(training_args.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
     # `_internal_call`: with --push_to_hub, save_model would push a half-made folder (no card, no label maps yet);
     # the one push happens after this function (`push_with_trainer`).
     trainer.save_model(str(output_dir), _internal_call=True)
+    apply_umask(output_dir)
     (output_dir / "label_maps.json").write_text(json.dumps(model.config.label_maps(), indent=2))
     write_metrics(output_dir, metrics)
     split_sizes = {task: {name: len(ds) for name, ds in parts.items()} for task, parts in splits.items()}
@@ -339,6 +406,7 @@ def save_output(trainer, project, training_args, metrics, report: dict, splits) 
         split_sizes=split_sizes,
         sampling_strategy=project.sampling_strategy,
         license=project.license,
+        eval_data=eval_data,
     )
     card.save(output_dir / "README.md")
     model.model_card = str(card)  # what `model.push_to_hub(...)` publishes from this process

@@ -24,7 +24,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from ...modeling_attention_fusion.configuration_attention_fusion import SUB_TO_MAIN_CATEGORY
+from ...modeling_attention_fusion.labels_attention_fusion import SUB_TO_MAIN_CATEGORY
 from .case_issues import ISSUES, RISK_CUES, SUB_CATEGORY_SPECS
 from .ner import render
 from .vocab import (

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ...modeling_attention_fusion.configuration_attention_fusion import QA_HEADS
+from ...modeling_attention_fusion.labels_attention_fusion import QA_HEADS
 from .ner import SLOT_PATTERN
 from .qa_scenarios import CALLER_INTROS, SCENARIOS
 from .qa_templates import BEHAVIOURS, HOLD_MARKERS, NEUTRAL_COUNSELLOR

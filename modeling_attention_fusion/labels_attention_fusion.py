@@ -1,0 +1,205 @@
+"""The label reference of the helpline attention-fusion model: entity types, case heads and call-quality heads.
+
+Plain data and the standard library only, so the data tools (`helpline-fusion generate`, `validate`) read the
+schema without importing torch or transformers. Ships to the Hub beside `configuration_attention_fusion.py`,
+which takes its defaults from here.
+"""
+
+from __future__ import annotations
+
+# --------------------------------------------------------------------------- #
+# The label reference (../shared/spec/labels.md): the defaults of the config.  #
+# --------------------------------------------------------------------------- #
+
+NER_ENTITY_TYPES: list[str] = [
+    "NAME",
+    "LOCATION",
+    "VICTIM",
+    "AGE",
+    "GENDER",
+    "INCIDENT_TYPE",
+    "PERPETRATOR",
+    "PHONE_NUMBER",
+    "LANDMARK",
+]
+
+SUB_TO_MAIN_CATEGORY: dict[str, str] = {
+    **{
+        sub: "Advice and Counselling"
+        for sub in [
+            "Bullying",
+            "Child in Conflict with the Law",
+            "Discrimination",
+            "Drug/Alcohol Abuse",
+            "Family Relationship",
+            "HIV/AIDS",
+            "Homelessness",
+            "Legal issues",
+            "Missing Child",
+            "Peer Relationships",
+            "Physical Health",
+            "Psychosocial/Mental Health",
+            "Relationships (Boy/Girl)",
+            "Relationships (Parent/Child)",
+            "Relationships (Student/Teacher)",
+            "School related issues",
+            "Self Esteem",
+            "Sexual & Reproductive Health",
+            "Student/ Teacher Relationship",
+            "Teen Pregnancy",
+        ]
+    },
+    **{
+        sub: "Child Maintenance & Custody"
+        for sub in [
+            "Adoption",
+            "Birth Registration",
+            "Custody",
+            "Foster Care",
+            "Maintenance",
+            "No Care Giver",
+            "Other",
+        ]
+    },
+    **{
+        sub: "Disability"
+        for sub in [
+            "Albinism",
+            "Hearing impairment",
+            "Hydrocephalus",
+            "Mental impairment",
+            "Multiple disabilities",
+            "Physical impairment",
+            "Speech impairment",
+            "Spinal bifida",
+            "Visual impairment",
+        ]
+    },
+    **{
+        sub: "GBV"
+        for sub in [
+            "Emotional/Psychological Violence",
+            "Financial/Economic Violence",
+            "Forced Marriage Violence",
+            "Harmful Practice",
+            "Physical Violence",
+            "Sexual Violence",
+        ]
+    },
+    **{
+        sub: "Information"
+        for sub in ["Child Abuse", "Child Rights", "Info on Helpline", "Legal Issues", "School Related Issues"]
+    },
+    **{
+        sub: "Nutrition"
+        for sub in [
+            "Balanced Diet",
+            "Breastfeeding",
+            "Feeding & Food preparation",
+            "Malnutrition",
+            "Obesity",
+            "Stagnation",
+            "Underweight",
+        ]
+    },
+    **{
+        sub: "VANE"
+        for sub in [
+            "Child Abduction",
+            "Child Labor",
+            "Child Marriage",
+            "Child Neglect",
+            "Child Trafficking",
+            "Emotional Abuse",
+            "Female Genital Mutilation",
+            "OCSEA",
+            "Physical Abuse",
+            "Sexual Abuse",
+            "Traditional Practice",
+            "Unlawful Confinement",
+        ]
+    },
+}
+
+UNKNOWN_CATEGORY = "Unknown"
+
+MAIN_CATEGORIES: list[str] = sorted(set(SUB_TO_MAIN_CATEGORY.values())) + [UNKNOWN_CATEGORY]
+
+INTERVENTIONS: list[str] = [
+    "Counselling",
+    "Referral",
+    "Follow-up",
+    "Legal Aid",
+    "Psychosocial Support",
+    "Medical Referral",
+    "Home Visit",
+    "Case Conference",
+    "Police Referral",
+    "Child Protection",
+    "Emergency Response",
+    "Mediation",
+    "Shelter",
+    "Nutritional Support",
+    "Educational Support",
+    "Signposting",
+    "Awareness/Information Provided",
+    "Unknown",
+]
+
+PRIORITIES: list[str] = ["1", "2", "3"]  # "1" critical, "2" urgent, "3" routine
+
+CASE_HEADS: dict[str, list[str]] = {
+    "main_category": MAIN_CATEGORIES,
+    "sub_category": sorted(SUB_TO_MAIN_CATEGORY),
+    "intervention": INTERVENTIONS,
+    "priority": PRIORITIES,
+}
+
+QA_HEADS: dict[str, list[str]] = {
+    "opening": ["use of call opening phrase"],
+    "listening": [
+        "caller not interrupted",
+        "empathises with caller",
+        "paraphrases/rephrases issue",
+        "uses please and thank you",
+        "does not hesitate or sound unsure",
+    ],
+    "proactiveness": [
+        "willing to solve extra issues",
+        "confirms satisfaction with action points",
+        "follows up on case updates",
+    ],
+    "resolution": [
+        "gives accurate information",
+        "correct language use",
+        "consults if unsure",
+        "follows correct steps",
+        "explains solution process clearly",
+    ],
+    "hold": ["explains before placing on hold", "thanks caller for holding"],
+    "closing": ["proper call closing phrase used"],
+}
+
+# The three tasks, named once. The task ids are what code, configs (`tasks`, `pooling`, `task_loss_weights`,
+# `temperatures`), batches (`task=`), model outputs (`cls_logits`) and metric keys (`eval_cls_priority_accuracy`)
+# use; the result words are what a reader sees: the keys of `predict()`'s results, the model card's sections and
+# the review decisions (`case.priority`, `quality.hold`). One field breaks the rule and keeps its name because
+# published configs carry it: `case_heads` holds the heads of task `cls`.
+TASKS: tuple[str, ...] = ("ner", "cls", "qa")
+TASK_RESULT_KEYS: dict[str, str] = {"ner": "entities", "cls": "case", "qa": "quality"}
+POOLING_CHOICES: tuple[str, ...] = ("attention", "cls", "mean")
+NER_HEAD_CHOICES: tuple[str, ...] = ("linear", "mlp")
+SENTENCE_TASKS: tuple[str, ...] = ("cls", "qa")
+
+
+def bio_tags(entity_types: list[str]) -> list[str]:
+    """BIO tag list for ``entity_types``: ``O`` first, then ``B-X``/``I-X`` per type.
+
+    Example:
+        >>> bio_tags(["NAME", "AGE"])
+        ['O', 'B-NAME', 'I-NAME', 'B-AGE', 'I-AGE']
+    """
+    tags = ["O"]
+    for entity_type in entity_types:
+        tags += [f"B-{entity_type}", f"I-{entity_type}"]
+    return tags

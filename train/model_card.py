@@ -1,4 +1,5 @@
-"""The model card: the `model_card.md` template beside this file (package data) rendered with `huggingface_hub.ModelCard`.
+"""The model card: the `model_card.md` template (top level; `train/model_card.md` links to it and ships as package
+data) rendered with `huggingface_hub.ModelCard`.
 
 Metadata (`library_name`, `pipeline_tag`, `tags`, `base_model`, `datasets`, `license`) and a `model-index`
 with one result per task head and metric come from the config and the run's metrics; the body gets the

@@ -82,8 +82,11 @@ def render_model_card(
     license: str = "mit",
     datasets: list[str] | None = None,
     extra_results: str = "",
+    distillation: dict[str, Any] | None = None,
 ) -> ModelCard:
-    """Render the card for a trained model; `metrics` are the final evaluation metrics (with or without `eval_`)."""
+    """Render the card for a trained model; `metrics` are the final evaluation metrics (with or without `eval_`).
+
+    `distillation`: `{"teachers": {task: Hub id or "local model"}, "alpha", "temperature"}` of a distilled model."""
     m = _strip_prefix(metrics)
     base_model = base_model or getattr(config, "base_model_name", None)
     card_data = ModelCardData(
@@ -153,6 +156,7 @@ def render_model_card(
         data_rows=data_rows,
         split_rows=[{"task": t, **sizes} for t, sizes in (split_sizes or {}).items()],
         extra_results=extra_results,
+        distillation=distillation,
         calibration=_calibration_summary(m),
         year=datetime.date.today().year,
     )

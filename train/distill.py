@@ -213,10 +213,13 @@ def add_teacher_outputs(
         size = len(batch["input_ids"])
         rows = [{key: values[i] for key, values in batch.items()} for i in range(size)]
         inputs = collator(rows)
+        device = next(teacher.parameters()).device
         with torch.inference_mode():
-            out = teacher(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], task=task)
+            out = teacher(
+                input_ids=inputs["input_ids"].to(device), attention_mask=inputs["attention_mask"].to(device), task=task
+            )
         if task == "ner":
-            logits = out.ner_logits.float().numpy()
+            logits = out.ner_logits.float().cpu().numpy()
             width = logits.shape[1]
             kept = []
             for i, row in enumerate(batch["input_ids"]):
@@ -225,7 +228,7 @@ def add_teacher_outputs(
             return {KD_NER: kept}
         heads = out.cls_logits if task == "cls" else out.qa_logits
         prefix = KD_CLS_PREFIX if task == "cls" else KD_QA_PREFIX
-        return {prefix + head: list(values.float().numpy()) for head, values in heads.items()}
+        return {prefix + head: list(values.float().cpu().numpy()) for head, values in heads.items()}
 
     started = time.perf_counter()
     result = windows.map(
@@ -264,15 +267,24 @@ def prepare_teachers(
     *,
     batch_size: int,
     cache_dir: str | Path | None,
+    device: Any = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Load and check every teacher, then add its outputs to its task's training windows (one teacher at a time,
-    freed before the next)."""
+    """Load and check every teacher, then add its outputs to its task's training windows (one teacher at a time, on
+    `device`, freed before the next)."""
     out = dict(train_windows)
     stats: list[dict[str, Any]] = []
     for task, source in teachers.items():
         teacher, teacher_tokenizer = load_teacher(task, source)
         check_tokenizer(task, teacher_tokenizer, student_tokenizer)
         check_teacher_labels(task, teacher.config, student_config)
+        if task == "ner" and teacher.config.ner_label_all_subwords != student_config.ner_label_all_subwords:
+            logger.warning(
+                "teachers.ner: the teacher was trained with ner_label_all_subwords=%s, the student with %s: the "
+                "teacher's tags on the sub-words it was not trained on are distilled too",
+                teacher.config.ner_label_all_subwords, student_config.ner_label_all_subwords,
+            )  # fmt: skip
+        if device is not None:
+            teacher.to(device)
         if task in out:
             out[task], entry = add_teacher_outputs(
                 task, out[task], teacher, collator, batch_size=batch_size, cache_dir=cache_dir

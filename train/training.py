@@ -245,6 +245,7 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
             tokenized["train"], teacher_stats = prepare_teachers(
                 project.teachers, tokenized["train"], tokenizer, config, collator,
                 batch_size=training_args.per_device_eval_batch_size, cache_dir=output_dir / CACHE_DIR_NAME,
+                device=training_args.device,
             )  # fmt: skip
         if training_args.process_index == 0:
             (output_dir / TEACHER_OUTPUTS_NAME).write_text(json.dumps(teacher_stats, indent=2))

@@ -18,6 +18,11 @@ from .validation import MASKED
 
 logger = logging.getLogger(__name__)
 
+# Distillation soft-target columns (written by `train/distill.py`; named here so data/ does not import train/).
+KD_NER = "kd_ner"
+KD_CLS_PREFIX = "kd_cls_"
+KD_QA_PREFIX = "kd_qa_"
+
 
 class MultiTaskCollator:
     """Collate a list of features of ONE task into tensors.
@@ -25,7 +30,8 @@ class MultiTaskCollator:
     Returns `{"task": str, "input_ids": LongTensor(batch, seq), "attention_mask": LongTensor(batch, seq),
     "example_id": LongTensor(batch), "labels": ...}` where `labels` is a `LongTensor(batch, seq)` for `ner`, a
     dict head -> `LongTensor(batch)` for `cls`, and a dict head -> `FloatTensor(batch, n_sub)` for `qa`. Features
-    without labels (prediction) give no `labels` key.
+    without labels (prediction) give no `labels` key. Features with distillation soft targets (`kd_*` columns)
+    also give `teacher_logits`, shaped like the task's logits.
 
     Args:
         tokenizer: gives `pad_token_id` and `padding_side`.
@@ -117,7 +123,32 @@ class MultiTaskCollator:
                 labels[head] = torch.tensor(rows, dtype=torch.float)
             if labels:
                 batch["labels"] = labels
+        teacher = self._teacher_logits(task, features, length)
+        if teacher is not None:
+            batch["teacher_logits"] = teacher
         return batch
+
+    def _teacher_logits(self, task: str, features: list[dict[str, Any]], length: int) -> Any:
+        """The distillation soft targets (`kd_*` columns, `train/distill.py`) as `teacher_logits`: for NER a
+        `FloatTensor(batch, seq, tags)` padded with zeros like `input_ids`; for case and quality a dict head ->
+        `FloatTensor(batch, n)`. `None` when the features carry none."""
+        first = features[0]
+        if task == "ner":
+            if KD_NER not in first:
+                return None
+            rows = []
+            for feature in features:
+                logits = torch.tensor(feature[KD_NER], dtype=torch.float)
+                padding = torch.zeros(length - logits.shape[0], logits.shape[1])
+                rows.append(torch.cat([padding, logits] if self.padding_side == "left" else [logits, padding]))
+            return torch.stack(rows)
+        prefix = KD_CLS_PREFIX if task == "cls" else KD_QA_PREFIX
+        heads = [key[len(prefix) :] for key in first if key.startswith(prefix)]
+        if not heads:
+            return None
+        return {
+            head: torch.tensor([feature[prefix + head] for feature in features], dtype=torch.float) for head in heads
+        }
 
 
 def _special_margins(tokenizer: Any) -> tuple[int, int]:

@@ -115,11 +115,13 @@ def render_model_card(
     datasets: list[str] | None = None,
     extra_results: str = "",
     eval_data: dict[str, dict] | None = None,
+    distillation: dict[str, Any] | None = None,
 ) -> ModelCard:
     """Render the card for a trained model; `metrics` are the final evaluation metrics (with or without `eval_`).
 
     `eval_data` names, per task, the data the validation scores were measured on (see `eval_results`); its Hub
-    dataset ids also go into the card's `datasets` metadata.
+    dataset ids also go into the card's `datasets` metadata. `distillation`: `{"teachers": {task: Hub id or
+    "local model"}, "alpha", "temperature"}` of a distilled model.
     """
     m = _strip_prefix(metrics)
     hub_datasets = sorted({entry["name"] for entry in (eval_data or {}).values() if entry.get("hub")})
@@ -192,6 +194,7 @@ def render_model_card(
         data_rows=data_rows,
         split_rows=[{"task": t, **sizes} for t, sizes in (split_sizes or {}).items()],
         extra_results=extra_results,
+        distillation=distillation,
         calibration=_calibration_summary(m),
         data_summary=data_summary(eval_data),
         eval_data_rows=[{"task": TASK_WORDS.get(t, t), **entry} for t, entry in (eval_data or {}).items()],

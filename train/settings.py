@@ -130,6 +130,16 @@ class ProjectArguments:
         metadata={"help": "Override the encoder's attention-probability dropout (e.g. 0 on CPU, where PyTorch's "
                   "fused attention kernel cannot apply dropout and a much slower path is taken)."},
     )
+    teachers: dict | str | None = field(
+        default=None,
+        metadata={"help": "Distillation teachers per task (helpline-fusion models sharing the student's tokenizer): "
+                  "in YAML a mapping {ner: DIR_OR_ID, cls: ..., qa: ...}; on the command line a JSON object or "
+                  "task=DIR_OR_ID pairs separated by commas. Unset: no distillation."},
+    )
+    distill_alpha: float = field(
+        default=0.5, metadata={"help": "Weight of the distillation (soft) loss; the hard loss gets 1 - alpha."}
+    )
+    distill_temperature: float = field(default=2.0, metadata={"help": "Temperature of the teachers' soft targets."})
     freeze_encoder: bool = field(default=False)
     freeze_embeddings: bool = field(default=False)
     mlflow_tracking_uri: str | None = field(

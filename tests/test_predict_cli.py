@@ -5,23 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from transformers import BertTokenizerFast
 
 from helpline_fusion.cli import main as cli_main
 from helpline_fusion.train.predict_cli import main, read_records
-
-from .test_inference import VOCAB, make_model
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model")
-    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True, model_max_length=512)
-    make_model(window_length=32, window_stride=8).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
 
 GOOD_1 = {"id": "call-1", "text": "my child is 12 years old and he is calling from kisumu town " * 3}
 GOOD_2 = {"uniqueid": "1685808460.7278", "narrative": "hello , my name is amina"}

@@ -16,21 +16,8 @@ import sys
 import time
 
 import pytest
-from transformers import BertTokenizerFast
 
 from helpline_fusion.train.predict_cli import iter_records, main
-
-from .test_inference import VOCAB, make_model
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model")
-    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True, model_max_length=512)
-    make_model(window_length=32, window_stride=8).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def run(model_dir, source, out, *extra):

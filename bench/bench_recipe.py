@@ -67,6 +67,8 @@ ROWS: dict[str, tuple[list[str], dict, dict, str]] = {
     "fused_new": (["ner", "cls", "qa"], NEW, {}, "current recipe, fused, shuffled sampling"),
     "fused_temperature": (["ner", "cls", "qa"], NEW, {"sampling_strategy": "temperature"}, "temperature sampling"),
     "fused_ner_weight2": (["ner", "cls", "qa"], NEW, {"loss_weight_ner": "2"}, "NER loss weight 2"),
+    "fused_ner_weight0.3": (["ner", "cls", "qa"], NEW, {"loss_weight_ner": "0.3"}, "NER loss weight 0.3"),
+    "fused_ner_weight0.1": (["ner", "cls", "qa"], NEW, {"loss_weight_ner": "0.1"}, "NER loss weight 0.1"),
 }
 DEFAULT_STEPS = {"ner": 150, "cls": 150, "qa": 100}
 COLUMNS = {

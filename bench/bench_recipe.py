@@ -69,6 +69,8 @@ ROWS: dict[str, tuple[list[str], dict, dict, str]] = {
     "fused_ner_weight2": (["ner", "cls", "qa"], NEW, {"loss_weight_ner": "2"}, "NER loss weight 2"),
     "fused_ner_weight0.3": (["ner", "cls", "qa"], NEW, {"loss_weight_ner": "0.3"}, "NER loss weight 0.3"),
     "fused_ner_weight0.1": (["ner", "cls", "qa"], NEW, {"loss_weight_ner": "0.1"}, "NER loss weight 0.1"),
+    "fused_head_lr_3e-3": (["ner", "cls", "qa"], NEW, {"head_learning_rate": "3e-3"}, "head learning rate 3e-3"),
+    "fused_head_lr_1e-2": (["ner", "cls", "qa"], NEW, {"head_learning_rate": "1e-2"}, "head learning rate 1e-2"),
 }
 DEFAULT_STEPS = {"ner": 150, "cls": 150, "qa": 100}
 COLUMNS = {

@@ -49,7 +49,8 @@ def tiny_run_config(tmp_path_factory):
         "\n".join([
             f"encoder: {root / 'encoder'}", f"ner_file: {files['ner_file']}", f"cases_file: {files['cases_file']}",
             f"qa_file: {files['qa_file']}", "window_length: 48", "window_stride: 16", "max_train_examples: 12",
-            "head_learning_rate: 1.0e-3", "calibrate: false", "max_steps: 3", "per_device_train_batch_size: 4",
+            "head_learning_rate: 1.0e-3", "encoder_name: org/tiny-encoder",
+            "encoder_attention_dropout: 0.0", "calibrate: false", "max_steps: 3", "per_device_train_batch_size: 4",
             "per_device_eval_batch_size: 32", "learning_rate: 3.0e-3", "eval_strategy: 'no'", "save_strategy: 'no'",
             "load_best_model_at_end: false", "logging_steps: 1", "use_cpu: true", "seed: 7", "report_to: [mlflow]",
             "dataloader_num_workers: 0", "disable_tqdm: true",
@@ -162,11 +163,14 @@ def test_reuse_from_a_folder_without_settings_record_checks_what_it_can(quality_
     # training_args.bin (as training left it) and config.json agree with the settings as given...
     assert differing_settings(recorded, expected) == []
     assert {"head_learning_rate", "sampling_strategy", "ner_file"} <= set(unrecovered)
-    assert "window_stride" not in unrecovered and "tasks" not in unrecovered
+    assert not {"window_stride", "tasks", "encoder_name", "encoder_attention_dropout"} & set(unrecovered)
     # ... and still catch a different training argument or model setting.
     other = run_settings(*parse_settings([str(config), *overrides, "--tasks", "ner", "--window_stride", "8",
-                                          "--weight_decay", "0.1"]))  # fmt: skip
-    assert [key for key, _, _ in differing_settings(recorded, other)] == ["window_stride", "weight_decay"]
+                                          "--weight_decay", "0.1", "--encoder_attention_dropout", "0.1",
+                                          "--encoder_name", "org/other"]))  # fmt: skip
+    assert [key for key, _, _ in differing_settings(recorded, other)] == [
+        "encoder_attention_dropout", "encoder_name", "window_stride", "weight_decay"
+    ]
     distill = _bench_module("bench_distill")
     argv = ["--config", str(config), "--output", str(tmp_path / "d"), "--reuse-from", str(old), "--", *overrides]
     assert distill.main(argv) == 2

@@ -94,6 +94,12 @@ def settings_from_folder(folder: Path, expected: dict[str, Any]) -> tuple[dict[s
     for setting, task in LOSS_WEIGHTS.items():
         if task in weights:
             project[setting] = weights[task]
+    encoder = model_config.get("encoder_config") or {}
+    dropout = [encoder[name] for name in ("attention_probs_dropout_prob", "attention_dropout") if name in encoder]
+    if dropout and expected["project"].get("encoder_attention_dropout") is not None:  # unset: the encoder's own
+        project["encoder_attention_dropout"] = dropout[0]
+    if not expected["project"].get("init_from") and expected["project"].get("encoder_name"):
+        project["encoder_name"] = model_config.get("base_model_name")  # what build_model records it as
     # Settings `train` leaves unset fall back to the config's default, which it then records: compare the default.
     unrecovered = sorted(set(expected["project"]) - set(project) - IGNORED_PROJECT)
     return {"format": 0, "project": project, "training": training}, unrecovered

@@ -140,7 +140,8 @@ def reuse_run(name: str, args: argparse.Namespace) -> dict:
     }
     summary = Path(args.reuse_from) / "quality.json"  # bench_quality's steps and times, when it wrote them
     timing = json.loads(summary.read_text()).get("runs", {}).get(REUSED_AS[name], {}) if summary.is_file() else {}
-    print(f"== {name}: reusing {folder} (settings checked)", flush=True)
+    checked = f"{len(unrecovered)} settings not recorded, accepted" if unrecovered else "settings checked"
+    print(f"== {name}: reusing {folder} ({checked})", flush=True)
     return {
         "output_dir": str(folder),
         "reused_from": str(folder),
@@ -281,7 +282,8 @@ def format_report(runs: dict, rows, goals, speed: dict) -> str:
     for name, run in runs.items():
         if name != "args":
             where = f"reused: {run['reused_from']}" if run["reused_from"] else "here"
-            lines.append(f"| {name} | {run['steps']} | {run['seconds']} | {where} |")
+            steps, seconds = ("n/a" if run[key] is None else run[key] for key in ("steps", "seconds"))
+            lines.append(f"| {name} | {steps} | {seconds} | {where} |")
     unchecked = {
         name: run["unchecked_settings"]
         for name, run in runs.items()

@@ -4,6 +4,10 @@
     python bench/bench_distill.py -- --num_train_epochs 1  # extra settings for every run, after --
     python bench/bench_distill.py --quick                  # a few steps on a little synthetic data: pipeline check
 
+    # the cheaper way: the teachers and the student without KD are bench_quality's single-task and fused runs
+    python bench/bench_quality.py -- --num_train_epochs 1
+    python bench/bench_distill.py --reuse-from bench/results/quality -- --num_train_epochs 1
+
 One command for the whole phase, every run in this process with `train/training.py`:
 
 1. trains the three teachers, single-task runs of the config (`--tasks ner`, `cls`, `qa`);
@@ -14,6 +18,13 @@ One command for the whole phase, every run in this process with `train/training.
    metrics, the goals of issue [kd], and the inference throughput and size of the student against the three
    teachers together (`predict` on the same transcripts: the student serves all three tasks in one pass, the
    teachers one task each).
+
+With `--reuse-from DIR` the teachers and the student without KD are not trained: the finished runs of
+`bench/bench_quality.py` in DIR stand in for them (`ner_only`, `cls_only`, `qa_only` for the teachers, `fused` for
+the student; same config, same data per task, same epochs), their validation metrics read from their
+`eval_results.json`. Each is checked first against the settings this script would train it with, from the
+`run_settings.json` training writes (`train/run_settings.py`; only where runs were written and reported to may
+differ): any other difference is refused, naming the folder and the settings. Only the student with KD is trained.
 
 Writes `distill.json` into the output folder. `--quick` replaces the data by 60 synthetic records a task and
 trains 4 steps a model: it checks the pipeline, its numbers mean nothing.
@@ -44,18 +55,109 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "distill"))
     parser.add_argument("--quick", action="store_true", help="a few steps per model on little synthetic data")
     parser.add_argument("--transcripts", type=int, default=120, help="transcripts for the throughput measurement")
-    parser.add_argument("overrides", nargs="*", help="extra settings for every run, e.g. --num_train_epochs 1 (after --)")
+    parser.add_argument(
+        "--reuse-from",
+        metavar="DIR",
+        help="a bench_quality output folder whose finished runs "
+        "stand in for the teachers and the student without KD (checked to have the same settings)",
+    )
+    parser.add_argument(
+        "--accept-unrecorded",
+        action="store_true",
+        help="with --reuse-from: accept runs written "
+        "before run_settings.json existed, whose settings can only partly be checked "
+        "(training_args.bin and config.json); the unchecked settings are listed in the report",
+    )
+    parser.add_argument(
+        "overrides", nargs="*", help="extra settings for every run, e.g. --num_train_epochs 1 (after --)"
+    )
     return parser.parse_args(argv)
 
 
-def train_run(name: str, extra: list[str], args: argparse.Namespace) -> dict:
+# The run of bench/bench_quality.py that stands in for each role with --reuse-from (its VARIANTS).
+REUSED_AS = {"teacher_ner": "ner_only", "teacher_cls": "cls_only", "teacher_qa": "qa_only", "student": "fused"}
+
+
+class ReuseRefused(ValueError):
+    """A run given to --reuse-from was trained otherwise than this script would train it (or cannot be checked)."""
+
+
+def run_extra(name: str, teachers: dict[str, str] | None = None) -> list[str]:
+    """The settings that make each role: a teacher is a single-task run of the config, the students fused runs."""
+    if name.startswith("teacher_"):
+        return ["--tasks", name.removeprefix("teacher_")]
+    return ["--tasks", *TASKS, *(["--teachers", json.dumps(teachers)] if name == "student_kd" else [])]
+
+
+def build_settings(name: str, args: argparse.Namespace, teachers: dict[str, str] | None = None):
+    """(project settings, TrainingArguments) of role `name`: the config, then --quick, the overrides, the role."""
     from helpline_fusion.train.settings import parse_settings
-    from helpline_fusion.train.training import train
 
     output = Path(args.output) / name
     argv = [args.config, "--output_dir", str(output), "--report_to", "none", *(QUICK if args.quick else []),
-            *args.overrides, *extra]  # fmt: skip
-    project, training_args = parse_settings(argv)
+            *args.overrides, *run_extra(name, teachers)]  # fmt: skip
+    return parse_settings(argv)
+
+
+def check_one_difference(args: argparse.Namespace, teachers: dict[str, str]) -> None:
+    """The KD student is the student without KD plus `teachers`, nothing else (the comparison differs in one thing)."""
+    from helpline_fusion.train.run_settings import differing_settings, run_settings
+
+    plain = run_settings(*build_settings("student", args))
+    kd = run_settings(*build_settings("student_kd", args, teachers))
+    differing = [key for key, _, _ in differing_settings(kd, plain)]
+    if differing != ["teachers"]:
+        raise ReuseRefused(f"the students with and without KD would differ in {differing}, not only in teachers")
+
+
+def reuse_run(name: str, args: argparse.Namespace) -> dict:
+    """The finished bench_quality run standing in for role `name`, after checking it was trained as `name` would be.
+
+    Raises:
+        ReuseRefused: naming the folder and each differing setting (recorded vs this script's value).
+    """
+    from helpline_fusion.train.run_settings import differing_settings, run_settings, settings_from_folder
+
+    folder = Path(args.reuse_from) / REUSED_AS[name]
+    expected = run_settings(*build_settings(name, args))
+    try:
+        recorded, unrecovered = settings_from_folder(folder, expected)
+    except ValueError as error:
+        raise ReuseRefused(f"--reuse-from: cannot stand in for {name}: {error}") from error
+    differing = differing_settings(recorded, expected)
+    if differing:
+        listed = "; ".join(f"{key}: {theirs!r} there, {mine!r} here" for key, theirs, mine in differing)
+        raise ReuseRefused(f"--reuse-from: {folder} was trained with other settings than {name} would be: {listed}")
+    if unrecovered and not args.accept_unrecorded:
+        raise ReuseRefused(
+            f"--reuse-from: {folder} has no run_settings.json (trained before it was recorded); training_args.bin "
+            f"and config.json match, but these settings cannot be checked: {', '.join(unrecovered)}. Retrain it, "
+            "or pass --accept-unrecorded to use it anyway (the report lists them)"
+        )
+    metrics = {
+        key.removeprefix("eval_"): value
+        for key, value in json.loads((folder / "eval_results.json").read_text()).items()
+    }
+    summary = Path(args.reuse_from) / "quality.json"  # bench_quality's steps and times, when it wrote them
+    timing = json.loads(summary.read_text()).get("runs", {}).get(REUSED_AS[name], {}) if summary.is_file() else {}
+    checked = f"{len(unrecovered)} settings not recorded, accepted" if unrecovered else "settings checked"
+    print(f"== {name}: reusing {folder} ({checked})", flush=True)
+    return {
+        "output_dir": str(folder),
+        "reused_from": str(folder),
+        "unchecked_settings": unrecovered,
+        "seconds": timing.get("seconds"),
+        "steps": timing.get("steps"),
+        "metrics": metrics,
+        "teacher_outputs": None,
+    }
+
+
+def train_run(name: str, args: argparse.Namespace, teachers: dict[str, str] | None = None) -> dict:
+    from helpline_fusion.train.training import train
+
+    output = Path(args.output) / name
+    project, training_args = build_settings(name, args, teachers)
     print(f"== training {name}", flush=True)
     started = time.perf_counter()
     result = train(project, training_args)
@@ -63,6 +165,7 @@ def train_run(name: str, extra: list[str], args: argparse.Namespace) -> dict:
     teacher_outputs = output / "teacher_outputs.json"
     return {
         "output_dir": str(output),
+        "reused_from": None,
         "seconds": round(seconds, 1),
         "steps": result["trainer"].state.global_step,
         "metrics": {key.removeprefix("eval_"): value for key, value in result["metrics"].items()},
@@ -94,7 +197,9 @@ def goal_rows(runs: dict) -> list[tuple[str, str, bool | None]]:
     for task, key in HEADLINE.items():
         teacher = runs[f"teacher_{task}"]["metrics"].get(key)
         if teacher is not None and key in kd:
-            rows.append((f"KD student >= {task} teacher on {key}", f"{kd[key]:.3f} vs {teacher:.3f}", kd[key] >= teacher))
+            rows.append(
+                (f"KD student >= {task} teacher on {key}", f"{kd[key]:.3f} vs {teacher:.3f}", kd[key] >= teacher)
+            )
         if key in kd and key in plain:
             better += kd[key] > plain[key]
     rows.append(("KD student > student without KD on >= 2 of 3 headline metrics", f"{better} of 3", better >= 2))
@@ -108,7 +213,7 @@ def _texts(runs: dict, limit: int) -> list[str]:
     from helpline_fusion.train.training import resolve_sources
 
     project, training_args = parse_settings([runs["args"].config, *(QUICK if runs["args"].quick else []),
-                                             *runs["args"].overrides, "--output_dir", runs["student"]["output_dir"]])  # fmt: skip
+                                             *runs["args"].overrides, "--output_dir", runs["student_kd"]["output_dir"]])  # fmt: skip
     sources = resolve_sources(project, Path(training_args.output_dir))
     loaded, _ = load_all(ner=sources.get("ner"), cases=sources.get("cls"), labels_from_data=True)
     texts = [text for ds in loaded.values() for text in ds["text"][: limit // 2]]
@@ -171,17 +276,49 @@ def format_report(runs: dict, rows, goals, speed: dict) -> str:
         f"{speed['student_bytes'] / max(speed['teachers_bytes'], 1):.2f}x; {speed['transcripts']} transcripts, "
         f"{speed['torch_threads']} torch threads",
         "",
-        "| run | steps | train + eval seconds |",
-        "|---|---|---|",
+        "| run | steps | train + eval seconds | trained |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {name} | {run['steps']} | {run['seconds']} |" for name, run in runs.items() if name != "args"]
-    cache = runs["student_kd"]["teacher_outputs"] or []
+    for name, run in runs.items():
+        if name != "args":
+            where = f"reused: {run['reused_from']}" if run["reused_from"] else "here"
+            steps, seconds = ("n/a" if run[key] is None else run[key] for key in ("steps", "seconds"))
+            lines.append(f"| {name} | {steps} | {seconds} | {where} |")
+    unchecked = {
+        name: run["unchecked_settings"]
+        for name, run in runs.items()
+        if name != "args" and run.get("unchecked_settings")
+    }
+    if unchecked:
+        lines += ["", "settings of reused runs not checked (no run_settings.json): "
+                  + "; ".join(f"{name}: {', '.join(keys)}" for name, keys in unchecked.items())]  # fmt: skip
+    cache = cache_summary(runs["student_kd"]["teacher_outputs"])
     if cache:
-        total_s = sum(entry["seconds"] for entry in cache)
-        total_mb = sum(entry["bytes"] or 0 for entry in cache) / 1e6
-        per_task = ", ".join(f"{e['task']} {e['windows']} windows {e['seconds']} s {(e['bytes'] or 0) / 1e6:.1f} MB" for e in cache)
-        lines += ["", f"teacher-output cache: {total_s:.1f} s, {total_mb:.1f} MB on disk ({per_task})"]
+        lines += ["", cache]
     return "\n".join(lines)
+
+
+def cache_summary(entries: list[dict] | None) -> str:
+    """The cost of the teachers' outputs: time of the map pass and disk of the cache, in total and per task."""
+    if not entries:
+        return ""
+    total_s = sum(entry["seconds"] for entry in entries)
+    total_mb = sum(entry["bytes"] or 0 for entry in entries) / 1e6
+    per_task = ", ".join(
+        f"{e['task']} {e['windows']} windows {e['seconds']} s {(e['bytes'] or 0) / 1e6:.1f} MB"
+        + (" (read from an earlier cache)" if e.get("cached") else "")
+        for e in entries
+    )
+    return f"teacher-output cache: {total_s:.1f} s, {total_mb:.1f} MB on disk ({per_task})"
+
+
+def reused_runs(args: argparse.Namespace) -> dict:
+    """With --reuse-from, the checked runs standing in for the teachers and the student without KD (else none)."""
+    if not args.reuse_from:
+        return {}
+    if not Path(args.reuse_from).is_dir():
+        raise ReuseRefused(f"--reuse-from: {args.reuse_from} is not a folder")
+    return {name: reuse_run(name, args) for name in REUSED_AS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,13 +327,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick and not (shared / "ner_helpline.jsonl").is_file() and "--ner_file" not in args.overrides:
         print(f"bench_distill: the public helpline data is not at {shared}; use --quick or give --ner_file")
         return 0
+    try:
+        runs = reused_runs(args)  # every check before any training
+    except ReuseRefused as error:
+        print(f"bench_distill: {error}", file=sys.stderr)
+        return 2
     Path(args.output).mkdir(parents=True, exist_ok=True)
-    runs: dict = {}
-    for task in TASKS:
-        runs[f"teacher_{task}"] = train_run(f"teacher_{task}", ["--tasks", task], args)
-    runs["student"] = train_run("student", ["--tasks", *TASKS], args)
+    for name in REUSED_AS:
+        if name not in runs:
+            runs[name] = train_run(name, args)
     teachers = {task: runs[f"teacher_{task}"]["output_dir"] for task in TASKS}
-    runs["student_kd"] = train_run("student_kd", ["--tasks", *TASKS, "--teachers", json.dumps(teachers)], args)
+    check_one_difference(args, teachers)
+    runs["student_kd"] = train_run("student_kd", args, teachers)
+    print(cache_summary(runs["student_kd"]["teacher_outputs"]), flush=True)
     runs["args"] = args
     texts = _texts(runs, 8 if args.quick else args.transcripts)
     speed = speed_and_size(runs, texts)
@@ -207,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(sys.argv),
         "config": args.config,
         "quick": args.quick,
+        "reuse_from": args.reuse_from,
         "runs": {name: run for name, run in runs.items() if name != "args"},
         "comparison": [{"metric": k, "teacher": t, "student": p, "student_kd": d} for k, t, p, d in rows],
         "goals": [{"goal": g, "measured": v, "met": m} for g, v, m in goals],

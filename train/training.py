@@ -28,6 +28,7 @@ from .distill import CACHE_DIR_NAME, check_distill_settings, parse_teachers, pre
 from .finetune import load_for_finetuning
 from .model_card import render_model_card, write_metrics
 from .publish import push_with_trainer
+from .run_settings import run_settings, write_run_settings
 from .settings import ProjectArguments, resolve_encoder
 from .sources import check_model_folder
 from .trainer import MultiTaskTrainer
@@ -259,6 +260,7 @@ def resolve_bf16(training_args: TrainingArguments) -> None:
 
 
 def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[str, Any]:
+    settings = run_settings(project, training_args)  # as given, before bf16 is resolved and data paths filled in
     resolve_bf16(training_args)
     # The model we start from exists or can be had (a mistyped folder or an unreachable Hub id fails here, in one
     # line), before anything is written.
@@ -363,7 +365,7 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     if calibration is not None:
         metrics.update(calibration_metrics(calibration))
     if trainer.is_world_process_zero():
-        save_output(trainer, project, training_args, metrics, report.to_dict(), splits, eval_data)
+        save_output(trainer, project, training_args, metrics, report.to_dict(), splits, eval_data, settings)
         if not project.keep_checkpoints:  # they served best-model selection and resuming; the model is saved
             removed = remove_checkpoints(output_dir)
             if removed:
@@ -419,8 +421,11 @@ def distillation_summary(project: ProjectArguments) -> dict[str, Any] | None:
     }
 
 
-def save_output(trainer, project, training_args, metrics, report: dict, splits, eval_data=None) -> None:
-    """Weights + remote code, tokenizer, label maps, metrics, validation report and the model card."""
+def save_output(
+    trainer, project, training_args, metrics, report: dict, splits, eval_data=None, settings: dict | None = None
+) -> None:
+    """Weights + remote code, tokenizer, label maps, metrics, validation report, the model card and the record of
+    the run's settings (`run_settings.json`, what `bench/bench_distill.py --reuse-from` checks)."""
     output_dir = Path(training_args.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
     # `_internal_call`: with --push_to_hub, save_model would push a half-made folder (no card, no label maps yet);
@@ -429,6 +434,8 @@ def save_output(trainer, project, training_args, metrics, report: dict, splits, 
     apply_umask(output_dir)
     (output_dir / "label_maps.json").write_text(json.dumps(model.config.label_maps(), indent=2))
     write_metrics(output_dir, metrics)
+    if settings is not None:
+        write_run_settings(output_dir, settings)
     split_sizes = {task: {name: len(ds) for name, ds in parts.items()} for task, parts in splits.items()}
     card = render_model_card(
         model.config,

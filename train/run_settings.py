@@ -1,0 +1,150 @@
+"""What a training run was given, recorded in its output folder (`run_settings.json`), and whether another run was
+given the same: so a finished run can stand in for one a benchmark would otherwise train again
+(`bench/bench_distill.py --reuse-from`), and is refused when it was trained otherwise.
+
+The record holds the project settings and the `TrainingArguments` as `train` received them (before it resolves
+bf16 or fills in the synthetic data's paths), with local paths: it stays beside the model and is not among the
+files `helpline-fusion publish` uploads.
+
+Folders written before the record existed still hold `training_args.bin` (the Trainer's pickle of its arguments,
+as training left them) and `config.json` (which records the project settings that shape the model);
+`settings_from_folder` reads those and says which project settings it could not recover.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+RUN_SETTINGS_NAME = "run_settings.json"
+FORMAT_VERSION = 1
+
+# Settings that say where a run wrote or reported to, not what it trained: two runs differing only here are the same.
+IGNORED_TRAINING = frozenset({
+    "output_dir", "run_name", "report_to", "resume_from_checkpoint", "push_to_hub", "hub_model_id", "hub_strategy",
+    "hub_token", "hub_private_repo", "hub_always_push", "hub_revision", "logging_dir",
+})  # fmt: skip
+IGNORED_PROJECT = frozenset({"mlflow_tracking_uri", "mlflow_experiment", "keep_checkpoints"})
+# `train` sets these on its TrainingArguments before the Trainer saves them (`training_args.bin` of older folders).
+SET_BY_TRAINING = frozenset({"remove_unused_columns", "hub_strategy"})
+# Project settings the model's config.json records (setting -> config attribute).
+IN_MODEL_CONFIG = {
+    "tasks": "tasks", "pooling": "pooling", "classifier_dropout": "classifier_dropout",
+    "window_length": "window_length", "window_stride": "window_stride", "ner_head": "ner_head",
+    "ner_label_all_subwords": "ner_label_all_subwords", "pool_layer_norm": "pool_layer_norm",
+}  # fmt: skip
+LOSS_WEIGHTS = {"loss_weight_ner": "ner", "loss_weight_cls": "cls", "loss_weight_qa": "qa"}
+
+
+def run_settings(project: Any, training_args: Any) -> dict[str, Any]:
+    """The record of a run's settings: `{"format": 1, "project": {...}, "training": {...}}` (JSON-ready).
+
+    Example:
+        >>> record = run_settings(*parse_settings(["run.yaml", "--output_dir", "out"]))  # doctest: +SKIP
+        >>> record["training"]["learning_rate"]  # doctest: +SKIP
+    """
+    return json.loads(json.dumps({
+        "format": FORMAT_VERSION,
+        "project": dataclasses.asdict(project),
+        "training": training_args.to_dict(),  # tokens masked by transformers (`<HUB_TOKEN>`)
+    }, default=str))  # fmt: skip
+
+
+def write_run_settings(folder: Path, record: dict[str, Any]) -> Path:
+    path = Path(folder) / RUN_SETTINGS_NAME
+    path.write_text(json.dumps(record, indent=2, sort_keys=True))
+    return path
+
+
+def settings_from_folder(folder: Path, expected: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The settings a finished run in `folder` recorded, and the project settings it could not recover.
+
+    `run_settings.json` when present (nothing unrecovered); else `training_args.bin` and `config.json`, where the
+    project settings that `config.json` does not hold are returned as unrecovered. `expected` (a `run_settings`
+    record) only serves to drop the keys of older transformers versions.
+
+    Raises:
+        ValueError: `folder` holds no finished run (no `eval_results.json`), or no record of its settings.
+    """
+    folder = Path(folder)
+    if not (folder / "eval_results.json").is_file():
+        raise ValueError(f"{folder}: no finished training run here (no eval_results.json)")
+    recorded = folder / RUN_SETTINGS_NAME
+    if recorded.is_file():
+        try:
+            return json.loads(recorded.read_text()), []
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{recorded}: not valid JSON ({error})") from error
+    if not (folder / "training_args.bin").is_file() or not (folder / "config.json").is_file():
+        raise ValueError(f"{folder}: no {RUN_SETTINGS_NAME} and no training_args.bin + config.json to read the "
+                         "run's settings from")  # fmt: skip
+    import torch
+
+    # The Trainer's own pickle, in a folder this user's training wrote (not a downloaded file).
+    training = torch.load(folder / "training_args.bin", weights_only=False).to_dict()
+    training = json.loads(json.dumps(training, default=str))
+    model_config = json.loads((folder / "config.json").read_text())
+    project: dict[str, Any] = {}
+    for setting, attribute in IN_MODEL_CONFIG.items():
+        if attribute in model_config:
+            project[setting] = model_config[attribute]
+    weights = model_config.get("task_loss_weights") or {}
+    for setting, task in LOSS_WEIGHTS.items():
+        if task in weights:
+            project[setting] = weights[task]
+    encoder = model_config.get("encoder_config") or {}
+    dropout = [encoder[name] for name in ("attention_probs_dropout_prob", "attention_dropout") if name in encoder]
+    if dropout and expected["project"].get("encoder_attention_dropout") is not None:  # unset: the encoder's own
+        project["encoder_attention_dropout"] = dropout[0]
+    if not expected["project"].get("init_from") and expected["project"].get("encoder_name"):
+        project["encoder_name"] = model_config.get("base_model_name")  # what build_model records it as
+    # Settings `train` leaves unset fall back to the config's default, which it then records: compare the default.
+    unrecovered = sorted(set(expected["project"]) - set(project) - IGNORED_PROJECT)
+    return {"format": 0, "project": project, "training": training}, unrecovered
+
+
+def expected_as_trained(expected: dict[str, Any], folder_record: dict[str, Any]) -> dict[str, Any]:
+    """`expected` as an older folder's record holds it: the TrainingArguments as `train` left them (bf16 resolved
+    on this machine, `remove_unused_columns` off) and unset model settings as the model config's defaults."""
+    if folder_record.get("format", 0) >= 1:
+        return expected
+    from ..modeling_attention_fusion import AttentionFusionConfig
+
+    training = dict(expected["training"])
+    if training.get("bf16") and (training.get("use_cpu") or not _cuda()):
+        from .training import cpu_has_native_bf16
+
+        training["bf16"] = training["bf16"] and cpu_has_native_bf16()
+    defaults = AttentionFusionConfig()
+    project = {
+        key: getattr(defaults, IN_MODEL_CONFIG[key]) if value is None and key in IN_MODEL_CONFIG else value
+        for key, value in expected["project"].items()
+    }
+    if isinstance(project.get("pooling"), str):  # the config holds it per sentence-level task
+        project["pooling"] = AttentionFusionConfig(pooling=project["pooling"]).pooling
+    return {**expected, "training": training, "project": project}
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def differing_settings(recorded: dict[str, Any], expected: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """`(setting, recorded value, expected value)` for every setting the two records give differently, sorted,
+    leaving out `IGNORED_TRAINING` / `IGNORED_PROJECT` (and, for older folders, what `train` itself sets)."""
+    expected = expected_as_trained(expected, recorded)
+    ignored_training = IGNORED_TRAINING | (SET_BY_TRAINING if recorded.get("format", 0) < 1 else frozenset())
+    differing = []
+    for part, ignored in (("project", IGNORED_PROJECT), ("training", ignored_training)):
+        mine, theirs = recorded.get(part, {}), expected[part]
+        for key in sorted(set(mine) & set(theirs) - ignored):
+            if mine[key] != theirs[key]:
+                differing.append((key, mine[key], theirs[key]))
+        if recorded.get("format", 0) >= 1:  # a full record: a setting only one side has differs too
+            for key in sorted((set(mine) ^ set(theirs)) - ignored):
+                differing.append((key, mine.get(key, "<absent>"), theirs.get(key, "<absent>")))
+    return differing

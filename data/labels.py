@@ -153,7 +153,7 @@ class LabelMaps:
     def ner_label2id(self) -> dict[str, int]:
         return {tag: i for i, tag in enumerate(self.ner_labels)}
 
-    def case_label2id(self, head: str) -> dict[str, int]:
+    def cls_label2id(self, head: str) -> dict[str, int]:
         return {label: i for i, label in enumerate(self.case_heads[head])}
 
     @property

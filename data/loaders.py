@@ -63,7 +63,6 @@ from .validation import (
 logger = logging.getLogger(__name__)
 
 Source = str | PathLike | Dataset | DatasetDict
-TASK_ALIASES = {"ner": "ner", "cls": "cls", "cases": "cls", "case": "cls", "qa": "qa"}
 MAX_REJECTION_WARNINGS = 10
 """Rejected records logged one by one per file; the rest are counted in the report (and logged at DEBUG)."""
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
@@ -535,10 +534,10 @@ LOADERS: dict[str, Callable[..., tuple[Dataset, FileReport]]] = {"ner": load_ner
 
 
 def load_task(task: str, source: Source, **kwargs: Any) -> tuple[Dataset, FileReport]:
-    """Load one task's source with its loader (`task` is `"ner"`, `"cls"` (or `"cases"`) or `"qa"`)."""
-    if task not in TASK_ALIASES:
-        raise ValueError(f"unknown task {task!r}; valid: {sorted(TASK_ALIASES)}")
-    return LOADERS[TASK_ALIASES[task]](source, **kwargs)
+    """Load one task's source with its loader (`task` is the task id: `"ner"`, `"cls"` or `"qa"`)."""
+    if task not in LOADERS:
+        raise ValueError(f"unknown task {task!r}; valid: {list(LOADERS)}")
+    return LOADERS[task](source, **kwargs)
 
 
 def load_all(

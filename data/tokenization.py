@@ -326,7 +326,7 @@ def tokenize_cases(
     """
     max_length, stride = window_settings(config, tokenizer, max_length, stride)
     maps = LabelMaps.from_config(config)
-    heads = {head: maps.case_label2id(head) for head in maps.case_heads}
+    heads = {head: maps.cls_label2id(head) for head in maps.case_heads}
 
     def function(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         ids: dict[str, list[int]] = {}

@@ -24,6 +24,7 @@ from .labels_attention_fusion import (  # noqa: F401 - re-exported, the config m
     SENTENCE_TASKS,
     SUB_TO_MAIN_CATEGORY,
     TASK_RESULT_KEYS,
+    TASK_TITLES,
     TASKS,
     UNKNOWN_CATEGORY,
     bio_tags,
@@ -46,7 +47,9 @@ class AttentionFusionConfig(PretrainedConfig):
     r"""Configuration of [`AttentionFusionModel`]: a shared encoder, a NER head, four case heads and
     six call-quality heads, with one learned attention pooling per sentence-level task.
 
-    `AttentionFusionConfig()` alone describes the helpline model of the label reference.
+    `AttentionFusionConfig()` alone describes the helpline model of the label reference. Tasks are named by their
+    ids `ner`, `cls` (the case: `case_heads`, `case_class_weights`) and `qa` (call quality: `qa_heads`,
+    `qa_thresholds`); the one mapping of ids, result words and fields is in `labels_attention_fusion.py`.
 
     Args:
         encoder_config (`dict` or `PretrainedConfig`, *optional*):
@@ -245,9 +248,6 @@ class AttentionFusionConfig(PretrainedConfig):
     def ner_labels(self) -> list[str]:
         """The BIO tag list derived from `ner_entity_types`."""
         return bio_tags(self.ner_entity_types)
-
-    def case_label2id(self, head: str) -> dict[str, int]:
-        return {label: i for i, label in enumerate(self.case_heads[head])}
 
     def head_temperature(self, task: str, head: str) -> float:
         """The calibration temperature of one case (`"cls"`) or quality (`"qa"`) head (1 when not fitted)."""

@@ -2,7 +2,7 @@
 
 Ships to the Hub with the model (imports only torch, transformers, the standard library and its siblings).
 Training's evaluation (`train/evaluation.py`) decides through the same functions (`run_windows`,
-`pick_most_central`, `decide_case`, `decide_quality`, `window_settings`), so checkpoints are selected on the rule
+`pick_most_central`, `decide_cls`, `decide_qa`, `window_settings`), so checkpoints are selected on the rule
 the model ships with.
 
 How a transcript becomes a result:
@@ -332,7 +332,7 @@ def _window_weights(sizes: Sequence[int], confidence: torch.Tensor) -> torch.Ten
     return confidence.clamp(min=1e-6) * tokens  # (n_windows,)
 
 
-def aggregate_case_head(
+def aggregate_cls_head(
     sizes: Sequence[int], probs: torch.Tensor, labels: Sequence[str], top_k: int
 ) -> tuple[dict[str, Any], torch.Tensor]:
     """Confidence-weighted mean of the windows' class probabilities `(n_windows, C)` (windows of `sizes` content
@@ -384,14 +384,14 @@ def joint_main_sub(main_probs: torch.Tensor, sub_probs: torch.Tensor, config: An
     return owners[sub], sub
 
 
-def aggregate_quality_head(sizes: Sequence[int], probs: torch.Tensor) -> torch.Tensor:
+def aggregate_qa_head(sizes: Sequence[int], probs: torch.Tensor) -> torch.Tensor:
     """Confidence-weighted mean of the windows' sub-metric probabilities `(n_windows, n)`."""
     confidence = torch.maximum(probs, 1 - probs).mean(dim=-1)
     weights = _window_weights(sizes, confidence)
     return (weights[:, None] * probs).sum(0) / weights.sum()  # (n,)
 
 
-def decide_case(
+def decide_cls(
     probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any, top_k: int = 3
 ) -> dict[str, dict[str, Any]]:
     """The case decisions of one record from its windows' class probabilities (`head -> (n_windows, C)`, after
@@ -401,7 +401,7 @@ def decide_case(
     means: dict[str, torch.Tensor] = {}
     for head, head_probs in probs.items():
         labels = config.case_heads[head]
-        case[head], means[head] = aggregate_case_head(sizes, head_probs, labels, top_k)
+        case[head], means[head] = aggregate_cls_head(sizes, head_probs, labels, top_k)
         if head == "priority" and config.critical_priority in labels:
             case[head] = safety_first_priority(
                 case[head], head_probs, labels, config.critical_priority, config.critical_threshold
@@ -414,12 +414,12 @@ def decide_case(
     return case
 
 
-def decide_quality(probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any) -> dict[str, dict[str, Any]]:
+def decide_qa(probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any) -> dict[str, dict[str, Any]]:
     """The quality decisions of one record (`head -> (n_windows, n_sub_metrics)` probabilities after the
     temperatures): `{head: {sub_metric: {score, met}}}`, the weighted mean against the sub-metric's threshold."""
     quality: dict[str, dict[str, Any]] = {}
     for head, head_probs in probs.items():
-        mean = aggregate_quality_head(sizes, head_probs)
+        mean = aggregate_qa_head(sizes, head_probs)
         quality[head] = {
             name: {"score": score, "met": score >= threshold}
             for name, score, threshold in zip(config.qa_heads[head], mean.tolist(), config.qa_thresholds[head])
@@ -438,14 +438,14 @@ def decode_transcript(
         result["entities"] = decode_entities(text, merge_window_tokens(windows, predictions), config.ner_labels)
     if predictions[0].cls:
         probs = {head: torch.stack([p.cls[head] for p in predictions]) for head in config.case_heads}
-        case = decide_case(probs, sizes, config, top_k)
+        case = decide_cls(probs, sizes, config, top_k)
         for head in config.case_heads:
             review = config.review_threshold_of(f"case.{head}")
             if case[head]["score"] < review:
                 reasons.append({"decision": f"case.{head}", "reason": "low_confidence",
                                 "score": case[head]["score"], "threshold": review})  # fmt: skip
         result["case"] = case
-        consistency = _case_consistency(case, config)
+        consistency = _cls_consistency(case, config)
         if consistency is not None:
             result["case_consistency"] = consistency
             if not consistency["consistent"]:
@@ -453,7 +453,7 @@ def decode_transcript(
                                 "expected": consistency["expected_main_category"]})  # fmt: skip
     if predictions[0].qa:
         probs = {head: torch.stack([p.qa[head] for p in predictions]) for head in config.qa_heads}
-        quality = decide_quality(probs, sizes, config)
+        quality = decide_qa(probs, sizes, config)
         for head, decisions in quality.items():
             review = config.review_threshold_of(f"quality.{head}")
             for name, decision in decisions.items():
@@ -469,7 +469,7 @@ def decode_transcript(
     return result
 
 
-def _case_consistency(case: dict[str, Any], config: Any) -> dict[str, Any] | None:
+def _cls_consistency(case: dict[str, Any], config: Any) -> dict[str, Any] | None:
     if "main_category" not in case or "sub_category" not in case or not config.sub_to_main:
         return None
     sub, main = case["sub_category"]["label"], case["main_category"]["label"]
@@ -563,10 +563,10 @@ __all__ = [
     "FusionPredictorMixin",
     "Window",
     "WindowPrediction",
-    "aggregate_case_head",
-    "aggregate_quality_head",
-    "decide_case",
-    "decide_quality",
+    "aggregate_cls_head",
+    "aggregate_qa_head",
+    "decide_cls",
+    "decide_qa",
     "decode_entities",
     "decode_transcript",
     "decode_windows",

@@ -1,8 +1,30 @@
-"""The label reference of the helpline attention-fusion model: entity types, case heads and call-quality heads.
+"""The label reference of the helpline attention-fusion model: the three tasks, entity types, case heads and
+call-quality heads.
 
 Plain data and the standard library only, so the data tools (`helpline-fusion generate`, `validate`) read the
 schema without importing torch or transformers. Ships to the Hub beside `configuration_attention_fusion.py`,
 which takes its defaults from here.
+
+The three tasks, named once
+---------------------------
+One rule: **in code a task is its id** (`TASKS`): identifiers (`decide_cls`, `fold_qa`, `cls_metrics`,
+`cls_logits`), dict keys (`tasks`, `pooling`, `task_loss_weights`, `temperatures`), the `task` column of batches
+and the metric keys (`eval_cls_priority_accuracy`, `eval_qa_macro_f1`). **The result word** (`TASK_RESULT_KEYS`) is
+what a user reads: the keys of `predict()`'s results, the review groups, which are paths into those results
+(`case.priority`, `quality.hold`), and the model card, whose prose uses the title (`TASK_TITLES`).
+
+| task id | result word | title | config fields (in config.json) | model output | data setting |
+|---|---|---|---|---|---|
+| `ner` | `entities` | NER | `ner_entity_types`, `ner_head`, `ner_label_all_subwords` | `ner_logits` | `ner_file` |
+| `cls` | `case` | case classification | `case_heads`, `case_class_weights` | `cls_logits` | `cases_file` |
+| `qa` | `quality` | call quality | `qa_heads`, `qa_thresholds` | `qa_logits` | `qa_file` |
+
+Names that published models, their files and their metric histories already carry keep their spelling where it
+breaks the rule: the config fields `case_heads` and `case_class_weights`, the `case` key of `label_maps.json`,
+and the calibration report (`calibration.json`: `ece_case`, `ece_quality`; the metrics `calib_ece_case_*`,
+`calib_ece_quality_*`, `calib_review_case_*`, `calib_review_quality_*`, the review ones named after the review
+groups). The data settings and loaders name the files by what they hold (`cases_file`, `load_cases`: case
+records). `"cls"` as a *pooling* choice (`POOLING_CHOICES`) is the first-token ([CLS]) pooling, not the task.
 """
 
 from __future__ import annotations
@@ -180,13 +202,10 @@ QA_HEADS: dict[str, list[str]] = {
     "closing": ["proper call closing phrase used"],
 }
 
-# The three tasks, named once. The task ids are what code, configs (`tasks`, `pooling`, `task_loss_weights`,
-# `temperatures`), batches (`task=`), model outputs (`cls_logits`) and metric keys (`eval_cls_priority_accuracy`)
-# use; the result words are what a reader sees: the keys of `predict()`'s results, the model card's sections and
-# the review decisions (`case.priority`, `quality.hold`). One field breaks the rule and keeps its name because
-# published configs carry it: `case_heads` holds the heads of task `cls`.
+# The three tasks, named once (the table and the rule: the module docstring).
 TASKS: tuple[str, ...] = ("ner", "cls", "qa")
 TASK_RESULT_KEYS: dict[str, str] = {"ner": "entities", "cls": "case", "qa": "quality"}
+TASK_TITLES: dict[str, str] = {"ner": "NER", "cls": "case classification", "qa": "call quality"}
 POOLING_CHOICES: tuple[str, ...] = ("attention", "cls", "mean")
 NER_HEAD_CHOICES: tuple[str, ...] = ("linear", "mlp")
 SENTENCE_TASKS: tuple[str, ...] = ("cls", "qa")

@@ -133,7 +133,7 @@ def ner_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=-100)
 
 
-def case_loss(
+def cls_loss(
     logits: dict[str, torch.Tensor],
     labels: dict[str, torch.Tensor],
     class_weights: dict[str, list[float]] | None = None,
@@ -151,7 +151,7 @@ def case_loss(
     return total
 
 
-def quality_loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
+def qa_loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
     """Sum over heads of masked BCE: a sub-metric labelled `-100` (not applicable) adds no loss."""
     total = sum(value.sum() * 0.0 for value in logits.values())
     for head, head_labels in labels.items():
@@ -403,11 +403,11 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         if "cls" in tasks:
             cls_logits, pooling_weights["cls"] = self.cls_head(hidden, attention_mask)
             if task_labels.get("cls") is not None:
-                task_losses["cls"] = case_loss(cls_logits, task_labels["cls"], self.config.case_class_weights)
+                task_losses["cls"] = cls_loss(cls_logits, task_labels["cls"], self.config.case_class_weights)
         if "qa" in tasks:
             qa_logits, pooling_weights["qa"] = self.qa_head(hidden, attention_mask)
             if task_labels.get("qa") is not None:
-                task_losses["qa"] = quality_loss(qa_logits, task_labels["qa"])
+                task_losses["qa"] = qa_loss(qa_logits, task_labels["qa"])
 
         loss = None
         if task_losses:

@@ -84,7 +84,7 @@ def test_cls_batch(tokenizer):
     assert batch["task"] == "cls" and batch["input_ids"].shape == (2, 4)
     assert list(batch["labels"]) == ["main_category", "sub_category", "intervention", "priority"]
     assert batch["labels"]["priority"].tolist() == [0, 2] and batch["labels"]["priority"].dtype == torch.long
-    assert batch["labels"]["sub_category"].tolist() == [MAPS.case_label2id("sub_category")["Child Labor"], -100]
+    assert batch["labels"]["sub_category"].tolist() == [MAPS.cls_label2id("sub_category")["Child Labor"], -100]
 
 
 def test_qa_batch(tokenizer):

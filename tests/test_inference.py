@@ -44,8 +44,8 @@ def make_model(**config_kwargs) -> AttentionFusionModel:
     return AttentionFusionModel(config).eval()
 
 
-def force(model, monkeypatch, tokenizer, tags=None, edge_margin=0, case_rows=None, qa=None):
-    """Replace the model's logits: `tags` {token: BIO tag} (others `O`), `case_rows` {head: fn(input_ids) -> logits},
+def force(model, monkeypatch, tokenizer, tags=None, edge_margin=0, cls_rows=None, qa=None):
+    """Replace the model's logits: `tags` {token: BIO tag} (others `O`), `cls_rows` {head: fn(input_ids) -> logits},
     `qa` {head: logits}. Tokens within `edge_margin` of a window's edges are forced to `O` (no context there)."""
     original = model.forward
     label2id = model.config.label2id
@@ -66,7 +66,7 @@ def force(model, monkeypatch, tokenizer, tags=None, edge_margin=0, case_rows=Non
                     logits[row, 1 + i, label2id["O"]] = 10.0
             out.ner_logits = logits
         if out.cls_logits is not None:
-            for head, fn in (case_rows or {}).items():
+            for head, fn in (cls_rows or {}).items():
                 out.cls_logits[head] = fn(input_ids).to(out.cls_logits[head].dtype)
         if out.qa_logits is not None:
             for head, logits in (qa or {}).items():
@@ -293,7 +293,7 @@ def _priority_rows(tokenizer, critical_logit: float = 2.2):
 
 def test_one_critical_window_among_many_routine_ones_makes_the_call_critical(monkeypatch, tokenizer):
     model = make_model(window_length=16, window_stride=4)
-    force(model, monkeypatch, tokenizer, case_rows={"priority": _priority_rows(tokenizer)})
+    force(model, monkeypatch, tokenizer, cls_rows={"priority": _priority_rows(tokenizer)})
     routine = "the routine call about my child " * 12
     text = routine + "danger " + routine
     result, control = model.predict([text, routine + routine], tokenizer, batch_size=8)
@@ -309,7 +309,7 @@ def test_one_critical_window_among_many_routine_ones_makes_the_call_critical(mon
 
 def test_critical_probability_below_the_threshold_does_not_override(monkeypatch, tokenizer):
     model = make_model(window_length=16, window_stride=4, critical_threshold=0.9)
-    force(model, monkeypatch, tokenizer, case_rows={"priority": _priority_rows(tokenizer)})
+    force(model, monkeypatch, tokenizer, cls_rows={"priority": _priority_rows(tokenizer)})
     text = "the routine call " * 10 + "danger " + "the routine call " * 10
     priority = model.predict(text, tokenizer)["case"]["priority"]
     assert 0.75 < priority["critical_probability"] < 0.9
@@ -329,7 +329,7 @@ def test_main_and_sub_category_are_decided_jointly_and_agree(monkeypatch, tokeni
     rows["sub_category"] = _one_hot_rows(heads["sub_category"], "Bullying", value=2.0)  # weakly "Bullying"
     rows["main_category"] = _one_hot_rows(heads["main_category"], "GBV")  # strongly GBV: the heads disagree
     force(
-        model, monkeypatch, tokenizer, case_rows=rows, qa={h: [4.0] * len(n) for h, n in model.config.qa_heads.items()}
+        model, monkeypatch, tokenizer, cls_rows=rows, qa={h: [4.0] * len(n) for h, n in model.config.qa_heads.items()}
     )
     result = model.predict("my child is calling", tokenizer)
     # p(sub) x p(main of sub): a GBV sub-category (the first one, all being equally likely) beats "Bullying".
@@ -351,7 +351,7 @@ def test_agreeing_heads_keep_their_answer(monkeypatch, tokenizer):
     rows["sub_category"] = _one_hot_rows(heads["sub_category"], "Bullying")
     rows["main_category"] = _one_hot_rows(heads["main_category"], "Advice and Counselling")
     force(
-        model, monkeypatch, tokenizer, case_rows=rows, qa={h: [4.0] * len(n) for h, n in model.config.qa_heads.items()}
+        model, monkeypatch, tokenizer, cls_rows=rows, qa={h: [4.0] * len(n) for h, n in model.config.qa_heads.items()}
     )
     result = model.predict("my child is calling", tokenizer)
     assert result["case_consistency"]["consistent"] is True

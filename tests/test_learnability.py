@@ -174,7 +174,7 @@ def scores(metrics: dict[str, float], config) -> dict[str, float]:
     from `record_scores`, the same against the raw records."""
     keys = ["eval_ner_f1", *(f"eval_cls_{head}_accuracy" for head in config.case_heads)]
     keys += [f"eval_qa_{head}_accuracy" for head in config.qa_heads]
-    keys += ["records_ner_f1", *(f"records_case_{head}_accuracy" for head in config.case_heads)]
+    keys += ["records_ner_f1", *(f"records_cls_{head}_accuracy" for head in config.case_heads)]
     keys += [f"records_qa_{head}_accuracy" for head in config.qa_heads]
     return {key: metrics.get(key, 0.0) for key in keys}
 
@@ -201,7 +201,7 @@ def record_scores(model, tokenizer) -> dict[str, float]:
     }
     for head, labels in expected.items():
         hits = [case["case"][head]["label"] == label for case, label in zip(cases, labels)]
-        result[f"records_case_{head}_accuracy"] = sum(hits) / len(hits)
+        result[f"records_cls_{head}_accuracy"] = sum(hits) / len(hits)
     calls = model.predict([record[0] for record in QA_RECORDS], tokenizer)
     for head, names in QA_HEADS.items():
         hits = [

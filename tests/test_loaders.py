@@ -490,6 +490,8 @@ def test_label_maps_from_data_are_deterministic(tmp_path):
 
 def test_load_task_dispatch(tmp_path):
     path = write_json(tmp_path / "cases.json", [case()])
-    assert load_task("cases", path)[1].task == "cls"
-    with pytest.raises(ValueError, match=re.escape("unknown task 'pos'")):
-        load_task("pos", path)
+    assert load_task("cls", path)[1].task == "cls"
+    # One name per task: the file's name ("cases") is not a second name for task `cls`.
+    for wrong in ("pos", "cases"):
+        with pytest.raises(ValueError, match=re.escape(f"unknown task {wrong!r}; valid: ['ner', 'cls', 'qa']")):
+            load_task(wrong, path)

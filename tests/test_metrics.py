@@ -20,10 +20,10 @@ def test_ner_f1_is_entity_level_not_token_level():
     assert m["ner_support_NAME"] == 1
 
 
-def test_case_metrics_skip_unlabelled_and_report_critical_recall():
+def test_cls_metrics_skip_unlabelled_and_report_critical_recall():
     gold = {"priority": np.array([0, 0, 1, 2, -100]), "sub_category": np.array([-100, -100, -100, -100, -100])}
     pred = {"priority": np.array([0, 1, 1, 2, 0]), "sub_category": np.array([1, 1, 1, 1, 1])}
-    m = M.case_metrics(gold, pred, critical_id=0)
+    m = M.cls_metrics(gold, pred, critical_id=0)
     assert m["cls_priority_accuracy"] == pytest.approx(3 / 4)
     assert m["cls_priority_critical_recall"] == pytest.approx(1 / 2)
     assert "cls_sub_category_accuracy" not in m
@@ -32,10 +32,10 @@ def test_case_metrics_skip_unlabelled_and_report_critical_recall():
     assert m["cls_priority_critical_precision"] == pytest.approx(1 / 1)  # one call flagged critical, rightly
 
 
-def test_quality_f1_masks_not_applicable():
+def test_qa_metrics_mask_not_applicable():
     gold = {"hold": np.array([[1, 0], [-100, -100], [1, 1]], dtype=float)}
     pred = {"hold": np.array([[1, 0], [0, 0], [1, 0]], dtype=float)}
-    m = M.quality_metrics(gold, pred)
+    m = M.qa_metrics(gold, pred)
     # Masked row ignored: tp=2, fn=1, fp=0 -> F1 = 4/5.
     assert m["qa_hold_f1"] == pytest.approx(0.8)
     # "not met": gold 1 item (row 0), predicted 2 (row 0, row 2 second) -> tp=1, fp=1 -> F1 2/3.

@@ -31,8 +31,8 @@ def one_line(err: str) -> str:
 
 
 def test_an_empty_file_is_said_and_gives_an_empty_output(model_dir, tmp_path, capsys):
-    # Nothing to analyse is not an error (exit 0, as issue [ux] asks), but it is said, and the output a pipeline
-    # expects exists and is empty.
+    # Nothing to analyse is not an error (exit 0: a pipeline step over an empty batch succeeds), but it is said, and
+    # the output a pipeline expects exists and is empty.
     for content in (b"", b"\n\n  \n", b"[]"):
         source, output = tmp_path / "empty.jsonl", tmp_path / "out.jsonl"
         source.write_bytes(content)

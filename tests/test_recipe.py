@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from transformers import TrainingArguments
 
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
-from helpline_fusion.modeling_attention_fusion.modeling_attention_fusion import case_loss
+from helpline_fusion.modeling_attention_fusion.modeling_attention_fusion import cls_loss
 from helpline_fusion.train.trainer import MultiTaskTrainer
 from helpline_fusion.train.training import balanced_class_weights
 
@@ -55,8 +55,8 @@ def test_priority_class_weights_weight_the_loss():
     labels = {"priority": torch.tensor([1, 1, 0])}
     weights = [3.0, 0.5, 1.0]
     expected = F.cross_entropy(logits["priority"], labels["priority"], weight=torch.tensor(weights))
-    assert case_loss(logits, labels, {"priority": weights}) == pytest.approx(float(expected))
-    assert case_loss(logits, labels) == pytest.approx(float(F.cross_entropy(logits["priority"], labels["priority"])))
+    assert cls_loss(logits, labels, {"priority": weights}) == pytest.approx(float(expected))
+    assert cls_loss(logits, labels) == pytest.approx(float(F.cross_entropy(logits["priority"], labels["priority"])))
 
 
 def test_balanced_weights_count_records_not_windows():

@@ -277,7 +277,7 @@ def test_case_windows_carry_the_labels(tokenizer):
     rows = tokenize_cases(dataset, tokenizer, MAPS, max_length=16, stride=4)
     first = [row for row in rows if row["example_id"] == 0]
     assert len(first) > 3 and rows[-1]["example_id"] == 1 and len(rows) == len(first) + 1
-    sub = MAPS.case_label2id("sub_category")["Physical Abuse"]
+    sub = MAPS.cls_label2id("sub_category")["Physical Abuse"]
     assert {(row["cls_sub_category"], row["cls_priority"], row["task"]) for row in first} == {(sub, 0, "cls")}
     assert (rows[-1]["cls_main_category"], rows[-1]["cls_sub_category"], rows[-1]["cls_priority"]) == (X, X, 2)
     assert rows[-1]["cls_intervention"] == MAPS.case_heads["intervention"].index("Counselling")

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from ..modeling_attention_fusion.inference_attention_fusion import (
-    aggregate_case_head,
-    aggregate_quality_head,
-    decide_case,
+    aggregate_cls_head,
+    aggregate_qa_head,
+    decide_cls,
 )
 from .evaluation import _group, run_task
 
@@ -110,7 +110,7 @@ def _sigmoid(logits: np.ndarray, temperature: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- per-record views
-def _case_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
+def _cls_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
     """Per record: gold per head, per-window probabilities per head (after the temperatures), the windows' content
     sizes, and the confidence-weighted mean `predict` decides on."""
     records = []
@@ -121,7 +121,7 @@ def _case_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict
         }
         sizes = [w.get("size", 1) for w in windows]
         mean = {
-            head: aggregate_case_head(sizes, torch.from_numpy(p), [""] * p.shape[1], 1)[1].numpy()
+            head: aggregate_cls_head(sizes, torch.from_numpy(p), [""] * p.shape[1], 1)[1].numpy()
             for head, p in probs.items()
         }
         records.append({"gold": windows[0]["gold"], "windows": probs, "sizes": sizes, "mean": mean})
@@ -136,7 +136,7 @@ def _qa_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
             head: _sigmoid(np.stack([w["logits"][head] for w in windows]), temperatures.get(head, 1.0))
             for head in windows[0]["logits"]
         }
-        mean = {head: aggregate_quality_head(sizes, torch.from_numpy(p)).numpy() for head, p in probs.items()}
+        mean = {head: aggregate_qa_head(sizes, torch.from_numpy(p)).numpy() for head, p in probs.items()}
         records.append({"gold": windows[0]["gold"], "mean": mean})
     return records
 
@@ -151,14 +151,14 @@ class _AtThreshold:
         return getattr(self._config, name)
 
 
-def _case_decisions(
+def _cls_decisions(
     record: dict, config: Any, critical_id: int | None, threshold: float
 ) -> dict[str, tuple[int, float]]:
-    """(label id, score) per head, decided by `decide_case` (as `predict` decides) at critical `threshold`."""
+    """(label id, score) per head, decided by `decide_cls` (as `predict` decides) at critical `threshold`."""
     probs = {head: torch.from_numpy(p) for head, p in record["windows"].items()}
     sizes = record.get("sizes") or [1] * len(next(iter(probs.values())))
-    case = decide_case(probs, sizes, _AtThreshold(config, threshold))
-    return {head: (list(config.case_heads[head]).index(d["label"]), float(d["score"])) for head, d in case.items()}
+    decided = decide_cls(probs, sizes, _AtThreshold(config, threshold))
+    return {head: (list(config.case_heads[head]).index(d["label"]), float(d["score"])) for head, d in decided.items()}
 
 
 # --------------------------------------------------------------------------- thresholds
@@ -172,7 +172,7 @@ def choose_critical_threshold(
     peaks = np.array([float(r["windows"]["priority"][:, critical_id].max()) for r in records])
 
     def score(threshold: float) -> tuple[float, float, float]:
-        pred = np.array([_case_decisions(r, config, critical_id, threshold)["priority"][0] for r in records])
+        pred = np.array([_cls_decisions(r, config, critical_id, threshold)["priority"][0] for r in records])
         flagged = pred == critical_id
         recall = float(flagged[critical].mean()) if critical.any() else 0.0
         precision = float(critical[flagged].mean()) if flagged.any() else 0.0
@@ -211,12 +211,12 @@ def _share_thresholds(confidences: dict[str, np.ndarray], share: float) -> tuple
 
 
 def choose_review_thresholds(
-    case_records: list[dict], qa_records: list[dict], config: Any, critical_id: int | None, share: float
+    cls_records: list[dict], qa_records: list[dict], config: Any, critical_id: int | None, share: float
 ) -> tuple[dict[str, float], dict[str, Any]]:
     thresholds: dict[str, float] = {}
     report: dict[str, Any] = {"target_share": share}
-    if case_records:
-        decisions = [_case_decisions(r, config, critical_id, config.critical_threshold) for r in case_records]
+    if cls_records:
+        decisions = [_cls_decisions(r, config, critical_id, config.critical_threshold) for r in cls_records]
         heads = list(decisions[0])
         confidences = {f"case.{h}": np.array([d[h][1] for d in decisions]) for h in heads}
         found, flagged_share = _share_thresholds(confidences, share)
@@ -224,13 +224,13 @@ def choose_review_thresholds(
         flagged = np.array([any(d[h][1] < found[f"case.{h}"] for h in heads) for d in decisions])
         wrong = np.array([
             any(r["gold"][h] != IGNORE and d[h][0] != r["gold"][h] for h in heads)
-            for r, d in zip(case_records, decisions)
+            for r, d in zip(cls_records, decisions)
         ])  # fmt: skip
         report["case"] = _flag_report(flagged, wrong)
         # "Any head wrong" is nearly always true while a head with many classes is weak: per head says more.
         report["case_per_head"] = {
             head: _flag_report(flagged, np.array([
-                r["gold"][head] != IGNORE and d[head][0] != r["gold"][head] for r, d in zip(case_records, decisions)
+                r["gold"][head] != IGNORE and d[head][0] != r["gold"][head] for r, d in zip(cls_records, decisions)
             ]))
             for head in heads
         }  # fmt: skip
@@ -269,7 +269,7 @@ def _flag_report(flagged: np.ndarray, wrong: np.ndarray) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- the whole pass
-def _ece_cases(records: list[dict]) -> dict[str, float]:
+def _ece_cls(records: list[dict]) -> dict[str, float]:
     out = {}
     for head in records[0]["mean"]:
         keep = [r for r in records if r["gold"][head] != IGNORE]
@@ -280,7 +280,7 @@ def _ece_cases(records: list[dict]) -> dict[str, float]:
     return out
 
 
-def _ece_quality(records: list[dict], config: Any) -> dict[str, float]:
+def _ece_qa(records: list[dict], config: Any) -> dict[str, float]:
     out = {}
     for head in records[0]["mean"]:
         confidence, correct = [], []
@@ -315,7 +315,7 @@ def cross_fitted_critical(
         inside = [r for r, f in zip(records, fold_of) if f != fold]
         threshold = choose_critical_threshold(inside, config, critical_id, target)["critical_threshold"]
         for index in np.flatnonzero(fold_of == fold):
-            decision = _case_decisions(records[index], config, critical_id, threshold)
+            decision = _cls_decisions(records[index], config, critical_id, threshold)
             flagged[index] = decision["priority"][0] == critical_id
     return {
         "crossfit_critical_recall": float(flagged[critical].mean()),
@@ -337,17 +337,17 @@ def calibrate(
     (`{"cls": ..., "qa": ...}`); they are written into `model.config`. Returns the report (numbers only)."""
     config = model.config
     report: dict[str, Any] = {}
-    case_rows = qa_rows = []
+    cls_rows = qa_rows = []
     if eval_datasets.get("cls") is not None and "cls" in config.tasks and len(eval_datasets["cls"]):
-        case_rows = run_task(model, eval_datasets["cls"], collator, "cls", batch_size=batch_size, bf16=bf16)
+        cls_rows = run_task(model, eval_datasets["cls"], collator, "cls", batch_size=batch_size, bf16=bf16)
     if eval_datasets.get("qa") is not None and "qa" in config.tasks and len(eval_datasets["qa"]):
         qa_rows = run_task(model, eval_datasets["qa"], collator, "qa", batch_size=batch_size, bf16=bf16)
     temperatures: dict[str, dict[str, float]] = {}
-    if case_rows:
+    if cls_rows:
         temperatures["cls"] = {}
-        for head in case_rows[0]["logits"]:
-            logits = np.stack([row["logits"][head] for row in case_rows])
-            labels = np.array([row["gold"][head] for row in case_rows])
+        for head in cls_rows[0]["logits"]:
+            logits = np.stack([row["logits"][head] for row in cls_rows])
+            labels = np.array([row["gold"][head] for row in cls_rows])
             temperatures["cls"][head] = round(fit_temperature(logits, labels), 4)
     if qa_rows:
         temperatures["qa"] = {}
@@ -357,25 +357,25 @@ def calibrate(
             temperatures["qa"][head] = round(fit_temperature(logits, labels, binary=True), 4)
     report["temperatures"] = temperatures
 
-    case_before = _case_records(case_rows, {}) if case_rows else []
-    case_after = _case_records(case_rows, temperatures.get("cls", {})) if case_rows else []
+    cls_before = _cls_records(cls_rows, {}) if cls_rows else []
+    cls_after = _cls_records(cls_rows, temperatures.get("cls", {})) if cls_rows else []
     qa_before = _qa_records(qa_rows, {}) if qa_rows else []
     qa_after = _qa_records(qa_rows, temperatures.get("qa", {})) if qa_rows else []
-    if case_rows:
-        report["ece_case"] = {"before": _ece_cases(case_before), "after": _ece_cases(case_after)}
+    if cls_rows:
+        report["ece_case"] = {"before": _ece_cls(cls_before), "after": _ece_cls(cls_after)}
     if qa_rows:
-        report["ece_quality"] = {"before": _ece_quality(qa_before, config), "after": _ece_quality(qa_after, config)}
+        report["ece_quality"] = {"before": _ece_qa(qa_before, config), "after": _ece_qa(qa_after, config)}
     config.temperatures = temperatures
 
     priorities = config.case_heads.get("priority", [])
     critical_id = priorities.index(config.critical_priority) if config.critical_priority in priorities else None
-    if case_after and critical_id is not None:
-        critical = choose_critical_threshold(case_after, config, critical_id, critical_recall_target)
+    if cls_after and critical_id is not None:
+        critical = choose_critical_threshold(cls_after, config, critical_id, critical_recall_target)
         critical["target_recall"] = critical_recall_target
-        critical.update(cross_fitted_critical(case_after, config, critical_id, critical_recall_target))
+        critical.update(cross_fitted_critical(cls_after, config, critical_id, critical_recall_target))
         config.critical_threshold = critical["critical_threshold"]
         report["critical"] = critical
-    thresholds, review = choose_review_thresholds(case_after, qa_after, config, critical_id, review_share)
+    thresholds, review = choose_review_thresholds(cls_after, qa_after, config, critical_id, review_share)
     config.review_thresholds = {group: round(value, 6) for group, value in thresholds.items()}
     report["review"] = review
     report["review_thresholds"] = config.review_thresholds

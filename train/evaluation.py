@@ -7,9 +7,9 @@ padding and temperatures), and the windows of a record are folded back into one 
 - NER: each word is scored once, from the window where its first sub-word is most central (`pick_most_central`,
   by token position among the window's content tokens); the `word_ids` column of the tokenised data says which
   word a labelled token starts. Without that column every window is scored as its own sequence.
-- Case heads: `decide_case` (confidence x length weighted mean, safety-first priority, joint main and
+- Case heads: `decide_cls` (confidence x length weighted mean, safety-first priority, joint main and
   sub-category).
-- Quality heads: `decide_quality` (the same weighted mean against each sub-metric's threshold).
+- Quality heads: `decide_qa` (the same weighted mean against each sub-metric's threshold).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import torch
 
 from ..modeling_attention_fusion.inference_attention_fusion import (
     Window,
-    decide_case,
-    decide_quality,
+    decide_cls,
+    decide_qa,
     pick_most_central,
     run_windows,
 )
@@ -125,26 +125,26 @@ def fold_ner(rows: list[dict], tags: list[str]) -> tuple[list[list[str]], list[l
 
 
 def fold_cls(rows: list[dict], config) -> tuple[dict, dict]:
-    """Per record, gold and predicted label ids per case head; the prediction is `decide_case` (as `predict`)."""
+    """Per record, gold and predicted label ids per case head; the prediction is `decide_cls` (as `predict`)."""
     gold: dict[str, list[int]] = defaultdict(list)
     pred: dict[str, list[int]] = defaultdict(list)
     for windows in _group(rows).values():
         probs = {head: torch.as_tensor(np.stack([w["probs"][head] for w in windows])) for head in windows[0]["probs"]}
-        case = decide_case(probs, [w.get("size", 1) for w in windows], config)
-        for head, decision in case.items():
+        decided = decide_cls(probs, [w.get("size", 1) for w in windows], config)
+        for head, decision in decided.items():
             gold[head].append(windows[0]["gold"][head])
             pred[head].append(list(config.case_heads[head]).index(decision["label"]))
     return {h: np.asarray(v) for h, v in gold.items()}, {h: np.asarray(v) for h, v in pred.items()}
 
 
 def fold_qa(rows: list[dict], config) -> tuple[dict, dict]:
-    """Per record, gold and predicted 0/1 per quality sub-metric; the prediction is `decide_quality`."""
+    """Per record, gold and predicted 0/1 per quality sub-metric; the prediction is `decide_qa`."""
     gold: dict[str, list[np.ndarray]] = defaultdict(list)
     pred: dict[str, list[np.ndarray]] = defaultdict(list)
     for windows in _group(rows).values():
         probs = {head: torch.as_tensor(np.stack([w["probs"][head] for w in windows])) for head in windows[0]["probs"]}
-        quality = decide_quality(probs, [w.get("size", 1) for w in windows], config)
-        for head, decisions in quality.items():
+        decided = decide_qa(probs, [w.get("size", 1) for w in windows], config)
+        for head, decisions in decided.items():
             gold[head].append(windows[0]["gold"][head])
             pred[head].append(np.asarray([float(d["met"]) for d in decisions.values()]))
     return {h: np.stack(v) for h, v in gold.items()}, {h: np.stack(v) for h, v in pred.items()}
@@ -180,8 +180,8 @@ def evaluate_tasks(model, datasets: dict, collator, batch_size: int = 32, bf16: 
         elif task == "cls":
             priorities = config.case_heads.get("priority", [])
             critical_id = priorities.index(config.critical_priority) if config.critical_priority in priorities else None
-            results.update(M.case_metrics(gold, pred, critical_id))
+            results.update(M.cls_metrics(gold, pred, critical_id))
         else:
-            results.update(M.quality_metrics(gold, pred))
+            results.update(M.qa_metrics(gold, pred))
     results["composite"] = M.composite(results)
     return results

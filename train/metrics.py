@@ -53,7 +53,7 @@ def macro_f1(gold: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
-def case_metrics(
+def cls_metrics(
     gold: dict[str, np.ndarray], predicted: dict[str, np.ndarray], critical_id: int | None = None
 ) -> dict:
     """Per-head accuracy and macro F1; examples whose gold label is `-100` are left out of that head."""
@@ -74,7 +74,7 @@ def case_metrics(
     return metrics
 
 
-def quality_metrics(gold: dict[str, np.ndarray], predicted: dict[str, np.ndarray]) -> dict:
+def qa_metrics(gold: dict[str, np.ndarray], predicted: dict[str, np.ndarray]) -> dict:
     """Per-head micro F1 over sub-metrics; gold `-100` (not applicable) is masked out."""
     metrics: dict[str, float] = {}
     for head, head_gold in gold.items():

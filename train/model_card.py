@@ -18,6 +18,8 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from ..modeling_attention_fusion.labels_attention_fusion import TASK_TITLES
+
 logger = logging.getLogger(__name__)
 
 HYPERPARAMETERS = (
@@ -25,7 +27,6 @@ HYPERPARAMETERS = (
     "warmup_steps", "lr_scheduler_type", "max_grad_norm", "seed", "bf16",
 )
 UNRECORDED = {"type": "unrecorded", "name": "validation split of the training data (sources not recorded)"}
-TASK_WORDS = {"ner": "NER", "cls": "case classification", "qa": "call quality"}
 
 
 def _composite_data(eval_data: dict[str, dict]) -> dict[str, str]:
@@ -34,7 +35,7 @@ def _composite_data(eval_data: dict[str, dict]) -> dict[str, str]:
     if kinds == {"helpline-fusion-synthetic"}:
         seeds = ", ".join(sorted({str(entry.get("seed")) for entry in eval_data.values()}))
         return {"type": "helpline-fusion-synthetic", "name": f"bundled synthetic data (seed {seeds})"}
-    names = ", ".join(f"{TASK_WORDS.get(task, task)}: {entry['name']}" for task, entry in eval_data.items())
+    names = ", ".join(f"{TASK_TITLES.get(task, task)}: {entry['name']}" for task, entry in eval_data.items())
     return {"type": "mixed", "name": f"validation data of every task ({names})"}
 
 
@@ -49,7 +50,7 @@ def data_summary(eval_data: dict[str, dict] | None) -> str:
         return "Trained and validated on data this card does not name."
     if all(entry["type"] == "helpline-fusion-synthetic" for entry in eval_data.values()):
         return f"Trained and validated on the {_composite_data(eval_data)['name']}, not on real helpline calls."
-    parts = [f"{TASK_WORDS.get(task, task)} on `{entry['name']}`" for task, entry in eval_data.items()]
+    parts = [f"{TASK_TITLES.get(task, task)} on `{entry['name']}`" for task, entry in eval_data.items()]
     return "Trained and validated per task: " + "; ".join(parts) + "."
 
 
@@ -151,7 +152,7 @@ def render_model_card(
         for t in config.ner_entity_types
         if f"ner_f1_{t}" in m
     ]
-    case_rows = [
+    cls_rows = [
         {"head": h, "accuracy": m[f"cls_{h}_accuracy"], "macro_f1": m.get(f"cls_{h}_macro_f1", 0.0),
          "majority": m.get(f"cls_{h}_majority_accuracy", 0.0)}
         for h in config.case_heads
@@ -187,7 +188,7 @@ def render_model_card(
         critical_threshold=config.critical_threshold,
         headline_metrics=headline,
         ner_type_metrics=ner_rows,
-        case_metrics=case_rows,
+        cls_metrics=cls_rows,
         qa_metrics=qa_rows,
         hyperparameters=hyperparameters,
         sampling_strategy=sampling_strategy,
@@ -197,7 +198,7 @@ def render_model_card(
         distillation=distillation,
         calibration=_calibration_summary(m),
         data_summary=data_summary(eval_data),
-        eval_data_rows=[{"task": TASK_WORDS.get(t, t), **entry} for t, entry in (eval_data or {}).items()],
+        eval_data_rows=[{"task": TASK_TITLES.get(t, t), **entry} for t, entry in (eval_data or {}).items()],
         year=datetime.date.today().year,
     )
 

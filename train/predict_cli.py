@@ -11,8 +11,8 @@ on stderr with its file and line and written as `{"id", "line", "error"}`; the o
 
 JSON Lines input is streamed: read, analysed and written chunk by chunk (memory stays flat with the file's size),
 each chunk appended in whole lines, so a run killed half-way leaves a valid JSON Lines prefix. A JSON array is
-parsed whole. Exit code 2, with a one-line message naming the file, for an unreadable file, an empty one, or one
-in which no record holds a readable transcript.
+parsed whole. A file with no records is said on stderr and gives an empty output (exit code 0); exit code 2, with
+a one-line message naming the file, for an unreadable file or one in which no record holds a readable transcript.
 """
 
 from __future__ import annotations

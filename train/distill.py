@@ -36,10 +36,10 @@ import torch
 from torch.nn import functional as F
 
 from ..data.collator import KD_CLS_PREFIX, KD_NER, KD_QA_PREFIX
+from ..modeling_attention_fusion.labels_attention_fusion import TASKS
 
 logger = logging.getLogger(__name__)
 
-TASK_NAMES = ("ner", "cls", "qa")
 CACHE_DIR_NAME = "teacher_outputs"
 # A fixed probe (no transcript text) the two tokenizers must split identically.
 TOKENIZER_PROBE = "Hello, I am calling about my neighbour's child: she is 12 years old. Asante sana! 0712-345-678"
@@ -73,9 +73,9 @@ def parse_teachers(value: Any) -> dict[str, str]:
             value = dict(part.split("=", 1) for part in pairs)
     if not isinstance(value, dict):
         raise ValueError(f"teachers: expected a mapping task -> model folder or Hub id, got {type(value).__name__}")
-    unknown = sorted(str(task) for task in value if task not in TASK_NAMES)
+    unknown = sorted(str(task) for task in value if task not in TASKS)
     if unknown:
-        raise ValueError(f"teachers: unknown tasks {unknown}; valid: {list(TASK_NAMES)}")
+        raise ValueError(f"teachers: unknown tasks {unknown}; valid: {list(TASKS)}")
     empty = sorted(task for task, source in value.items() if not isinstance(source, str) or not source.strip())
     if empty:
         raise ValueError(f"teachers: tasks {empty} name no model (expected a folder or a Hub id)")
@@ -305,9 +305,7 @@ def ner_kd_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tens
     return F.kl_div(s, t, log_target=True, reduction="batchmean") * temperature**2
 
 
-def case_kd_loss(
-    student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor], temperature: float
-) -> torch.Tensor:
+def cls_kd_loss(student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor], temperature: float) -> torch.Tensor:
     """Sum over heads of KL(teacher || student) between softened class distributions (mean over windows), T^2."""
     total = sum(value.sum() * 0.0 for value in student.values())
     for head, target in teacher.items():
@@ -317,7 +315,7 @@ def case_kd_loss(
     return total
 
 
-def quality_kd_loss(
+def qa_kd_loss(
     student: dict[str, torch.Tensor],
     teacher: dict[str, torch.Tensor],
     labels: dict[str, torch.Tensor] | None,
@@ -346,11 +344,11 @@ def distill_loss(task: str, outputs: Any, teacher_logits: Any, labels: Any, temp
     if task == "ner":
         return ner_kd_loss(outputs.ner_logits, teacher_logits, labels, temperature)
     if task == "cls":
-        return case_kd_loss(outputs.cls_logits, teacher_logits, temperature)
-    return quality_kd_loss(outputs.qa_logits, teacher_logits, labels, temperature)
+        return cls_kd_loss(outputs.cls_logits, teacher_logits, temperature)
+    return qa_kd_loss(outputs.qa_logits, teacher_logits, labels, temperature)
 
 
 __all__ = [
-    "add_teacher_outputs", "case_kd_loss", "check_teacher_labels", "check_tokenizer", "distill_loss",
-    "ner_kd_loss", "parse_teachers", "prepare_teachers", "public_name", "quality_kd_loss",
+    "add_teacher_outputs", "cls_kd_loss", "check_teacher_labels", "check_tokenizer", "distill_loss",
+    "ner_kd_loss", "parse_teachers", "prepare_teachers", "public_name", "qa_kd_loss",
 ]  # fmt: skip

@@ -58,6 +58,7 @@ ROWS: dict[str, tuple[list[str], dict, dict, str]] = {
     "cls_no_pool_norm": (["cls"], NEW, {"pool_layer_norm": "false"}, "no LayerNorm before the pooling"),
     "cls_unweighted": (["cls"], NEW, {"balance_priority": "false"}, "unweighted priority loss"),
     "cls_mean_pool": (["cls"], NEW, {"pooling": "mean"}, "mean pooling instead of attention"),
+    "cls_layer_mix": (["cls"], NEW, {"pool_layer_mix": "true"}, "heads read a learned mix of every layer"),
     "cls_window512": (["cls"], NEW, {"window_length": "512", "window_stride": "128"}, "512-token windows"),
     "qa_old": (["qa"], OLD, {}, "earlier recipe"),
     "qa_new": (["qa"], NEW, {}, "current recipe"),
@@ -71,6 +72,7 @@ ROWS: dict[str, tuple[list[str], dict, dict, str]] = {
     "fused_ner_weight0.1": (["ner", "cls", "qa"], NEW, {"loss_weight_ner": "0.1"}, "NER loss weight 0.1"),
     "fused_head_lr_3e-3": (["ner", "cls", "qa"], NEW, {"head_learning_rate": "3e-3"}, "head learning rate 3e-3"),
     "fused_head_lr_1e-2": (["ner", "cls", "qa"], NEW, {"head_learning_rate": "1e-2"}, "head learning rate 1e-2"),
+    "fused_layer_mix": (["ner", "cls", "qa"], NEW, {"pool_layer_mix": "true"}, "case/quality heads read a mix of layers"),
 }
 DEFAULT_STEPS = {"ner": 150, "cls": 150, "qa": 100}
 COLUMNS = {

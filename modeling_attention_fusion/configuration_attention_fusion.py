@@ -78,6 +78,10 @@ class AttentionFusionConfig(PretrainedConfig):
             pooling and the heads. Encoders differ by an order of magnitude in the scale of their output (MiniLM's
             per-dimension spread is about 0.08), and a freshly initialised linear head learns in proportion to it;
             normalised states give every encoder's heads the same footing at the same learning rate.
+        pool_layer_mix (`bool`): the case and quality heads read a learned softmax-weighted mix of every encoder
+            layer's token states (the embeddings included) instead of the last layer's only; the NER head keeps
+            the last layer. In the fused model NER reshapes the top layer to its tags, and a mix lets the
+            sentence-level heads weigh the layers below it.
         case_class_weights (`dict[str, list[float]]`): per case head, a weight per class for its cross-entropy
             (e.g. inverse class frequency for `priority`, so the rare critical calls count).
         temperatures (`dict[str, dict[str, float]]`): `{"cls": {head: T}, "qa": {head: T}}`, logits are divided
@@ -116,6 +120,7 @@ class AttentionFusionConfig(PretrainedConfig):
         ner_head: str = "linear",
         ner_label_all_subwords: bool = True,
         pool_layer_norm: bool = True,
+        pool_layer_mix: bool = False,
         case_class_weights: dict[str, list[float]] | None = None,
         temperatures: dict[str, dict[str, float]] | None = None,
         review_thresholds: dict[str, float] | None = None,
@@ -191,6 +196,7 @@ class AttentionFusionConfig(PretrainedConfig):
         self.ner_head = ner_head
         self.ner_label_all_subwords = bool(ner_label_all_subwords)
         self.pool_layer_norm = bool(pool_layer_norm)
+        self.pool_layer_mix = bool(pool_layer_mix)
         class_weights: dict[str, list[float]] = {}
         for head, values in (case_class_weights or {}).items():
             if head not in self.case_heads:

@@ -100,23 +100,50 @@ class NerHead(nn.Module):
         return self.classifier(hidden)  # (batch, seq_len, tags)
 
 
+class LayerMix(nn.Module):
+    """A learned softmax-weighted sum of the encoder's hidden states, one weight per layer (embeddings included),
+    each state normalised first (layers differ in scale by an order of magnitude, and the weights alone should say
+    how much a layer counts); starts as the plain mean of the layers."""
+
+    def __init__(self, num_states: int) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(num_states))
+
+    def forward(self, states: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        weights = torch.softmax(self.logits, dim=0)
+        normed = (F.layer_norm(state, state.shape[-1:]) for state in states)
+        return sum(weight * state for weight, state in zip(weights, normed, strict=True))
+
+
 class PooledMultiHead(nn.Module):
-    """[LayerNorm ->] pool -> dropout -> one linear layer per head (`sizes[head]` outputs each).
+    """[layer mix ->] [LayerNorm ->] pool -> dropout -> one linear layer per head (`sizes[head]` outputs each).
 
     The LayerNorm (`layer_norm=True`) puts the token states on a unit scale first, whatever the encoder: the
     pooling scores and the heads then learn at the same rate on MiniLM (output spread ~0.08) as on DistilBERT.
     """
 
     def __init__(
-        self, hidden_size: int, sizes: dict[str, int], pooling: str, dropout: float, layer_norm: bool = False
+        self,
+        hidden_size: int,
+        sizes: dict[str, int],
+        pooling: str,
+        dropout: float,
+        layer_norm: bool = False,
+        mix_states: int | None = None,
     ) -> None:
         super().__init__()
+        self.mix = LayerMix(mix_states) if mix_states else None
         self.norm = nn.LayerNorm(hidden_size) if layer_norm else None
         self.pooler = SentencePooler(hidden_size, pooling)
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({head: nn.Linear(hidden_size, size) for head, size in sizes.items()})
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def forward(
+        self, hidden: torch.Tensor | tuple[torch.Tensor, ...], mask: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """`hidden`: the last layer's token states, or with `mix_states` every layer's (a tuple)."""
+        if self.mix is not None:
+            hidden = self.mix(hidden)
         if self.norm is not None:
             hidden = self.norm(hidden)
         pooled, weights = self.pooler(hidden, mask)  # (batch, hidden), (batch, seq_len)
@@ -210,6 +237,8 @@ class AttentionFusionPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
             init.ones_(module.weight)
             init.zeros_(module.bias)
+        elif isinstance(module, LayerMix):
+            init.zeros_(module.logits)
 
 
 class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel):
@@ -244,10 +273,12 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         dropout = config.classifier_dropout
 
         self.ner_head = NerHead(hidden_size, len(config.ner_labels), dropout, config.ner_head) if "ner" in config.tasks else None
+        # With the layer mix, the sentence-level heads read every hidden state: the embeddings and each layer.
+        mix_states = _num_layers(self.encoder.config) + 1 if config.pool_layer_mix else None
         self.cls_head = (
             PooledMultiHead(
                 hidden_size, {h: len(v) for h, v in config.case_heads.items()}, config.pooling["cls"], dropout,
-                config.pool_layer_norm,
+                config.pool_layer_norm, mix_states,
             )
             if "cls" in config.tasks
             else None
@@ -255,7 +286,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         self.qa_head = (
             PooledMultiHead(
                 hidden_size, {h: len(v) for h, v in config.qa_heads.items()}, config.pooling["qa"], dropout,
-                config.pool_layer_norm,
+                config.pool_layer_norm, mix_states,
             )
             if "qa" in config.tasks
             else None
@@ -390,7 +421,10 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             encoder_inputs["input_ids"] = input_ids
         if token_type_ids is not None:
             encoder_inputs["token_type_ids"] = token_type_ids
-        hidden = self.encoder(**encoder_inputs, return_dict=True).last_hidden_state  # (batch, seq_len, hidden)
+        mixing = self.config.pool_layer_mix and bool({"cls", "qa"} & set(tasks))
+        encoded = self.encoder(**encoder_inputs, output_hidden_states=mixing, return_dict=True)
+        hidden = encoded.last_hidden_state  # (batch, seq_len, hidden)
+        pooled_input = encoded.hidden_states if mixing else hidden  # every layer's states for the layer mix
 
         task_labels = self._split_labels(task, labels)
         ner_logits = cls_logits = qa_logits = None
@@ -401,11 +435,11 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             if task_labels.get("ner") is not None:
                 task_losses["ner"] = ner_loss(ner_logits, task_labels["ner"])
         if "cls" in tasks:
-            cls_logits, pooling_weights["cls"] = self.cls_head(hidden, attention_mask)
+            cls_logits, pooling_weights["cls"] = self.cls_head(pooled_input, attention_mask)
             if task_labels.get("cls") is not None:
                 task_losses["cls"] = cls_loss(cls_logits, task_labels["cls"], self.config.case_class_weights)
         if "qa" in tasks:
-            qa_logits, pooling_weights["qa"] = self.qa_head(hidden, attention_mask)
+            qa_logits, pooling_weights["qa"] = self.qa_head(pooled_input, attention_mask)
             if task_labels.get("qa") is not None:
                 task_losses["qa"] = qa_loss(qa_logits, task_labels["qa"])
 
@@ -466,6 +500,14 @@ def _card_beside(folder: str | None) -> str | None:
         text = handle.read()
     metadata = text.split("\n---", 1)[0] if text.startswith("---") else ""
     return text if re.search(r"^- helpline-fusion\s*$", metadata, re.MULTILINE) else None
+
+
+def _num_layers(encoder_config: Any) -> int:
+    for name in ("num_hidden_layers", "n_layers", "num_layers"):
+        value = getattr(encoder_config, name, None)
+        if isinstance(value, int):
+            return value
+    raise ValueError(f"pool_layer_mix: cannot find the number of layers of a {encoder_config.model_type} encoder")
 
 
 def _hidden_size(encoder_config: Any) -> int:

@@ -89,3 +89,40 @@ def test_pool_layer_norm_makes_the_heads_blind_to_the_encoders_output_scale():
     # Saved and reloaded with the config (the default is on).
     assert AttentionFusionConfig.from_dict(normed.config.to_dict()).pool_layer_norm is True
     assert AttentionFusionConfig.from_dict(plain.config.to_dict()).pool_layer_norm is False
+
+
+@pytest.mark.parametrize("encoder_config", ["bert", "distilbert"])
+def test_pool_layer_mix_lets_the_sentence_heads_read_every_layer(encoder_config):
+    """With `pool_layer_mix` the case and quality heads pool a learned mix of the embeddings and every layer (each
+    normalised), the NER head keeps the last layer, and the mix weights learn from the case loss."""
+    from .conftest import tiny_distilbert_config
+
+    encoder = tiny_bert_config() if encoder_config == "bert" else tiny_distilbert_config()
+    torch.manual_seed(0)
+    model = AttentionFusionModel(AttentionFusionConfig(encoder_config=encoder, pool_layer_mix=True))
+    plain = _model()
+    assert plain.cls_head.mix is None and plain.config.pool_layer_mix is False  # off by default
+    layers = 2  # the tiny configs' depth: embeddings + 2 layers
+    assert model.cls_head.mix.logits.shape == (layers + 1,) and model.qa_head.mix is not None
+    assert torch.count_nonzero(model.cls_head.mix.logits) == 0  # starts as the plain mean of the layers
+    model.eval()
+    ids, mask = torch.tensor([[2, 5, 7, 9, 3]]), torch.ones(1, 5, dtype=torch.long)
+    states = model.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+    # All weight on the embeddings: the heads see the (normalised) embedding output, not the last layer.
+    with torch.no_grad():
+        model.cls_head.mix.logits.copy_(torch.tensor([30.0] + [0.0] * layers))
+    out = model(input_ids=ids, attention_mask=mask)
+    expected, _ = model.cls_head(tuple(F.layer_norm(s, s.shape[-1:]) for s in states[:1]) * (layers + 1), mask)
+    for head, logits in out.cls_logits.items():
+        torch.testing.assert_close(logits, expected[head], atol=1e-4, rtol=1e-3)
+    last_only, _ = plain.eval().cls_head(states[-1], mask)
+    assert not torch.allclose(out.cls_logits["sub_category"], last_only["sub_category"], atol=1e-3)
+    torch.testing.assert_close(out.ner_logits, model.ner_head(states[-1]))  # NER reads the last layer
+    # The mix learns from the case loss; NER batches do not touch it.
+    model.train()
+    labels = {head: torch.tensor([0]) for head in model.config.case_heads}
+    model(input_ids=ids, attention_mask=mask, task="cls", labels=labels).loss.backward()
+    assert model.cls_head.mix.logits.grad is not None and model.cls_head.mix.logits.grad.abs().sum() > 0
+    assert model.qa_head.mix.logits.grad is None
+    # Saved with the config.
+    assert AttentionFusionConfig.from_dict(model.config.to_dict()).pool_layer_mix is True

@@ -104,6 +104,12 @@ class ProjectArguments:
                   "rate whatever the encoder's output scale). Unset: the model config's default (true), or the "
                   "setting of the model given by init_from."},
     )
+    pool_layer_mix: bool | None = field(
+        default=None,
+        metadata={"help": "The case and quality heads read a learned mix of every encoder layer, not the last "
+                  "layer only (the NER head keeps the last). Unset: the model config's default (false), or the "
+                  "setting of the model given by init_from."},
+    )
     balance_priority: bool = field(
         default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
                                 "records, so the rare critical calls count."},

@@ -3,6 +3,8 @@
     python bench/bench_quality.py                       # configuration/helpline-cpu.yaml (2 epochs)
     python bench/bench_quality.py -- --num_train_epochs 1   # half the budget
     python bench/bench_quality.py --quick               # a few steps each, to check the pipeline
+    python bench/bench_quality.py --variants fused --output A -- ...   # one process per core, then:
+    python bench/bench_quality.py --combine A/quality.json B/quality.json
 
 Trains four models with `configuration/helpline-cpu.yaml` (MiniLM encoder, bf16 on CPU, the shared NER and
 case files plus synthetic call-quality data): the fused model and one single-task baseline per task, each
@@ -34,8 +36,37 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "quality"))
     parser.add_argument("--quick", action="store_true", help="a few steps per model (pipeline check only)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--combine", nargs="+", metavar="QUALITY_JSON", default=None,
+                        help="train nothing: print the table and goals of runs from earlier quality.json files (e.g. "
+                        "the fused and single-task models trained by two processes, one per core)")
     parser.add_argument("overrides", nargs="*", help="extra settings, e.g. --num_train_epochs 3 (after --)")
     return parser.parse_args()
+
+
+def combine(paths: list[str], output: Path) -> int:
+    """The table and goals of runs trained by earlier invocations (each file's `runs`; a later file's run of the
+    same name replaces an earlier one), written to `output/quality.json`."""
+    runs: dict[str, dict] = {}
+    commands = []
+    for path in paths:
+        summary = json.loads(Path(path).read_text())
+        runs.update(summary["runs"])
+        commands.append(summary["command"])
+    rows = comparison_rows(runs)
+    table = format_table(rows, runs)
+    print(table)
+    goals = goal_rows(runs)
+    print()
+    print(format_goals(goals))
+    output.mkdir(parents=True, exist_ok=True)
+    out = output / "quality.json"
+    out.write_text(json.dumps({
+        "command": " ".join(sys.argv), "combined_from": [{"file": p, "command": c} for p, c in zip(paths, commands)],
+        "runs": runs, "comparison": [{"metric": k, "fused": f, "single_task": s} for k, f, s in rows],
+        "goals": [{"goal": g, "measured": v, "met": m} for g, v, m in goals],
+    }, indent=2))  # fmt: skip
+    print(f"written {out}")
+    return 0
 
 
 def train_variant(name: str, tasks: list[str], args: argparse.Namespace) -> dict:
@@ -148,6 +179,8 @@ def format_goals(rows) -> str:
 
 def main() -> int:
     args = parse_args()
+    if args.combine:
+        return combine(args.combine, Path(args.output))
     shared = ROOT.parent / "shared" / "data"
     if not (shared / "ner_helpline.jsonl").is_file() and "--ner_file" not in args.overrides:
         print(f"bench_quality: the public helpline data is not at {shared}; nothing to measure")

@@ -80,8 +80,8 @@ class AttentionFusionConfig(PretrainedConfig):
             normalised states give every encoder's heads the same footing at the same learning rate.
         pool_layer_mix (`bool`): the case and quality heads read a learned softmax-weighted mix of every encoder
             layer's token states (the embeddings included) instead of the last layer's only; the NER head keeps
-            the last layer. In the fused model NER reshapes the top layer to its tags, and a mix lets the
-            sentence-level heads weigh the layers below it.
+            the last layer. Meant for the fused model, where NER reshapes the top layer to its tags; off by
+            default because with MiniLM over one epoch it did not help (README, fused recipe rows).
         case_class_weights (`dict[str, list[float]]`): per case head, a weight per class for its cross-entropy
             (e.g. inverse class frequency for `priority`, so the rare critical calls count).
         temperatures (`dict[str, dict[str, float]]`): `{"cls": {head: T}, "qa": {head: T}}`, logits are divided

@@ -43,29 +43,39 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def combine(paths: list[str], output: Path) -> int:
-    """The table and goals of runs trained by earlier invocations (each file's `runs`; a later file's run of the
-    same name replaces an earlier one), written to `output/quality.json`."""
-    runs: dict[str, dict] = {}
-    commands = []
-    for path in paths:
-        summary = json.loads(Path(path).read_text())
-        runs.update(summary["runs"])
-        commands.append(summary["command"])
+def report(runs: dict, output: Path, **header) -> str:
+    """Print the fused vs single-task table and the goals, write them with `runs` (tasks, steps, seconds, metrics)
+    to `output/quality.json` after `header`; returns the table (for the fused model's card)."""
     rows = comparison_rows(runs)
     table = format_table(rows, runs)
     print(table)
     goals = goal_rows(runs)
     print()
     print(format_goals(goals))
+    summary = {
+        "command": " ".join(sys.argv), **header,
+        "runs": {name: {k: v for k, v in run.items() if k in ("tasks", "seconds", "steps", "metrics")}
+                 for name, run in runs.items()},
+        "comparison": [{"metric": k, "fused": f, "single_task": s} for k, f, s in rows],
+        "goals": [{"goal": g, "measured": v, "met": m} for g, v, m in goals],
+    }  # fmt: skip
     output.mkdir(parents=True, exist_ok=True)
     out = output / "quality.json"
-    out.write_text(json.dumps({
-        "command": " ".join(sys.argv), "combined_from": [{"file": p, "command": c} for p, c in zip(paths, commands)],
-        "runs": runs, "comparison": [{"metric": k, "fused": f, "single_task": s} for k, f, s in rows],
-        "goals": [{"goal": g, "measured": v, "met": m} for g, v, m in goals],
-    }, indent=2))  # fmt: skip
+    out.write_text(json.dumps(summary, indent=2))
     print(f"written {out}")
+    return table
+
+
+def combine(paths: list[str], output: Path) -> int:
+    """The table and goals of runs trained by earlier invocations (each file's `runs`; a later file's run of the
+    same name replaces an earlier one), written to `output/quality.json`."""
+    runs: dict[str, dict] = {}
+    sources = []
+    for path in paths:
+        summary = json.loads(Path(path).read_text())
+        runs.update(summary["runs"])
+        sources.append({"file": path, "command": summary["command"]})
+    report(runs, output, combined_from=sources)
     return 0
 
 
@@ -197,24 +207,7 @@ def main() -> int:
             runs[name] = train_variant(name, VARIANTS[name], args)
             if "qa" in VARIANTS[name]:
                 runs[name]["metrics"].update(qa_training_template_scores(runs[name], qa_train_templates))
-    rows = comparison_rows(runs)
-    table = format_table(rows, runs)
-    print(table)
-    goals = goal_rows(runs)
-    print()
-    print(format_goals(goals))
-    summary = {
-        "command": " ".join(sys.argv),
-        "config": args.config,
-        "quick": args.quick,
-        "runs": {name: {k: v for k, v in run.items() if k in ("tasks", "seconds", "steps", "metrics")}
-                 for name, run in runs.items()},
-        "comparison": [{"metric": k, "fused": f, "single_task": s} for k, f, s in rows],
-        "goals": [{"goal": g, "measured": v, "met": m} for g, v, m in goals],
-    }
-    out = Path(args.output) / "quality.json"
-    out.write_text(json.dumps(summary, indent=2))
-    print(f"written {out}")
+    table = report(runs, Path(args.output), config=args.config, quick=args.quick)
     if "fused" in runs:
         write_fused_card(runs["fused"], table)
     return 0

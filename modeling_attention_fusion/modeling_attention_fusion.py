@@ -502,20 +502,21 @@ def _card_beside(folder: str | None) -> str | None:
     return text if re.search(r"^- helpline-fusion\s*$", metadata, re.MULTILINE) else None
 
 
-def _num_layers(encoder_config: Any) -> int:
-    for name in ("num_hidden_layers", "n_layers", "num_layers"):
+def _config_int(encoder_config: Any, names: tuple[str, ...], what: str) -> int:
+    """The first of `names` the encoder config has as an int (architectures name their sizes differently)."""
+    for name in names:
         value = getattr(encoder_config, name, None)
         if isinstance(value, int):
             return value
-    raise ValueError(f"pool_layer_mix: cannot find the number of layers of a {encoder_config.model_type} encoder")
+    raise ValueError(f"encoder_config: cannot find the {what} of a {type(encoder_config).__name__}")
+
+
+def _num_layers(encoder_config: Any) -> int:
+    return _config_int(encoder_config, ("num_hidden_layers", "n_layers", "num_layers"), "number of layers")
 
 
 def _hidden_size(encoder_config: Any) -> int:
-    for name in ("hidden_size", "dim", "d_model"):
-        value = getattr(encoder_config, name, None)
-        if isinstance(value, int):
-            return value
-    raise ValueError(f"encoder_config: cannot find the hidden size of a {type(encoder_config).__name__}")
+    return _config_int(encoder_config, ("hidden_size", "dim", "d_model"), "hidden size")
 
 
 def _encoder_kwargs(encoder_config: Any) -> dict[str, Any]:

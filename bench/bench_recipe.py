@@ -77,6 +77,10 @@ ROWS: dict[str, tuple[list[str], dict, dict, str]] = {
     "fused_head_lr_3e-3": (["ner", "cls", "qa"], NEW, {"head_learning_rate": "3e-3"}, "head learning rate 3e-3"),
     "fused_head_lr_1e-2": (["ner", "cls", "qa"], NEW, {"head_learning_rate": "1e-2"}, "head learning rate 1e-2"),
     "fused_layer_mix": (["ner", "cls", "qa"], NEW, {"pool_layer_mix": "true"}, "case/quality heads read a mix of layers"),
+    "fused_lr_4e-4": (["ner", "cls", "qa"], NEW, {"learning_rate": "4e-4", "head_learning_rate": "3e-3"},
+                      "encoder learning rate 4e-4 (2e-4), heads at 3e-3"),
+    "fused_lr_6e-4": (["ner", "cls", "qa"], NEW, {"learning_rate": "6e-4", "head_learning_rate": "3e-3"},
+                      "encoder learning rate 6e-4 (2e-4), heads at 3e-3"),
 }
 DEFAULT_STEPS = {"ner": 150, "cls": 150, "qa": 100}
 COLUMNS = {

@@ -89,6 +89,32 @@ def test_ner_overlaps_keep_the_longer_then_the_earlier(tmp_path):
     assert (report.kept, report.repaired) == (1, 3)
 
 
+def test_ner_records_whose_offsets_cut_words_are_rejected_as_misaligned(tmp_path, caplog):
+    text = f"Hello, this is {SECRET} from Kisumu. I am 12 years old."
+    name, place, age = text.index(SECRET), text.index("Kisumu"), text.index("12")
+    aligned = [span(name, name + len(SECRET)), span(place, place + 6, "LOCATION"), span(age, age + 2, "AGE")]
+    shifted = [{**entity, "start": entity["start"] + 3, "end": entity["end"] + 3} for entity in aligned]
+    one_stray = [*aligned[:2], span(age + 1, age + 4, "AGE")]  # one span of three cuts a word: kept as it is
+    records = [
+        {"text": text, "entities": aligned},
+        {"id": "call-9", "text": text, "entities": shifted},  # offsets of another text: all three cut words
+        {"text": text, "entities": one_stray},
+    ]
+    path = write_jsonl(tmp_path / "ner.jsonl", records)
+    with caplog.at_level(logging.WARNING, logger="helpline_fusion.data.loaders"):
+        dataset, report = load_ner(path)
+    assert list(dataset["id"]) == ["0", "2"]
+    assert [len(entities) for entities in dataset["entities"]] == [3, 3]
+    assert report.reasons == {"spans_misaligned": 1} and (report.kept, report.rejected) == (2, 1) and balanced(report)
+    messages = [record.getMessage() for record in caplog.records]
+    assert (
+        f"{path} line 2 (id call-9): 3 of 3 entity spans start or end inside a word; the offsets do not fit this text "
+        "(computed on another version of it?), so the record's labels cannot be used; record rejected "
+        "(spans_misaligned)"
+    ) in messages
+    assert not any(SECRET in message for message in messages)
+
+
 def test_ner_malformed_json_line_names_file_and_line(tmp_path):
     path = tmp_path / "ner.jsonl"
     path.write_text(

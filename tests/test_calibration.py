@@ -63,12 +63,22 @@ def test_critical_threshold_is_the_highest_that_reaches_the_target():
     records = [_record(0, [p]) for p in peaks] + [_record(1, [0.25]), _record(1, [0.1]), _record(2, [0.01])]
     found = choose_critical_threshold(records, _Config(), critical_id=0, target=0.9)
     # 9 of 10 critical calls need every peak down to 0.01; the three other calls (0.25, 0.1, 0.01) are flagged too.
-    assert found["critical_threshold"] == pytest.approx(0.01)
+    # The threshold sits halfway between that peak and the next lower one (0.005).
+    assert found["critical_threshold"] == pytest.approx(0.0075)
     assert found["critical_recall"] == pytest.approx(0.9)
     assert found["critical_precision"] == pytest.approx(9 / 12)
     assert found["critical_calls"] == 10 and found["records"] == 13
     easy = choose_critical_threshold(records, _Config(), critical_id=0, target=0.3)
-    assert easy["critical_threshold"] == pytest.approx(0.3) and easy["critical_recall"] == pytest.approx(0.3)
+    assert easy["critical_threshold"] == pytest.approx(0.275) and easy["critical_recall"] == pytest.approx(0.3)
+
+
+def test_critical_threshold_keeps_a_margin_below_the_peak_it_must_catch():
+    # A peak with more than 6 decimals: a threshold equal to it, rounded to 6 decimals, would be above it.
+    peak = 0.2857147
+    records = [_record(0, [0.45]), _record(0, [peak]), _record(1, [0.2]), _record(2, [0.01])]
+    found = choose_critical_threshold(records, _Config(), critical_id=0, target=1.0)
+    assert 0.2 < found["critical_threshold"] < peak and found["critical_threshold"] == round(found["critical_threshold"], 6)
+    assert found["critical_recall"] == 1.0 and found["critical_precision"] == 1.0
 
 
 def test_critical_threshold_never_above_the_default():

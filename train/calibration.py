@@ -165,7 +165,10 @@ def _cls_decisions(
 def choose_critical_threshold(
     records: list[dict], config: Any, critical_id: int, target: float, ceiling: float = 0.5
 ) -> dict[str, float]:
-    """The highest threshold <= `ceiling` whose safety-first decisions reach `target` critical recall."""
+    """A threshold <= `ceiling` whose safety-first decisions reach `target` critical recall: the highest critical
+    call's peak that does, lowered halfway to the next lower peak of any call. The margin changes no decision on
+    these calls, but a threshold equal to a call's peak would lose that call to rounding (the stored value has 6
+    decimals) or to the last-bit differences of a reloaded model, and calls not seen here fall in the gap too."""
     gold = np.array([r["gold"]["priority"] for r in records])
     labelled = gold != IGNORE
     critical = gold == critical_id
@@ -185,9 +188,13 @@ def choose_critical_threshold(
         chosen = threshold
         if score(threshold)[0] >= target:
             break
+    if chosen < ceiling:
+        below = peaks[peaks < chosen]
+        chosen = (chosen + (float(below.max()) if below.size else 0.0)) / 2
+    chosen = math.floor(chosen * 1e6) / 1e6  # stored with 6 decimals, never rounded up past a peak
     recall, precision, accuracy = score(chosen)
     return {
-        "critical_threshold": round(float(chosen), 6), "critical_recall": recall, "critical_precision": precision,
+        "critical_threshold": chosen, "critical_recall": recall, "critical_precision": precision,
         "priority_accuracy": accuracy, "critical_calls": int(critical.sum()), "records": int(labelled.sum()),
     }  # fmt: skip
 

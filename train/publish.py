@@ -245,7 +245,9 @@ def publish_folder(
             f"cannot compare {folder} with the version published on {repo_id} (composite {previous:.4f}): the folder "
             "has no composite metric (eval_results.json or its card's model-index). Pass --force to publish anyway."
         )
-    if require_better and previous is not None and composite < previous:
+    # The published composite is read from the card, which holds 4 decimals: compare at that precision, or the same
+    # folder published again (composite 0.57845 against the card's 0.5785) would count as worse than itself.
+    if require_better and previous is not None and round(composite, 4) < round(previous, 4):
         raise NotBetterError(
             f"refusing to publish {folder} to {repo_id}: its composite {composite:.4f} is below the published "
             f"version's {previous:.4f} (main at {head[:10]}{_tag_note(tags, head)}). Pass --force to publish it anyway."

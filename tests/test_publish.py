@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import textwrap
 from pathlib import Path
@@ -338,6 +339,20 @@ def test_publishing_the_same_folder_again_makes_no_new_version(trained, hub, cap
     before = repo_state(hub, repo)
 
     code, out, _ = publish(capsys, str(trained), "--repo", repo)
+
+    assert code == 0 and out.startswith(f"already published {repo} v1.0.0")
+    assert repo_state(hub, repo) == before
+
+
+def test_the_same_folder_again_is_not_worse_when_its_card_rounds_the_composite_up(trained, hub, tmp_path, capsys):
+    repo = "org/rounded-up"
+    composite = json.loads((trained / "eval_results.json").read_text())["composite"]
+    rounds_up = math.floor(composite * 1e4) / 1e4 + 0.00006  # the card's 4 decimals hold a higher value
+    folder = make_variant(trained, tmp_path / "rounded", composite_delta=rounds_up - composite, seed=3)
+    assert publish(capsys, str(folder), "--repo", repo)[0] == 0
+    before = repo_state(hub, repo)
+
+    code, out, _ = publish(capsys, str(folder), "--repo", repo)
 
     assert code == 0 and out.startswith(f"already published {repo} v1.0.0")
     assert repo_state(hub, repo) == before

@@ -82,6 +82,8 @@ class AttentionFusionConfig(PretrainedConfig):
             layer's token states (the embeddings included) instead of the last layer's only; the NER head keeps
             the last layer. Meant for the fused model, where NER reshapes the top layer to its tags; off by
             default because with MiniLM over one epoch it did not help (README, fused recipe rows).
+        pool_per_head (`bool`): with attention pooling, each case and quality head reads its own learned
+            attention pooling (one token-score vector per head) instead of one pooling shared by the task's heads.
         case_class_weights (`dict[str, list[float]]`): per case head, a weight per class for its cross-entropy
             (e.g. inverse class frequency for `priority`, so the rare critical calls count).
         temperatures (`dict[str, dict[str, float]]`): `{"cls": {head: T}, "qa": {head: T}}`, logits are divided
@@ -121,6 +123,7 @@ class AttentionFusionConfig(PretrainedConfig):
         ner_label_all_subwords: bool = True,
         pool_layer_norm: bool = True,
         pool_layer_mix: bool = False,
+        pool_per_head: bool = False,
         case_class_weights: dict[str, list[float]] | None = None,
         temperatures: dict[str, dict[str, float]] | None = None,
         review_thresholds: dict[str, float] | None = None,
@@ -197,6 +200,7 @@ class AttentionFusionConfig(PretrainedConfig):
         self.ner_label_all_subwords = bool(ner_label_all_subwords)
         self.pool_layer_norm = bool(pool_layer_norm)
         self.pool_layer_mix = bool(pool_layer_mix)
+        self.pool_per_head = bool(pool_per_head)
         class_weights: dict[str, list[float]] = {}
         for head, values in (case_class_weights or {}).items():
             if head not in self.case_heads:

@@ -91,6 +91,40 @@ def test_pool_layer_norm_makes_the_heads_blind_to_the_encoders_output_scale():
     assert AttentionFusionConfig.from_dict(plain.config.to_dict()).pool_layer_norm is False
 
 
+def test_pool_per_head_gives_each_head_its_own_attention_pooling():
+    """With `pool_per_head` every case and quality head pools the window with its own token scores: changing one
+    head's scores changes that head's logits only, and a loss on one head trains that head's scores only."""
+    model, plain = _model(pool_per_head=True), _model()
+    assert plain.qa_head.pooler.attention.score.out_features == 1 and plain.config.pool_per_head is False
+    assert model.cls_head.pooler.attention.score.out_features == len(model.config.case_heads)
+    assert model.qa_head.pooler.attention.score.out_features == len(model.config.qa_heads)
+    model.eval()
+    ids, mask = torch.tensor([[2, 5, 7, 9, 11, 3, 0]]), torch.tensor([[1, 1, 1, 1, 1, 1, 0]])
+    before = model(input_ids=ids, attention_mask=mask)
+    assert before.pooling_weights is None
+    heads = list(model.config.qa_heads)
+    target = heads.index("closing")
+    with torch.no_grad():
+        model.qa_head.pooler.attention.score.weight[target].normal_(0.0, 5.0)
+    after = model(input_ids=ids, attention_mask=mask, output_pooling_weights=True)
+    for head in heads:
+        changed = not torch.allclose(after.qa_logits[head], before.qa_logits[head], atol=1e-5)
+        assert changed == (head == "closing"), head
+    for head in model.config.case_heads:
+        torch.testing.assert_close(after.cls_logits[head], before.cls_logits[head])
+    weights = after.pooling_weights["qa"]
+    assert weights.shape == (1, 7) and weights[0, 6] == 0  # averaged over the heads; padding gets nothing
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(1))
+    # A loss on the priority head alone reaches the priority query's scores and no other query's.
+    model.train()
+    labels = {head: torch.tensor([0 if head == "priority" else -100]) for head in model.config.case_heads}
+    model(input_ids=ids, attention_mask=mask, task="cls", labels=labels).loss.backward()
+    grad = model.cls_head.pooler.attention.score.weight.grad.abs().sum(dim=-1)
+    row = list(model.config.case_heads).index("priority")
+    assert grad[row] > 0 and all(grad[i] == 0 for i in range(len(grad)) if i != row)
+    assert AttentionFusionConfig.from_dict(model.config.to_dict()).pool_per_head is True
+
+
 @pytest.mark.parametrize("encoder_config", ["bert", "distilbert"])
 def test_pool_layer_mix_lets_the_sentence_heads_read_every_layer(encoder_config):
     """With `pool_layer_mix` the case and quality heads pool a learned mix of the embeddings and every layer (each

@@ -110,6 +110,11 @@ class ProjectArguments:
                   "layer only (the NER head keeps the last). Unset: the model config's default (false), or the "
                   "setting of the model given by init_from."},
     )
+    pool_per_head: bool | None = field(
+        default=None,
+        metadata={"help": "Each case and quality head reads its own attention pooling instead of one per task. "
+                  "Unset: the model config's default (false), or the setting of the model given by init_from."},
+    )
     balance_priority: bool = field(
         default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
                                 "records, so the rare critical calls count."},

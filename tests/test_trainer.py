@@ -218,3 +218,27 @@ def test_unknown_sampling_strategy_fails_before_training(workspace, capsys):
     err = capsys.readouterr().err
     assert "sampling_strategy: unknown strategy 'random'; valid: shuffled, proportional, temperature, round_robin" in err
     assert not (root / "bad" / "model.safetensors").exists()
+
+
+def test_ner_train_windows_are_shorter_but_validation_reads_the_models_windows(workspace):
+    """`ner_train_window_length` cuts only the NER training records into shorter windows: the case and quality
+    training windows, the validation windows of every task and the saved model keep `window_length`."""
+    root, files = workspace
+    extra = ["--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no", "--ner_train_window_length", "24"]
+    trainer = train(*parse_settings(run_args(root, files, "short_ner", *extra)))["trainer"]
+
+    def longest(dataset):
+        return max(len(ids) for ids in dataset["input_ids"])
+
+    assert longest(trainer.train_datasets["ner"]) == 24
+    assert longest(trainer.eval_datasets["ner"]) == 64  # validated as `predict` reads it
+    assert longest(trainer.train_datasets["cls"]) == 64 and longest(trainer.train_datasets["qa"]) == 64
+    assert trainer.model.config.window_length == 64
+    overlaps = []  # consecutive windows of one record share a quarter of the 24 tokens (stride 6)
+    ids, examples = trainer.train_datasets["ner"]["input_ids"], trainer.train_datasets["ner"]["example_id"]
+    for (first, a), (second, b) in zip(zip(examples, ids), zip(examples[1:], ids[1:])):
+        if first == second:
+            overlaps.append(a[-7:-1] == b[1:7])
+    assert overlaps and all(overlaps)
+    with pytest.raises(ValueError, match="ner_train_window_length"):
+        train(*parse_settings(run_args(root, files, "bad_ner", *extra[:-1], "24", "--ner_train_window_stride", "40")))

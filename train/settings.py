@@ -77,6 +77,16 @@ class ProjectArguments:
     )
     window_length: int = field(default=512, metadata={"help": "Tokens per window."})
     window_stride: int = field(default=128, metadata={"help": "Overlap of consecutive windows (tokens)."})
+    ner_train_window_length: int | None = field(
+        default=None,
+        metadata={"help": "Tokens per window of the NER training batches only (the model still reads and is "
+                  "validated on window_length windows). Shorter NER windows give NER more optimizer steps per "
+                  "epoch, while case and quality records stay whole in one window. Unset: window_length."},
+    )
+    ner_train_window_stride: int | None = field(
+        default=None, metadata={"help": "Overlap of the NER training windows (tokens). Unset: a quarter of "
+                                "ner_train_window_length."},
+    )
     sampling_strategy: str = field(
         default="shuffled", metadata={"help": "shuffled, proportional, temperature or round_robin."}
     )

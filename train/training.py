@@ -286,9 +286,21 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     with training_args.main_process_first(desc="tokenising"):
         for task, parts in splits.items():
             for name, dataset in parts.items():
-                tokenized[name][task] = tokenize_task(
-                    task, dataset, tokenizer, config, max_length=config.window_length, stride=config.window_stride
-                )
+                length, stride = config.window_length, config.window_stride
+                if task == "ner" and name == "train" and project.ner_train_window_length:
+                    length = project.ner_train_window_length
+                    stride = project.ner_train_window_stride
+                    stride = length // 4 if stride is None else stride
+                try:
+                    tokenized[name][task] = tokenize_task(
+                        task, dataset, tokenizer, config, max_length=length, stride=stride
+                    )
+                except ValueError as error:
+                    if length == config.window_length and stride == config.window_stride:
+                        raise
+                    raise ValueError(
+                        f"ner_train_window_length / ner_train_window_stride ({length} / {stride}): {error}"
+                    ) from error
 
     if project.balance_priority and "cls" in tokenized["train"]:
         weights = balanced_class_weights(tokenized["train"]["cls"], config, ["priority"])

@@ -82,8 +82,9 @@ class AttentionFusionConfig(PretrainedConfig):
             layer's token states (the embeddings included) instead of the last layer's only; the NER head keeps
             the last layer. Meant for the fused model, where NER reshapes the top layer to its tags; off by
             default because with MiniLM over one epoch it did not help (README, fused recipe rows).
-        pool_per_head (`bool`): with attention pooling, each case and quality head reads its own learned
-            attention pooling (one token-score vector per head) instead of one pooling shared by the task's heads.
+        pool_per_head (`bool`): with attention pooling, each case head and each quality sub-metric reads its own
+            learned attention pooling (one token-score vector each) instead of one pooling shared by the task's
+            heads: the evidence of a call's sub-metrics sits in different sentences.
         case_class_weights (`dict[str, list[float]]`): per case head, a weight per class for its cross-entropy
             (e.g. inverse class frequency for `priority`, so the rare critical calls count).
         temperatures (`dict[str, dict[str, float]]`): `{"cls": {head: T}, "qa": {head: T}}`, logits are divided

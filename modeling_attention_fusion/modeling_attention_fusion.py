@@ -128,7 +128,9 @@ class PooledMultiHead(nn.Module):
     pooling scores and the heads then learn at the same rate on MiniLM (output spread ~0.08) as on DistilBERT.
     With `per_head=True` (attention pooling only) each head reads its own attention pooling of the window, so
     heads whose evidence sits in different sentences (a call's opening and its closing) need not share one
-    weighted average of the tokens.
+    weighted average of the tokens; with `per_output=True` as well (the quality heads, whose outputs are
+    independent yes/no sub-metrics) each output reads its own pooling: output `j` of a head is its linear layer's
+    row `j` applied to pooling `j`.
     """
 
     def __init__(
@@ -140,12 +142,20 @@ class PooledMultiHead(nn.Module):
         layer_norm: bool = False,
         mix_states: int | None = None,
         per_head: bool = False,
+        per_output: bool = False,
     ) -> None:
         super().__init__()
         self.mix = LayerMix(mix_states) if mix_states else None
         self.norm = nn.LayerNorm(hidden_size) if layer_norm else None
-        self.per_head = bool(per_head) and pooling == "attention" and len(sizes) > 1
-        self.pooler = SentencePooler(hidden_size, pooling, len(sizes) if self.per_head else 1)
+        self.per_head = bool(per_head) and pooling == "attention"
+        self.per_output = self.per_head and bool(per_output)
+        # The pooling queries of each head: one, or one per output.
+        self.slices: dict[str, slice] = {}
+        for head, size in sizes.items():
+            start = next(iter(reversed(self.slices.values()))).stop if self.slices else 0
+            self.slices[head] = slice(start, start + (size if self.per_output else 1))
+        queries = next(iter(reversed(self.slices.values()))).stop if self.per_head and sizes else 1
+        self.pooler = SentencePooler(hidden_size, pooling, queries)
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({head: nn.Linear(hidden_size, size) for head, size in sizes.items()})
 
@@ -157,11 +167,20 @@ class PooledMultiHead(nn.Module):
             hidden = self.mix(hidden)
         if self.norm is not None:
             hidden = self.norm(hidden)
-        pooled, weights = self.pooler(hidden, mask)  # (batch[, heads], hidden), (batch, seq_len)
+        pooled, weights = self.pooler(hidden, mask)  # (batch[, queries], hidden), (batch, seq_len)
         pooled = self.dropout(pooled)
-        if self.per_head:
-            return {head: layer(pooled[:, i]) for i, (head, layer) in enumerate(self.heads.items())}, weights
-        return {head: layer(pooled) for head, layer in self.heads.items()}, weights
+        if not self.per_head:
+            return {head: layer(pooled) for head, layer in self.heads.items()}, weights
+        if pooled.dim() == 2:  # a single query in all
+            pooled = pooled[:, None]
+        logits = {}
+        for head, layer in self.heads.items():
+            own = pooled[:, self.slices[head]]  # (batch, 1 or outputs, hidden)
+            if self.per_output:
+                logits[head] = torch.einsum("boh,oh->bo", own, layer.weight.to(own.dtype)) + layer.bias.to(own.dtype)
+            else:
+                logits[head] = layer(own[:, 0])
+        return logits, weights
 
 
 # --------------------------------------------------------------------------- losses
@@ -299,7 +318,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         self.qa_head = (
             PooledMultiHead(
                 hidden_size, {h: len(v) for h, v in config.qa_heads.items()}, config.pooling["qa"], dropout,
-                config.pool_layer_norm, mix_states, config.pool_per_head,
+                config.pool_layer_norm, mix_states, config.pool_per_head, per_output=True,
             )
             if "qa" in config.tasks
             else None

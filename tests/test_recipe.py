@@ -91,29 +91,35 @@ def test_pool_layer_norm_makes_the_heads_blind_to_the_encoders_output_scale():
     assert AttentionFusionConfig.from_dict(plain.config.to_dict()).pool_layer_norm is False
 
 
-def test_pool_per_head_gives_each_head_its_own_attention_pooling():
-    """With `pool_per_head` every case and quality head pools the window with its own token scores: changing one
-    head's scores changes that head's logits only, and a loss on one head trains that head's scores only."""
+def test_pool_per_head_gives_each_head_and_sub_metric_its_own_attention_pooling():
+    """With `pool_per_head` every case head and every quality sub-metric pools the window with its own token
+    scores: changing one sub-metric's scores changes that sub-metric's logit only, and a loss on one case head
+    trains that head's scores only."""
     model, plain = _model(pool_per_head=True), _model()
     assert plain.qa_head.pooler.attention.score.out_features == 1 and plain.config.pool_per_head is False
     assert model.cls_head.pooler.attention.score.out_features == len(model.config.case_heads)
-    assert model.qa_head.pooler.attention.score.out_features == len(model.config.qa_heads)
+    sub_metrics = [(head, i) for head, names in model.config.qa_heads.items() for i in range(len(names))]
+    assert model.qa_head.pooler.attention.score.out_features == len(sub_metrics) > len(model.config.qa_heads)
     model.eval()
     ids, mask = torch.tensor([[2, 5, 7, 9, 11, 3, 0]]), torch.tensor([[1, 1, 1, 1, 1, 1, 0]])
     before = model(input_ids=ids, attention_mask=mask)
     assert before.pooling_weights is None
-    heads = list(model.config.qa_heads)
-    target = heads.index("closing")
+    target = sub_metrics.index(("listening", 2))
     with torch.no_grad():
         model.qa_head.pooler.attention.score.weight[target].normal_(0.0, 5.0)
     after = model(input_ids=ids, attention_mask=mask, output_pooling_weights=True)
-    for head in heads:
-        changed = not torch.allclose(after.qa_logits[head], before.qa_logits[head], atol=1e-5)
-        assert changed == (head == "closing"), head
+    for head, i in sub_metrics:
+        changed = not torch.allclose(after.qa_logits[head][:, i], before.qa_logits[head][:, i], atol=1e-5)
+        assert changed == ((head, i) == ("listening", 2)), (head, i)
     for head in model.config.case_heads:
         torch.testing.assert_close(after.cls_logits[head], before.cls_logits[head])
+    # Without dropout the per-output logits are the head's own linear layer applied to that output's pooling.
+    hidden = model.qa_head.norm(model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state)
+    pooled, _ = model.qa_head.pooler(hidden, mask)
+    layer = model.qa_head.heads["listening"]
+    torch.testing.assert_close(after.qa_logits["listening"][0, 2], layer(pooled[0, target])[2])
     weights = after.pooling_weights["qa"]
-    assert weights.shape == (1, 7) and weights[0, 6] == 0  # averaged over the heads; padding gets nothing
+    assert weights.shape == (1, 7) and weights[0, 6] == 0  # averaged over the queries; padding gets nothing
     torch.testing.assert_close(weights.sum(dim=-1), torch.ones(1))
     # A loss on the priority head alone reaches the priority query's scores and no other query's.
     model.train()

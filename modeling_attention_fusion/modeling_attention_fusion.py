@@ -151,11 +151,12 @@ class PooledMultiHead(nn.Module):
         self.per_output = self.per_head and bool(per_output)
         # The pooling queries of each head: one, or one per output.
         self.slices: dict[str, slice] = {}
+        queries = 0
         for head, size in sizes.items():
-            start = next(iter(reversed(self.slices.values()))).stop if self.slices else 0
-            self.slices[head] = slice(start, start + (size if self.per_output else 1))
-        queries = next(iter(reversed(self.slices.values()))).stop if self.per_head and sizes else 1
-        self.pooler = SentencePooler(hidden_size, pooling, queries)
+            width = size if self.per_output else 1
+            self.slices[head] = slice(queries, queries + width)
+            queries += width
+        self.pooler = SentencePooler(hidden_size, pooling, queries if self.per_head and queries else 1)
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({head: nn.Linear(hidden_size, size) for head, size in sizes.items()})
 

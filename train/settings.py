@@ -122,8 +122,9 @@ class ProjectArguments:
     )
     pool_per_head: bool | None = field(
         default=None,
-        metadata={"help": "Each case and quality head reads its own attention pooling instead of one per task. "
-                  "Unset: the model config's default (false), or the setting of the model given by init_from."},
+        metadata={"help": "Each case head and each quality sub-metric reads its own attention pooling instead of "
+                  "one per task. Unset: the model config's default (false), or the setting of the model given by "
+                  "init_from."},
     )
     balance_priority: bool = field(
         default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "

@@ -5,7 +5,7 @@ A bag-of-words model (TF-IDF over word 1-2-grams, class-balanced logistic regres
 critical (priority "1"); the script prints the ranking quality (ROC AUC), the precision and the share of calls
 flagged at the threshold that catches 90% of the critical calls, and the 3-class priority accuracy beside
 the majority class. A second reference ranks calls by their *true* sub-category's share of critical calls
-(an oracle no model has): if even that flags most calls to catch 9 in 10 critical ones, the labels, not
+(an oracle no model has): if even that flags most calls to catch 9 in 10 critical ones, the labels, more than
 the network, bound what a priority head can reach on this data.
 
     pip install scikit-learn

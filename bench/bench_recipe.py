@@ -67,7 +67,7 @@ ROWS: dict[str, tuple[list[str], dict, dict, str]] = {
     "qa_one_lr": (["qa"], NEW, {"head_learning_rate": None}, "heads at the encoder's learning rate"),
     "qa_no_pool_norm": (["qa"], NEW, {"pool_layer_norm": "false"}, "no LayerNorm before the pooling"),
     "qa_window512": (["qa"], NEW, {"window_length": "512", "window_stride": "128"}, "512-token windows"),
-    "qa_per_head": (["qa"], NEW, {"pool_per_head": "true"}, "an attention pooling per head"),
+    "qa_per_head": (["qa"], NEW, {"pool_per_head": "true"}, "an attention pooling per sub-metric"),
     "fused_new": (["ner", "cls", "qa"], NEW, {}, "current recipe, fused, shuffled sampling"),
     "fused_temperature": (["ner", "cls", "qa"], NEW, {"sampling_strategy": "temperature", "head_learning_rate": "3e-3"},
                           "temperature sampling (T=2), heads at 3e-3"),

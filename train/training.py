@@ -287,7 +287,8 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         for task, parts in splits.items():
             for name, dataset in parts.items():
                 length, stride = config.window_length, config.window_stride
-                if task == "ner" and name == "train" and project.ner_train_window_length:
+                own_windows = task == "ner" and name == "train" and bool(project.ner_train_window_length)
+                if own_windows:
                     length = project.ner_train_window_length
                     stride = project.ner_train_window_stride
                     stride = length // 4 if stride is None else stride
@@ -296,7 +297,7 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
                         task, dataset, tokenizer, config, max_length=length, stride=stride
                     )
                 except ValueError as error:
-                    if length == config.window_length and stride == config.window_stride:
+                    if not own_windows:
                         raise
                     raise ValueError(
                         f"ner_train_window_length / ner_train_window_stride ({length} / {stride}): {error}"

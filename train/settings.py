@@ -126,6 +126,13 @@ class ProjectArguments:
                   "one per task. Unset: the model config's default (false), or the setting of the model given by "
                   "init_from."},
     )
+    refit_heads_epochs: int = field(
+        default=0,
+        metadata={"help": "After training, fit the case and quality heads alone for this many epochs on the frozen "
+                  "encoder's states of the training windows (encoder cached once; NER untouched), at "
+                  "head_learning_rate (else learning_rate). In a fused run these heads get few of the steps and the "
+                  "encoder moves under them; this lets them catch up with the final encoder. 0: off."},
+    )
     balance_priority: bool = field(
         default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
                                 "records, so the rare critical calls count."},

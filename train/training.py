@@ -28,6 +28,7 @@ from .distill import CACHE_DIR_NAME, check_distill_settings, parse_teachers, pre
 from .finetune import load_for_finetuning
 from .model_card import render_model_card, write_metrics
 from .publish import push_with_trainer
+from .refit import refit_pooled_heads
 from .run_settings import run_settings, write_run_settings
 from .settings import ProjectArguments, resolve_encoder
 from .sources import check_model_folder
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 REPORT_NAME = "data_validation_report.json"
 CURVES_NAME = "training_curves.png"
 CALIBRATION_NAME = "calibration.json"
+REFIT_NAME = "refit_heads.json"
 TEACHER_OUTPUTS_NAME = "teacher_outputs.json"
 ATTENTION_DROPOUT_NAMES = ("attention_probs_dropout_prob", "attention_dropout")  # BERT-like, DistilBERT/DeBERTa
 SOURCE_SETTINGS = {"ner": "ner_file", "cls": "cases_file", "qa": "qa_file"}
@@ -270,6 +272,8 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     resume = resolve_resume(training_args.resume_from_checkpoint, output_dir)  # before any work: never a half-written one
     project.teachers = parse_teachers(project.teachers)  # bad distillation settings fail before any data work
     check_distill_settings(project.teachers, project.tasks, project.distill_alpha, project.distill_temperature)
+    if project.refit_heads_epochs < 0:
+        raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {project.refit_heads_epochs}")
     set_seed(training_args.seed)  # before the heads are initialised: a run is reproducible from its seed
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=bool(project.init_from))
     base_config = (
@@ -352,6 +356,16 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         distill_temperature=project.distill_temperature,
     )
     trainer.train(resume_from_checkpoint=resume)
+    refit = None
+    if project.refit_heads_epochs:
+        # The case and quality heads catch up with the final encoder (train/refit.py), before calibration fits
+        # their temperatures and thresholds.
+        refit = refit_pooled_heads(
+            trainer.accelerator.unwrap_model(trainer.model), tokenized["train"], trainer.data_collator,
+            epochs=project.refit_heads_epochs, learning_rate=project.head_learning_rate or training_args.learning_rate,
+            weight_decay=training_args.weight_decay, batch_size=training_args.per_device_train_batch_size,
+            seed=training_args.seed, max_grad_norm=training_args.max_grad_norm, bf16=training_args.bf16,
+        )  # fmt: skip
     calibration = None
     if project.calibrate and {"cls", "qa"} & set(tokenized["validation"]):
         # Temperatures, the critical threshold and the review thresholds, fitted on validation, stored in the config.
@@ -366,12 +380,16 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         metrics = trainer.evaluate()
         if trainer.is_world_process_zero():
             curves = plot_training_curves(trainer.state.log_history, output_dir / CURVES_NAME)
+            if refit:
+                (output_dir / REFIT_NAME).write_text(json.dumps(refit, indent=2))
             if calibration is not None:
                 (output_dir / CALIBRATION_NAME).write_text(json.dumps(calibration, indent=2))
             if run_info.run_id:
                 import mlflow
 
                 mlflow.log_artifact(str(curves))
+                if refit:
+                    mlflow.log_dict(refit, REFIT_NAME)
                 if calibration is not None:
                     mlflow.log_dict(calibration, CALIBRATION_NAME)
                     mlflow.log_metrics(calibration_metrics(calibration))

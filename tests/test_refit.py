@@ -131,6 +131,9 @@ def test_a_training_run_refits_after_training_and_leaves_ner_and_the_encoder_alo
     assert report["epochs"] == 2 and report["learning_rate"] == 5e-3 and set(report["windows"]) == {"cls", "qa"}
     assert not (tmp_path / "plain" / "refit_heads.json").exists()
     assert json.loads((output / "run_settings.json").read_text())["project"]["refit_heads_epochs"] == 2
+    card = (output / "README.md").read_text()
+    assert "the case and quality heads were refit alone for 2 epochs" in card
+    assert "were refit" not in (tmp_path / "plain" / "README.md").read_text()
     # The saved model is the refitted one.
     saved = AttentionFusionModel.from_pretrained(output).state_dict()
     for name, tensor in refitted.items():

@@ -117,6 +117,7 @@ def render_model_card(
     extra_results: str = "",
     eval_data: dict[str, dict] | None = None,
     distillation: dict[str, Any] | None = None,
+    refit_heads_epochs: int = 0,
 ) -> ModelCard:
     """Render the card for a trained model; `metrics` are the final evaluation metrics (with or without `eval_`).
 
@@ -196,6 +197,7 @@ def render_model_card(
         split_rows=[{"task": t, **sizes} for t, sizes in (split_sizes or {}).items()],
         extra_results=extra_results,
         distillation=distillation,
+        refit_heads_epochs=refit_heads_epochs,
         calibration=_calibration_summary(m),
         data_summary=data_summary(eval_data),
         eval_data_rows=[{"task": TASK_TITLES.get(t, t), **entry} for t, entry in (eval_data or {}).items()],

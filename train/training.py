@@ -480,6 +480,7 @@ def save_output(
         license=project.license,
         eval_data=eval_data,
         distillation=distillation_summary(project),
+        refit_heads_epochs=project.refit_heads_epochs if {"cls", "qa"} & set(model.config.tasks) else 0,
     )
     card.save(output_dir / "README.md")
     model.model_card = str(card)  # what `model.push_to_hub(...)` publishes from this process

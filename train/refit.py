@@ -8,9 +8,9 @@ of the same training windows, let them catch up. The encoder and the NER head ar
 what training left.
 
 The encoder runs once over the training windows, without gradients, and its states (the pooling's input: the last
-layer, or every layer with `pool_layer_mix`) are cached in memory: `windows x tokens x hidden x 4` bytes (about
-0.8 GB for the helpline-cpu recipe's 1024 windows of up to 512 tokens at 384 hidden). An epoch of the heads then
-costs seconds. Calibration (temperatures, critical and review thresholds) runs after the refit, on its heads.
+layer, or every layer with `pool_layer_mix`) are cached in memory without padding: `tokens x hidden x 4` bytes
+(about 0.6 GB for the helpline-cpu recipe's 1023 windows, 423,000 tokens in all, at 384 hidden; times the number
+of layers + 1 with the layer mix). An epoch of the heads then costs seconds. Calibration (temperatures, critical and review thresholds) runs after the refit, on its heads.
 
 Distributed runs refit on every process from the same full training windows and seed, so the heads stay equal.
 """

@@ -10,7 +10,8 @@ what training left.
 The encoder runs once over the training windows, without gradients, and its states (the pooling's input: the last
 layer, or every layer with `pool_layer_mix`) are cached in memory without padding: `tokens x hidden x 4` bytes
 (about 0.6 GB for the helpline-cpu recipe's 1023 windows, 423,000 tokens in all, at 384 hidden; times the number
-of layers + 1 with the layer mix). An epoch of the heads then costs seconds. Calibration (temperatures, critical and review thresholds) runs after the refit, on its heads.
+of layers + 1 with the layer mix). An epoch of the heads then costs seconds. Calibration (temperatures, critical and
+review thresholds) runs after the refit, on its heads.
 
 Distributed runs refit on every process from the same full training windows and seed, so the heads stay equal.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Collection
 from typing import Any
 
 import torch
@@ -29,10 +31,6 @@ from ..modeling_attention_fusion.modeling_attention_fusion import cls_loss, qa_l
 logger = logging.getLogger(__name__)
 
 TASKS = ("cls", "qa")
-
-
-def _heads_of(model) -> dict[str, torch.nn.Module]:
-    return {task: getattr(model, f"{task}_head", None) for task in TASKS if getattr(model, f"{task}_head", None) is not None}
 
 
 @torch.no_grad()
@@ -89,19 +87,25 @@ def refit_pooled_heads(
     epochs: int,
     learning_rate: float,
     weight_decay: float = 0.0,
+    decay_parameter_names: Collection[str] = (),
     batch_size: int = 16,
     seed: int = 0,
     max_grad_norm: float | None = 1.0,
     bf16: bool = False,
 ) -> dict[str, Any]:
     """Train the case and quality heads of `model` for `epochs` passes over `datasets` (task -> tokenised training
-    windows) with the encoder frozen: AdamW at `learning_rate` (no decay on biases and LayerNorm), batches of
+    windows) with the encoder frozen: AdamW at `learning_rate`, `weight_decay` on the parameters named in
+    `decay_parameter_names` (the Trainer's `get_decay_parameter_names(model)`, as in training), batches of
     `batch_size` windows of one task, shuffled within and across tasks by `seed`, gradients clipped to
     `max_grad_norm`. Returns a report: windows per task, mean training loss per task and epoch, seconds.
     Changes the heads in place; nothing else in the model."""
     if epochs < 0:
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {epochs}")
-    heads = {task: head for task, head in _heads_of(model).items() if datasets.get(task) is not None and len(datasets[task])}
+    heads = {
+        task: getattr(model, f"{task}_head")
+        for task in TASKS
+        if getattr(model, f"{task}_head", None) is not None and datasets.get(task) is not None and len(datasets[task])
+    }
     if epochs == 0 or not heads:
         return {}
     started = time.perf_counter()
@@ -122,10 +126,10 @@ def refit_pooled_heads(
                 " and ".join(heads), epochs, {task: len(windows) for task, windows in cache.items()},
                 cached_bytes / 2**20, cache_seconds,
             )  # fmt: skip
-            decayed, plain = [], []
-            for head in heads.values():
-                for param in head.parameters():
-                    (decayed if param.dim() >= 2 else plain).append(param)
+            decay, decayed, plain = set(decay_parameter_names), [], []
+            for name, param in model.named_parameters():
+                if name.split(".", 1)[0] in {f"{task}_head" for task in heads}:
+                    (decayed if name in decay else plain).append(param)
             optimizer = torch.optim.AdamW(
                 [{"params": decayed, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}],
                 lr=learning_rate,

@@ -360,10 +360,12 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     if project.refit_heads_epochs:
         # The case and quality heads catch up with the final encoder (train/refit.py), before calibration fits
         # their temperatures and thresholds.
+        unwrapped = trainer.accelerator.unwrap_model(trainer.model)
         refit = refit_pooled_heads(
-            trainer.accelerator.unwrap_model(trainer.model), tokenized["train"], trainer.data_collator,
+            unwrapped, tokenized["train"], trainer.data_collator,
             epochs=project.refit_heads_epochs, learning_rate=project.head_learning_rate or training_args.learning_rate,
-            weight_decay=training_args.weight_decay, batch_size=training_args.per_device_train_batch_size,
+            weight_decay=training_args.weight_decay, decay_parameter_names=trainer.get_decay_parameter_names(unwrapped),
+            batch_size=training_args.per_device_train_batch_size,
             seed=training_args.seed, max_grad_norm=training_args.max_grad_norm, bf16=training_args.bf16,
         )  # fmt: skip
     calibration = None
@@ -396,7 +398,7 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     if calibration is not None:
         metrics.update(calibration_metrics(calibration))
     if trainer.is_world_process_zero():
-        save_output(trainer, project, training_args, metrics, report.to_dict(), splits, eval_data, settings)
+        save_output(trainer, project, training_args, metrics, report.to_dict(), splits, eval_data, settings, refit)
         if not project.keep_checkpoints:  # they served best-model selection and resuming; the model is saved
             removed = remove_checkpoints(output_dir)
             if removed:
@@ -453,10 +455,19 @@ def distillation_summary(project: ProjectArguments) -> dict[str, Any] | None:
 
 
 def save_output(
-    trainer, project, training_args, metrics, report: dict, splits, eval_data=None, settings: dict | None = None
+    trainer,
+    project,
+    training_args,
+    metrics,
+    report: dict,
+    splits,
+    eval_data=None,
+    settings: dict | None = None,
+    refit: dict | None = None,
 ) -> None:
     """Weights + remote code, tokenizer, label maps, metrics, validation report, the model card and the record of
-    the run's settings (`run_settings.json`, what `bench/bench_distill.py --reuse-from` checks)."""
+    the run's settings (`run_settings.json`, what `bench/bench_distill.py --reuse-from` checks). `refit`: the head
+    refit's report (`refit_pooled_heads`), empty or None when no head was refit."""
     output_dir = Path(training_args.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
     # `_internal_call`: with --push_to_hub, save_model would push a half-made folder (no card, no label maps yet);
@@ -480,7 +491,7 @@ def save_output(
         license=project.license,
         eval_data=eval_data,
         distillation=distillation_summary(project),
-        refit_heads_epochs=project.refit_heads_epochs if {"cls", "qa"} & set(model.config.tasks) else 0,
+        refit_heads_epochs=(refit or {}).get("epochs", 0),
     )
     card.save(output_dir / "README.md")
     model.model_card = str(card)  # what `model.push_to_hub(...)` publishes from this process

@@ -336,6 +336,8 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         # Checkpoint pushes would leave untagged, partial models on main; the complete folder is published at
         # the end instead (the Trainer still creates the repo up front, so a bad token fails before training).
         training_args.hub_strategy = "end"
+        if training_args.hub_private_repo is None:  # private unless `--hub_private_repo false` (publish.py)
+            training_args.hub_private_repo = True
     run_info = RunInfoCallback(report.to_dict(), project)
     callbacks: list[TrainerCallback] = [run_info, UmaskCallback()]
     if project.early_stopping_patience:

@@ -1,4 +1,4 @@
-"""Seeded train/validation splits: grouped so copies of a transcript never straddle the split, stratified where
+"""Seeded train/validation(/test) splits: grouped so copies of a transcript never straddle a split, stratified where
 the labels allow.
 
 Rules:
@@ -14,6 +14,10 @@ Rules:
   two groups or more), shared between strata by largest remainder, never taking every group of a stratum that
   has two or more; the groups taken within a stratum are chosen by a seeded shuffle. Same data + same seed =
   same split.
+- **Test.** With `test_size > 0`, `round(n_groups * test_size)` further groups are taken from the groups left for
+  training, by the same allocation within the same strata, after validation is chosen: the validation split is the
+  one `test_size=0` gives (evaluation figures stay comparable), and training gives up the test groups. With fewer
+  than `min_test_groups` such groups (tiny data) no test split is made, with a log line saying so.
 
 `stratify_by="auto"` picks `["sub_category", "priority"]` for cases, `["scenario", "quality_level"]` for QA
 and no stratification for NER.
@@ -35,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 AUTO_STRATA: tuple[tuple[str, ...], ...] = (("sub_category", "priority"), ("scenario", "quality_level"))
 _POOLED = ("__pooled__",)
+# A test split smaller than this says too little to report on (a handful of critical calls); below it calibration's
+# cross-fitted validation figures stand in.
+MIN_TEST_GROUPS = 30
 
 
 def text_groups(texts: Sequence[str]) -> list[int]:
@@ -107,6 +114,17 @@ def _allocate(sizes: dict[tuple, int], target: int, rng: random.Random) -> dict[
     return taken
 
 
+def _take(strata: dict[tuple, list[int]], target: int, rng: random.Random) -> set[int]:
+    """`target` groups shared between `strata` by `_allocate`, chosen within each stratum by a seeded shuffle."""
+    taken = _allocate({key: len(members) for key, members in strata.items()}, target, rng)
+    chosen: set[int] = set()
+    for key in sorted(strata):
+        members = list(strata[key])
+        rng.shuffle(members)
+        chosen.update(members[: taken[key]])
+    return chosen
+
+
 def train_validation_split(
     dataset: Dataset,
     validation_size: float = 0.1,
@@ -114,8 +132,11 @@ def train_validation_split(
     stratify_by: str | Sequence[str] | None = "auto",
     min_groups_per_class: int = 2,
     text_column: str = "text",
+    test_size: float = 0.0,
+    min_test_groups: int = MIN_TEST_GROUPS,
 ) -> DatasetDict:
-    """Split a loaded dataset into `train` and `validation`, grouped by transcript and stratified where possible.
+    """Split a loaded dataset into `train` and `validation` (and `test`), grouped by transcript and stratified where
+    possible.
 
     Args:
         dataset: a loader's output (any dataset with `text_column`).
@@ -124,14 +145,21 @@ def train_validation_split(
         stratify_by: `"auto"`, a column, a list of columns tried in order (see the module docstring), or `None`.
         min_groups_per_class: a class with fewer groups than this is not a stratum of its own.
         text_column: the column whose (whitespace-normalised) equality defines groups.
+        test_size: the fraction of groups kept apart as `test` (taken from the training side; 0: no test split).
+        min_test_groups: the fewest groups a test split is made with; below it there is no `test` split.
 
     Example:
-        >>> splits = train_validation_split(cases, validation_size=0.15, seed=0)  # doctest: +SKIP
+        >>> splits = train_validation_split(cases, validation_size=0.1, test_size=0.15, seed=0)  # doctest: +SKIP
         >>> sorted(splits)  # doctest: +SKIP
-        ['train', 'validation']
+        ['test', 'train', 'validation']
     """
     if not 0.0 < float(validation_size) < 1.0:
         raise ValueError(f"validation_size: {validation_size!r} is not in (0, 1)")
+    if not 0.0 <= float(test_size) < 1.0 - float(validation_size):
+        raise ValueError(
+            f"test_size: {test_size!r} is not in [0, {1.0 - float(validation_size):g}) (1 - validation_size "
+            f"{validation_size!r}): training needs the rest"
+        )
     if text_column not in dataset.column_names:
         raise ValueError(f"no {text_column!r} column to group by; columns: {dataset.column_names}")
     columns = _resolve_stratify(dataset, stratify_by)
@@ -141,25 +169,35 @@ def train_validation_split(
     target = round(n_groups * float(validation_size))
     target = min(max(target, 1 if n_groups >= 2 else 0), max(n_groups - 1, 0))
     rng = random.Random(seed)
-    taken = _allocate({key: len(members) for key, members in strata.items()}, target, rng)
-    validation_groups: set[int] = set()
-    for key in sorted(strata):
-        members = list(strata[key])
-        rng.shuffle(members)
-        validation_groups.update(members[: taken[key]])
+    validation_groups = _take(strata, target, rng)
+    test_groups: set[int] = set()
+    test_target = round(n_groups * float(test_size))
+    if test_target and test_target < min_test_groups:
+        logger.info(
+            "no test split: %d record groups give %d test groups at test_size %s, fewer than %d; calibration reports "
+            "cross-fitted validation figures instead", n_groups, test_target, test_size, min_test_groups,
+        )  # fmt: skip
+    elif test_target:
+        left = {key: [g for g in members if g not in validation_groups] for key, members in strata.items()}
+        test_groups = _take({key: members for key, members in left.items() if members}, test_target, rng)
     validation = [index for index, group in enumerate(groups) if group in validation_groups]
-    train = [index for index, group in enumerate(groups) if group not in validation_groups]
+    test = [index for index, group in enumerate(groups) if group in test_groups]
+    train = [index for index, group in enumerate(groups) if group not in validation_groups | test_groups]
     logger.info(
-        "split %d records (%d groups) into %d train / %d validation records; seed %d; %d strata by %s",
+        "split %d records (%d groups) into %d train / %d validation / %d test records; seed %d; %d strata by %s",
         len(dataset),
         n_groups,
         len(train),
         len(validation),
+        len(test),
         seed,
         len(strata),
         columns or "nothing",
     )
-    return DatasetDict({"train": dataset.select(train), "validation": dataset.select(validation)})
+    parts = {"train": dataset.select(train), "validation": dataset.select(validation)}
+    if test_groups:
+        parts["test"] = dataset.select(test)
+    return DatasetDict(parts)
 
 
-__all__ = ["text_groups", "train_validation_split"]
+__all__ = ["MIN_TEST_GROUPS", "text_groups", "train_validation_split"]

@@ -22,6 +22,7 @@ Only counts and scores are reported, never text.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from typing import Any
@@ -30,9 +31,13 @@ import numpy as np
 import torch
 
 from ..modeling_attention_fusion.inference_attention_fusion import (
+    Window,
+    WindowPrediction,
     aggregate_cls_head,
     aggregate_qa_head,
     decide_cls,
+    decide_qa,
+    decode_transcript,
 )
 from .evaluation import _group, run_task
 
@@ -98,105 +103,127 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return round(float(error), 6)
 
 
-def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
-    scaled = logits / temperature
-    scaled = scaled - scaled.max(-1, keepdims=True)
-    exp = np.exp(scaled)
-    return exp / exp.sum(-1, keepdims=True)
-
-
-def _sigmoid(logits: np.ndarray, temperature: float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logits / temperature))
-
-
 # --------------------------------------------------------------------------- per-record views
-def _cls_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
-    """Per record: gold per head, per-window probabilities per head (after the temperatures), the windows' content
-    sizes, and the confidence-weighted mean `predict` decides on."""
+def _scaled(logits: np.ndarray, temperature: float, binary: bool) -> np.ndarray:
+    """Probabilities from raw head logits as `run_windows` makes them: `logits / T`, then softmax (case heads) or
+    sigmoid (quality sub-metrics)."""
+    scaled = torch.as_tensor(np.asarray(logits, dtype=np.float32)) / float(temperature)
+    return (scaled.sigmoid() if binary else scaled.softmax(-1)).numpy()
+
+
+def _records(rows: list[dict], temperatures: dict[str, float], binary: bool) -> list[dict]:
+    """Per record (in `example_id` order): its `id`, `gold` per head, the windows' content `sizes` and the
+    per-window probabilities per head after `temperatures` (`windows`: head -> `(n_windows, classes)`)."""
     records = []
-    for windows in _group(rows).values():
+    for example_id, windows in _group(rows).items():
         probs = {
-            head: _softmax(np.stack([w["logits"][head] for w in windows]), temperatures.get(head, 1.0))
+            head: _scaled(np.stack([w["logits"][head] for w in windows]), temperatures.get(head, 1.0), binary)
             for head in windows[0]["logits"]
         }
         sizes = [w.get("size", 1) for w in windows]
-        mean = {
-            head: aggregate_cls_head(sizes, torch.from_numpy(p), [""] * p.shape[1], 1)[1].numpy()
-            for head, p in probs.items()
+        records.append({"id": example_id, "gold": windows[0]["gold"], "windows": probs, "sizes": sizes})
+    return records
+
+
+def _cls_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
+    """Case records, each with `mean`: per head the confidence-weighted mean `predict` decides on
+    (`aggregate_cls_head`)."""
+    records = _records(rows, temperatures, binary=False)
+    for record in records:
+        record["mean"] = {
+            head: aggregate_cls_head(record["sizes"], torch.from_numpy(p), [""] * p.shape[1], 1)[1].numpy()
+            for head, p in record["windows"].items()
         }
-        records.append({"gold": windows[0]["gold"], "windows": probs, "sizes": sizes, "mean": mean})
     return records
 
 
 def _qa_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
-    records = []
-    for windows in _group(rows).values():
-        sizes = [w.get("size", 1) for w in windows]
-        probs = {
-            head: _sigmoid(np.stack([w["logits"][head] for w in windows]), temperatures.get(head, 1.0))
-            for head in windows[0]["logits"]
+    """Quality records, each with `mean`: per head the confidence-weighted mean of the sub-metric probabilities
+    (`aggregate_qa_head`, the scores `decide_qa` compares with the sub-metric thresholds)."""
+    records = _records(rows, temperatures, binary=True)
+    for record in records:
+        record["mean"] = {
+            head: aggregate_qa_head(record["sizes"], torch.from_numpy(p)).numpy() for head, p in record["windows"].items()
         }
-        mean = {head: aggregate_qa_head(sizes, torch.from_numpy(p)).numpy() for head, p in probs.items()}
-        records.append({"gold": windows[0]["gold"], "mean": mean})
     return records
 
 
-class _AtThreshold:
-    """The model's config with another critical threshold (to try thresholds without touching the config)."""
+def _with(config: Any, **values: Any) -> Any:
+    """A shallow copy of `config` with `values` set: the payload's functions read the fitted values from a config,
+    and a candidate value is tried on a copy, never on the model's own config."""
+    copied = copy.copy(config)
+    for name, value in values.items():
+        setattr(copied, name, value)
+    return copied
 
-    def __init__(self, config: Any, threshold: float) -> None:
-        self._config, self.critical_threshold = config, threshold
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._config, name)
-
-
-def _cls_decisions(
-    record: dict, config: Any, critical_id: int | None, threshold: float
-) -> dict[str, tuple[int, float]]:
-    """(label id, score) per head, decided by `decide_cls` (as `predict` decides) at critical `threshold`."""
+def _cls_decisions(record: dict, config: Any) -> dict[str, tuple[int, float]]:
+    """(label id, score) per head, decided by `decide_cls` (as `predict` decides) under `config`."""
     probs = {head: torch.from_numpy(p) for head, p in record["windows"].items()}
     sizes = record.get("sizes") or [1] * len(next(iter(probs.values())))
-    decided = decide_cls(probs, sizes, _AtThreshold(config, threshold))
+    decided = decide_cls(probs, sizes, config)
     return {head: (list(config.case_heads[head]).index(d["label"]), float(d["score"])) for head, d in decided.items()}
 
 
 # --------------------------------------------------------------------------- thresholds
+def _critical_id(config: Any) -> int | None:
+    priorities = list(config.case_heads.get("priority", []))
+    return priorities.index(config.critical_priority) if config.critical_priority in priorities else None
+
+
+def critical_figures(pred: np.ndarray, gold: np.ndarray, critical_id: int) -> dict[str, float]:
+    """What the critical decisions `pred` are worth against `gold` priorities (`-100`: unlabelled, left out):
+    recall and precision of "critical", priority accuracy, and the false alarms (calls decided critical that are
+    not), also per 100 calls.
+
+    Example:
+        >>> critical_figures(np.array([0, 0, 1, 0]), np.array([0, 1, 1, 2]), critical_id=0)["false_alarms_per_100_calls"]
+        50.0
+    """
+    pred, gold = np.asarray(pred), np.asarray(gold)
+    labelled = gold != IGNORE
+    pred, gold = pred[labelled], gold[labelled]
+    critical, flagged = gold == critical_id, pred == critical_id
+    false_alarms = int((flagged & ~critical).sum())
+    return {
+        "critical_recall": float(flagged[critical].mean()) if critical.any() else 0.0,
+        "critical_precision": float(critical[flagged].mean()) if flagged.any() else 0.0,
+        "priority_accuracy": float((pred == gold).mean()) if len(gold) else 0.0,
+        "critical_calls": int(critical.sum()),
+        "records": int(len(gold)),
+        "decided_critical": int(flagged.sum()),
+        "false_alarms": false_alarms,
+        "false_alarms_per_100_calls": round(100.0 * false_alarms / len(gold), 4) if len(gold) else 0.0,
+    }
+
+
 def choose_critical_threshold(
     records: list[dict], config: Any, critical_id: int, target: float, ceiling: float = 0.5
 ) -> dict[str, float]:
     """A threshold <= `ceiling` whose safety-first decisions reach `target` critical recall: the highest critical
     call's peak that does, lowered halfway to the next lower peak of any call. The margin changes no decision on
     these calls, but a threshold equal to a call's peak would lose that call to rounding (the stored value has 6
-    decimals) or to the last-bit differences of a reloaded model, and calls not seen here fall in the gap too."""
+    decimals) or to the last-bit differences of a reloaded model, and calls not seen here fall in the gap too.
+    Each candidate is tried through `decide_cls` on a copy of `config` holding it."""
     gold = np.array([r["gold"]["priority"] for r in records])
-    labelled = gold != IGNORE
     critical = gold == critical_id
     peaks = np.array([float(r["windows"]["priority"][:, critical_id].max()) for r in records])
 
-    def score(threshold: float) -> tuple[float, float, float]:
-        pred = np.array([_cls_decisions(r, config, critical_id, threshold)["priority"][0] for r in records])
-        flagged = pred == critical_id
-        recall = float(flagged[critical].mean()) if critical.any() else 0.0
-        precision = float(critical[flagged].mean()) if flagged.any() else 0.0
-        accuracy = float((pred[labelled] == gold[labelled]).mean()) if labelled.any() else 0.0
-        return recall, precision, accuracy
+    def decided(threshold: float) -> np.ndarray:
+        at = _with(config, critical_threshold=threshold)
+        return np.array([_cls_decisions(r, at)["priority"][0] for r in records])
 
     chosen = ceiling
     candidates = sorted({ceiling, *[p for p in peaks[critical] if p < ceiling]}, reverse=True)
     for threshold in candidates:  # from the highest down: the first that reaches the target
         chosen = threshold
-        if score(threshold)[0] >= target:
+        if critical_figures(decided(threshold), gold, critical_id)["critical_recall"] >= target:
             break
     if chosen < ceiling:
         below = peaks[peaks < chosen]
         chosen = (chosen + (float(below.max()) if below.size else 0.0)) / 2
     chosen = math.floor(chosen * 1e6) / 1e6  # stored with 6 decimals, never rounded up past a peak
-    recall, precision, accuracy = score(chosen)
-    return {
-        "critical_threshold": chosen, "critical_recall": recall, "critical_precision": precision,
-        "priority_accuracy": accuracy, "critical_calls": int(critical.sum()), "records": int(labelled.sum()),
-    }  # fmt: skip
+    return {"critical_threshold": chosen, **critical_figures(decided(chosen), gold, critical_id)}
 
 
 def _share_thresholds(confidences: dict[str, np.ndarray], share: float) -> tuple[dict[str, float], float]:
@@ -218,50 +245,26 @@ def _share_thresholds(confidences: dict[str, np.ndarray], share: float) -> tuple
 
 
 def choose_review_thresholds(
-    cls_records: list[dict], qa_records: list[dict], config: Any, critical_id: int | None, share: float
-) -> tuple[dict[str, float], dict[str, Any]]:
+    cls_records: list[dict], qa_records: list[dict], config: Any, share: float
+) -> dict[str, float]:
+    """One threshold per decision group (`case.<head>`, `quality.<head>`) such that `share` of the case records
+    (and of the quality records) is flagged. A group's confidence is what `predict`'s review rule compares: the
+    decided score of a case head (`decide_cls` under `config`, so at its critical threshold), the least
+    `max(p, 1 - p)` of a quality head's sub-metrics."""
     thresholds: dict[str, float] = {}
-    report: dict[str, Any] = {"target_share": share}
     if cls_records:
-        decisions = [_cls_decisions(r, config, critical_id, config.critical_threshold) for r in cls_records]
-        heads = list(decisions[0])
-        confidences = {f"case.{h}": np.array([d[h][1] for d in decisions]) for h in heads}
-        found, flagged_share = _share_thresholds(confidences, share)
-        thresholds.update(found)
-        flagged = np.array([any(d[h][1] < found[f"case.{h}"] for h in heads) for d in decisions])
-        wrong = np.array([
-            any(r["gold"][h] != IGNORE and d[h][0] != r["gold"][h] for h in heads)
-            for r, d in zip(cls_records, decisions)
-        ])  # fmt: skip
-        report["case"] = _flag_report(flagged, wrong)
-        # "Any head wrong" is nearly always true while a head with many classes is weak: per head says more.
-        report["case_per_head"] = {
-            head: _flag_report(flagged, np.array([
-                r["gold"][head] != IGNORE and d[head][0] != r["gold"][head] for r, d in zip(cls_records, decisions)
-            ]))
-            for head in heads
-        }  # fmt: skip
+        decisions = [_cls_decisions(r, config) for r in cls_records]
+        confidences = {f"case.{h}": np.array([d[h][1] for d in decisions]) for h in decisions[0]}
+        thresholds.update(_share_thresholds(confidences, share)[0])
     if qa_records:
-        heads = list(qa_records[0]["mean"])
         confidences = {
             f"quality.{h}": np.array([np.maximum(r["mean"][h], 1 - r["mean"][h]).min() for r in qa_records])
-            for h in heads
+            for h in qa_records[0]["mean"]
         }
-        found, flagged_share = _share_thresholds(confidences, share)
-        thresholds.update(found)
-        flagged = np.array([any(confidences[f"quality.{h}"][i] < found[f"quality.{h}"] for h in heads)
-                            for i in range(len(qa_records))])  # fmt: skip
-        wrong = np.array([
-            any(
-                bool(((r["mean"][h] >= np.asarray(config.qa_thresholds[h])) != (r["gold"][h] > 0.5))[
-                    r["gold"][h] != IGNORE
-                ].any())
-                for h in heads
-            )
-            for r in qa_records
-        ])
-        report["quality"] = _flag_report(flagged, wrong)
-    return thresholds, report
+        thresholds.update(_share_thresholds(confidences, share)[0])
+    # Stored with 6 decimals, rounded down so the record a threshold sits on stays unflagged as fitted; a group with
+    # nothing to flag (-inf) gets 0, below every confidence.
+    return {group: math.floor(value * 1e6) / 1e6 if math.isfinite(value) else 0.0 for group, value in thresholds.items()}
 
 
 def _flag_report(flagged: np.ndarray, wrong: np.ndarray) -> dict[str, float]:
@@ -275,30 +278,112 @@ def _flag_report(flagged: np.ndarray, wrong: np.ndarray) -> dict[str, float]:
     }
 
 
-# --------------------------------------------------------------------------- the whole pass
-def _ece_cls(records: list[dict]) -> dict[str, float]:
-    out = {}
+# --------------------------------------------------------------------------- what the fitted values are worth
+def _decoded(record: dict, config: Any, task: str) -> dict[str, Any]:
+    """The record's result as `predict` builds it (`decode_transcript`: decisions and `needs_review`) from its
+    windows' probabilities, under `config`."""
+    windows = [Window(int(record.get("id", 0)), [], list(range(int(size))), [], []) for size in record["sizes"]]
+    predictions = [
+        WindowPrediction(**{task: {head: torch.from_numpy(p[i]) for head, p in record["windows"].items()}})
+        for i in range(len(windows))
+    ]
+    return decode_transcript("", windows, predictions, config)
+
+
+def _cls_outcomes(records: list[dict], config: Any) -> list[dict]:
+    """Per case record: gold and decided label ids per head, and whether `predict` flags it for review."""
+    outcomes = []
+    for record in records:
+        result = _decoded(record, config, "cls")
+        pred = {head: list(config.case_heads[head]).index(d["label"]) for head, d in result["case"].items()}
+        outcomes.append({"gold": record["gold"], "pred": pred, "flagged": bool(result["needs_review"])})
+    return outcomes
+
+
+def _qa_outcomes(records: list[dict], config: Any) -> list[dict]:
+    """Per quality record: whether any applicable sub-metric is decided wrongly, and whether it is flagged."""
+    outcomes = []
+    for record in records:
+        result = _decoded(record, config, "qa")
+        wrong = False
+        for head, decisions in result["quality"].items():
+            gold = np.asarray(record["gold"][head])
+            met = np.array([d["met"] for d in decisions.values()])
+            wrong |= bool(((met != (gold > 0.5)) & (gold != IGNORE)).any())
+        outcomes.append({"wrong": wrong, "flagged": bool(result["needs_review"])})
+    return outcomes
+
+
+def _cls_summary(outcomes: list[dict], critical_id: int | None) -> dict[str, Any]:
+    heads = list(outcomes[0]["pred"])
+    flagged = np.array([o["flagged"] for o in outcomes])
+    wrong = {
+        head: np.array([o["gold"][head] != IGNORE and o["pred"][head] != o["gold"][head] for o in outcomes])
+        for head in heads
+    }
+    summary: dict[str, Any] = {"records": len(outcomes)}
+    if critical_id is not None and "priority" in heads:
+        pred = np.array([o["pred"]["priority"] for o in outcomes])
+        summary["critical"] = critical_figures(pred, np.array([o["gold"]["priority"] for o in outcomes]), critical_id)
+    summary["review"] = _flag_report(flagged, np.any(np.stack(list(wrong.values())), axis=0))
+    # "Any head wrong" is nearly always true while a head with many classes is weak: per head says more.
+    summary["review_per_head"] = {head: _flag_report(flagged, wrong[head]) for head in heads}
+    return summary
+
+
+def _qa_summary(outcomes: list[dict]) -> dict[str, Any]:
+    flagged = np.array([o["flagged"] for o in outcomes])
+    return {"records": len(outcomes), "review": _flag_report(flagged, np.array([o["wrong"] for o in outcomes]))}
+
+
+def _cls_confidences(records: list[dict]) -> dict[str, tuple[list, list]]:
+    """Per case head, over labelled records: the top probability of the weighted mean, and whether its class is
+    the gold one."""
+    pairs: dict[str, tuple[list, list]] = {}
     for head in records[0]["mean"]:
-        keep = [r for r in records if r["gold"][head] != IGNORE]
-        if keep:
-            confidence = np.array([r["mean"][head].max() for r in keep])
-            correct = np.array([int(r["mean"][head].argmax()) == r["gold"][head] for r in keep])
-            out[head] = expected_calibration_error(confidence, correct)
-    return out
+        confidence, correct = pairs.setdefault(head, ([], []))
+        for r in records:
+            if r["gold"][head] != IGNORE:
+                confidence.append(float(r["mean"][head].max()))
+                correct.append(int(r["mean"][head].argmax()) == r["gold"][head])
+    return pairs
+
+
+def _qa_confidences(records: list[dict], config: Any) -> dict[str, tuple[list, list]]:
+    """Per quality head, over applicable sub-metrics: `max(p, 1 - p)`, and whether `decide_qa`'s met is right."""
+    pairs: dict[str, tuple[list, list]] = {}
+    for r in records:
+        probs = {head: torch.from_numpy(p) for head, p in r["windows"].items()}
+        for head, decisions in decide_qa(probs, r["sizes"], config).items():
+            confidence, correct = pairs.setdefault(head, ([], []))
+            gold = np.asarray(r["gold"][head])
+            for decision, value in zip(decisions.values(), gold):
+                if value != IGNORE:
+                    confidence.append(max(decision["score"], 1 - decision["score"]))
+                    correct.append(bool(decision["met"]) == (value > 0.5))
+    return pairs
+
+
+def _ece(pairs: dict[str, tuple[list, list]]) -> dict[str, float]:
+    return {
+        head: expected_calibration_error(np.array(confidence), np.array(correct))
+        for head, (confidence, correct) in pairs.items()
+        if confidence
+    }
+
+
+def _ece_cls(records: list[dict]) -> dict[str, float]:
+    return _ece(_cls_confidences(records))
 
 
 def _ece_qa(records: list[dict], config: Any) -> dict[str, float]:
-    out = {}
-    for head in records[0]["mean"]:
-        confidence, correct = [], []
-        for r in records:
-            mask = r["gold"][head] != IGNORE
-            p = r["mean"][head][mask]
-            confidence.extend(np.maximum(p, 1 - p))
-            correct.extend((p >= np.asarray(config.qa_thresholds[head])[mask]) == (r["gold"][head][mask] > 0.5))
-        if confidence:
-            out[head] = expected_calibration_error(np.array(confidence), np.array(correct))
-    return out
+    return _ece(_qa_confidences(records, config))
+
+
+def _merge(into: dict[str, tuple[list, list]], pairs: dict[str, tuple[list, list]]) -> None:
+    for head, (confidence, correct) in pairs.items():
+        into.setdefault(head, ([], []))[0].extend(confidence)
+        into[head][1].extend(correct)
 
 
 def cross_fitted_critical(
@@ -308,27 +393,123 @@ def cross_fitted_critical(
     calls dealt round-robin, so every fold has some), fit the threshold on the other folds, decide the held-out
     fold with it, and score the out-of-fold decisions together. The threshold stored in the config is fitted on
     every record; this is the honest estimate of its recall (the in-sample one meets the target by construction).
+    The temperatures stay those fitted on every record (see `calibrate`'s `held_out` for a cross-fit of all).
     """
     gold = np.array([r["gold"]["priority"] for r in records])
-    critical = gold == critical_id
-    folds = min(folds, int(critical.sum()))
+    folds = min(folds, int((gold == critical_id).sum()))
     if folds < 2:
         return {}
-    fold_of = np.empty(len(records), dtype=int)
-    for group in (np.flatnonzero(critical), np.flatnonzero(~critical)):
-        fold_of[group] = np.arange(len(group)) % folds
-    flagged = np.zeros(len(records), dtype=bool)
+    fold_of = _folds(gold == critical_id, folds)
+    pred = np.zeros(len(records), dtype=int)
     for fold in range(folds):
         inside = [r for r, f in zip(records, fold_of) if f != fold]
-        threshold = choose_critical_threshold(inside, config, critical_id, target)["critical_threshold"]
+        at = _with(config, critical_threshold=choose_critical_threshold(inside, config, critical_id, target)["critical_threshold"])
         for index in np.flatnonzero(fold_of == fold):
-            decision = _cls_decisions(records[index], config, critical_id, threshold)
-            flagged[index] = decision["priority"][0] == critical_id
+            pred[index] = _cls_decisions(records[index], at)["priority"][0]
+    figures = critical_figures(pred, gold, critical_id)
     return {
-        "crossfit_critical_recall": float(flagged[critical].mean()),
-        "crossfit_critical_precision": float(critical[flagged].mean()) if flagged.any() else 0.0,
+        "crossfit_critical_recall": figures["critical_recall"],
+        "crossfit_critical_precision": figures["critical_precision"],
+        "crossfit_false_alarms_per_100_calls": figures["false_alarms_per_100_calls"],
         "crossfit_folds": folds,
     }
+
+
+def _folds(critical: np.ndarray, folds: int) -> np.ndarray:
+    """Fold of each record: critical calls and the others each dealt round-robin, so every fold has both."""
+    fold_of = np.empty(len(critical), dtype=int)
+    for group in (np.flatnonzero(critical), np.flatnonzero(~critical)):
+        fold_of[group] = np.arange(len(group)) % folds
+    return fold_of
+
+
+# --------------------------------------------------------------------------- fitting, and the whole pass
+def fit(
+    cls_rows: list[dict], qa_rows: list[dict], config: Any, critical_recall_target: float, review_share: float
+) -> tuple[Any, dict[str, Any]]:
+    """Fit every calibrated value on the rows of one split: a copy of `config` holding the temperatures, the
+    critical threshold and the review thresholds, and the in-sample report of the critical threshold (or None)."""
+    temperatures: dict[str, dict[str, float]] = {}
+    for task, rows in (("cls", cls_rows), ("qa", qa_rows)):
+        if rows:
+            temperatures[task] = {}
+            for head in rows[0]["logits"]:
+                logits = np.stack([row["logits"][head] for row in rows])
+                labels = np.stack([row["gold"][head] for row in rows])
+                temperatures[task][head] = round(fit_temperature(logits, labels, binary=task == "qa"), 4)
+    fitted = _with(config, temperatures=temperatures)
+    cls_records = _cls_records(cls_rows, temperatures.get("cls", {})) if cls_rows else []
+    qa_records = _qa_records(qa_rows, temperatures.get("qa", {})) if qa_rows else []
+    critical_id = _critical_id(config)
+    critical = None
+    if cls_records and critical_id is not None:
+        critical = choose_critical_threshold(cls_records, fitted, critical_id, critical_recall_target)
+        fitted.critical_threshold = critical["critical_threshold"]
+    fitted.review_thresholds = choose_review_thresholds(cls_records, qa_records, fitted, review_share)
+    return fitted, critical
+
+
+def _held_out_case(val_rows: list[dict], test_rows: list[dict], fitted: Any, target: float, share: float) -> dict:
+    """The case figures of the fitted values on records they were not fitted on: the test split's, or where there is
+    none, the validation's cross-fitted (each fold decided by values fitted on the other folds)."""
+    critical_id = _critical_id(fitted)
+    if test_rows:
+        after = _cls_records(test_rows, fitted.temperatures.get("cls", {}))
+        summary = _cls_summary(_cls_outcomes(after, fitted), critical_id)
+        ece = {"before": _ece_cls(_cls_records(test_rows, {})), "after": _ece_cls(after)}
+        return {"evaluated_on": "test", **summary, "ece": ece}
+    by_id = _group(val_rows)
+    gold = np.array([windows[0]["gold"].get("priority", IGNORE) for windows in by_id.values()])
+    critical = gold == critical_id if critical_id is not None else np.zeros(len(gold), dtype=bool)
+    folds = min(5, int(critical.sum())) if critical.sum() >= 2 else min(5, len(gold))
+    if folds < 2:
+        return {"evaluated_on": "none (fewer than 2 validation records)"}
+    fold_of = dict(zip(by_id, _folds(critical, folds)))
+    outcomes: list[dict] = []
+    after: dict[str, tuple[list, list]] = {}
+    for fold in range(folds):
+        inside = [row for row in val_rows if fold_of[row["example_id"]] != fold]
+        outside = [row for row in val_rows if fold_of[row["example_id"]] == fold]
+        fold_fitted, _ = fit(inside, [], fitted, target, share)
+        records = _cls_records(outside, fold_fitted.temperatures.get("cls", {}))
+        outcomes += _cls_outcomes(records, fold_fitted)
+        _merge(after, _cls_confidences(records))
+    ece = {"before": _ece_cls(_cls_records(val_rows, {})), "after": _ece(after)}
+    return {"evaluated_on": "validation (cross-fitted)", "folds": folds, **_cls_summary(outcomes, critical_id),
+            "ece": ece}  # fmt: skip
+
+
+def _held_out_quality(val_rows: list[dict], test_rows: list[dict], fitted: Any, target: float, share: float) -> dict:
+    """As `_held_out_case`, for the quality heads."""
+    if test_rows:
+        after = _qa_records(test_rows, fitted.temperatures.get("qa", {}))
+        ece = {"before": _ece_qa(_qa_records(test_rows, {}), fitted), "after": _ece_qa(after, fitted)}
+        return {"evaluated_on": "test", **_qa_summary(_qa_outcomes(after, fitted)), "ece": ece}
+    ids = list(_group(val_rows))
+    folds = min(5, len(ids))
+    if folds < 2:
+        return {"evaluated_on": "none (fewer than 2 validation records)"}
+    fold_of = {example_id: index % folds for index, example_id in enumerate(ids)}
+    outcomes: list[dict] = []
+    after: dict[str, tuple[list, list]] = {}
+    for fold in range(folds):
+        inside = [row for row in val_rows if fold_of[row["example_id"]] != fold]
+        outside = [row for row in val_rows if fold_of[row["example_id"]] == fold]
+        fold_fitted, _ = fit([], inside, fitted, target, share)
+        # The case groups' thresholds are the whole fit's; only the quality ones come from this fold's fit.
+        fold_fitted.review_thresholds = {**fitted.review_thresholds, **fold_fitted.review_thresholds}
+        records = _qa_records(outside, fold_fitted.temperatures.get("qa", {}))
+        outcomes += _qa_outcomes(records, fold_fitted)
+        _merge(after, _qa_confidences(records, fold_fitted))
+    ece = {"before": _ece_qa(_qa_records(val_rows, {}), fitted), "after": _ece(after)}
+    return {"evaluated_on": "validation (cross-fitted)", "folds": folds, **_qa_summary(outcomes), "ece": ece}
+
+
+def _rows(model, datasets: dict | None, collator, task: str, batch_size: int, bf16: bool) -> list[dict]:
+    dataset = (datasets or {}).get(task)
+    if dataset is None or task not in model.config.tasks or not len(dataset):
+        return []
+    return run_task(model, dataset, collator, task, batch_size=batch_size, bf16=bf16)
 
 
 def calibrate(
@@ -339,59 +520,66 @@ def calibrate(
     review_share: float = 0.2,
     batch_size: int = 32,
     bf16: bool = False,
+    test_datasets: dict | None = None,
 ) -> dict[str, Any]:
     """Fit temperatures, the critical threshold and the review thresholds on the tokenised validation windows
-    (`{"cls": ..., "qa": ...}`); they are written into `model.config`. Returns the report (numbers only)."""
+    (`{"cls": ..., "qa": ...}`); they are written into `model.config`. Returns the report (numbers only).
+
+    The report's top-level figures are in-sample (the validation records the values were fitted on); `held_out`
+    gives, per task, the figures on records they were not fitted on: the `test_datasets` split where there is one
+    (`"evaluated_on": "test"`), else the validation's cross-fitted ones (`"validation (cross-fitted)"`, 5 folds,
+    every value refit on four and applied to the fifth).
+
+    Example:
+        >>> report = calibrate(model, {"cls": val_windows}, collator, test_datasets={"cls": test_windows})  # doctest: +SKIP
+        >>> report["held_out"]["case"]["critical"]["critical_recall"]  # doctest: +SKIP
+        0.85
+    """
     config = model.config
-    report: dict[str, Any] = {}
-    cls_rows = qa_rows = []
-    if eval_datasets.get("cls") is not None and "cls" in config.tasks and len(eval_datasets["cls"]):
-        cls_rows = run_task(model, eval_datasets["cls"], collator, "cls", batch_size=batch_size, bf16=bf16)
-    if eval_datasets.get("qa") is not None and "qa" in config.tasks and len(eval_datasets["qa"]):
-        qa_rows = run_task(model, eval_datasets["qa"], collator, "qa", batch_size=batch_size, bf16=bf16)
-    temperatures: dict[str, dict[str, float]] = {}
-    if cls_rows:
-        temperatures["cls"] = {}
-        for head in cls_rows[0]["logits"]:
-            logits = np.stack([row["logits"][head] for row in cls_rows])
-            labels = np.array([row["gold"][head] for row in cls_rows])
-            temperatures["cls"][head] = round(fit_temperature(logits, labels), 4)
-    if qa_rows:
-        temperatures["qa"] = {}
-        for head in qa_rows[0]["logits"]:
-            logits = np.stack([row["logits"][head] for row in qa_rows])
-            labels = np.stack([row["gold"][head] for row in qa_rows])
-            temperatures["qa"][head] = round(fit_temperature(logits, labels, binary=True), 4)
-    report["temperatures"] = temperatures
+    cls_rows = _rows(model, eval_datasets, collator, "cls", batch_size, bf16)
+    qa_rows = _rows(model, eval_datasets, collator, "qa", batch_size, bf16)
+    test_cls = _rows(model, test_datasets, collator, "cls", batch_size, bf16)
+    test_qa = _rows(model, test_datasets, collator, "qa", batch_size, bf16)
+    fitted, critical = fit(cls_rows, qa_rows, config, critical_recall_target, review_share)
 
-    cls_before = _cls_records(cls_rows, {}) if cls_rows else []
-    cls_after = _cls_records(cls_rows, temperatures.get("cls", {})) if cls_rows else []
-    qa_before = _qa_records(qa_rows, {}) if qa_rows else []
-    qa_after = _qa_records(qa_rows, temperatures.get("qa", {})) if qa_rows else []
+    report: dict[str, Any] = {"fitted_on": "validation", "temperatures": fitted.temperatures}
+    cls_after = _cls_records(cls_rows, fitted.temperatures.get("cls", {})) if cls_rows else []
+    qa_after = _qa_records(qa_rows, fitted.temperatures.get("qa", {})) if qa_rows else []
     if cls_rows:
-        report["ece_case"] = {"before": _ece_cls(cls_before), "after": _ece_cls(cls_after)}
+        report["ece_case"] = {"before": _ece_cls(_cls_records(cls_rows, {})), "after": _ece_cls(cls_after)}
     if qa_rows:
-        report["ece_quality"] = {"before": _ece_qa(qa_before, config), "after": _ece_qa(qa_after, config)}
-    config.temperatures = temperatures
-
-    priorities = config.case_heads.get("priority", [])
-    critical_id = priorities.index(config.critical_priority) if config.critical_priority in priorities else None
-    if cls_after and critical_id is not None:
-        critical = choose_critical_threshold(cls_after, config, critical_id, critical_recall_target)
+        report["ece_quality"] = {"before": _ece_qa(_qa_records(qa_rows, {}), config), "after": _ece_qa(qa_after, config)}
+    if critical is not None:
         critical["target_recall"] = critical_recall_target
-        critical.update(cross_fitted_critical(cls_after, config, critical_id, critical_recall_target))
-        config.critical_threshold = critical["critical_threshold"]
+        critical.update(cross_fitted_critical(cls_after, fitted, _critical_id(config), critical_recall_target))
         report["critical"] = critical
-    thresholds, review = choose_review_thresholds(cls_after, qa_after, config, critical_id, review_share)
-    config.review_thresholds = {group: round(value, 6) for group, value in thresholds.items()}
+    review: dict[str, Any] = {"target_share": review_share}
+    if cls_after:
+        in_sample = _cls_summary(_cls_outcomes(cls_after, fitted), None)
+        review["case"], review["case_per_head"] = in_sample["review"], in_sample["review_per_head"]
+    if qa_after:
+        review["quality"] = _qa_summary(_qa_outcomes(qa_after, fitted))["review"]
     report["review"] = review
-    report["review_thresholds"] = config.review_thresholds
-    logger.info("calibration on the validation split: %s", report)
+    report["review_thresholds"] = fitted.review_thresholds
+    held_out: dict[str, Any] = {}
+    if cls_rows:
+        held_out["case"] = _held_out_case(cls_rows, test_cls, fitted, critical_recall_target, review_share)
+    if qa_rows:
+        held_out["quality"] = _held_out_quality(qa_rows, test_qa, fitted, critical_recall_target, review_share)
+    report["held_out"] = held_out
+    config.temperatures = fitted.temperatures
+    config.critical_threshold = fitted.critical_threshold
+    config.review_thresholds = fitted.review_thresholds
+    logger.info(
+        "calibration fitted on the validation split; held-out figures on %s: %s",
+        {task: part["evaluated_on"] for task, part in held_out.items()}, report,
+    )  # fmt: skip
     return report
 
 
-def calibration_metrics(report: dict[str, Any]) -> dict[str, float]:
-    """Flat numbers of a calibration report, for MLflow and the model card."""
+def calibration_metrics(report: dict[str, Any], held_out: bool = True) -> dict[str, float]:
+    """Flat numbers of a calibration report, for MLflow and the model card: `calib_*` in-sample (fitted on these
+    records), and with `held_out` the `calib_heldout_{case,quality}_*` figures of `report["held_out"]`."""
     flat: dict[str, float] = {}
     for kind in ("ece_case", "ece_quality"):
         for when in ("before", "after"):
@@ -407,6 +595,15 @@ def calibration_metrics(report: dict[str, Any]) -> dict[str, float]:
                              if k.startswith("error_rate")})  # fmt: skip
         elif isinstance(values, dict):
             flat.update({f"calib_review_{kind}_{k}": float(v) for k, v in values.items()})
+    for task, part in (report.get("held_out", {}) if held_out else {}).items():
+        prefix = f"calib_heldout_{task}_"
+        if "records" in part:
+            flat[prefix + "records"] = float(part["records"])
+        flat.update({prefix + k: float(v) for k, v in part.get("critical", {}).items()})
+        flat.update({prefix + f"review_{k}": float(v) for k, v in part.get("review", {}).items()})
+        for when, values in part.get("ece", {}).items():
+            if values:
+                flat[prefix + f"ece_{when}"] = round(float(np.mean(list(values.values()))), 6)
     return flat
 
 
@@ -414,8 +611,10 @@ __all__ = [
     "calibrate",
     "calibration_metrics",
     "choose_critical_threshold",
-    "cross_fitted_critical",
     "choose_review_thresholds",
+    "critical_figures",
+    "cross_fitted_critical",
     "expected_calibration_error",
+    "fit",
     "fit_temperature",
 ]

@@ -91,6 +91,7 @@ class AttentionFusionConfig(PretrainedConfig):
             by `T` before the softmax / sigmoid (fitted on validation data so scores are calibrated); 1 if absent.
         review_thresholds (`dict[str, float]`): per decision group (`"case.<head>"`, `"quality.<head>"`), the
             confidence below which a call needs review; `review_threshold` for groups not listed.
+        evidence_top_k (`int`): the most evidence spans `predict(..., evidence=True)` gives per decision.
 
     Example:
         >>> from transformers import BertConfig
@@ -128,6 +129,7 @@ class AttentionFusionConfig(PretrainedConfig):
         case_class_weights: dict[str, list[float]] | None = None,
         temperatures: dict[str, dict[str, float]] | None = None,
         review_thresholds: dict[str, float] | None = None,
+        evidence_top_k: int = 3,
         **kwargs: Any,
     ) -> None:
         self.encoder_config = self._build_encoder_config(encoder_config)
@@ -224,6 +226,9 @@ class AttentionFusionConfig(PretrainedConfig):
             temps[task] = {head: float(value) for head, value in heads.items()}
         self.temperatures = temps
         self.review_thresholds = {str(k): float(v) for k, v in (review_thresholds or {}).items()}
+        if isinstance(evidence_top_k, bool) or not isinstance(evidence_top_k, int) or evidence_top_k < 1:
+            raise ValueError(f"evidence_top_k: expected a whole number of spans >= 1, got {evidence_top_k!r}")
+        self.evidence_top_k = evidence_top_k
 
         # The token-level head is a classic token classifier: keep the top-level id2label for it.
         kwargs.pop("id2label", None)

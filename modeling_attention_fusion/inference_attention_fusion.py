@@ -30,11 +30,19 @@ How a transcript becomes a result:
    (`config.review_threshold_of("case.<head>")`, fitted so that a set share of calls is flagged), every quality
    decision whose confidence `max(p, 1 - p)` is below `review_threshold_of("quality.<head>")`, and a main
    category that disagrees with the sub-category's main category in `config.sub_to_main`.
+10. **Evidence** (`predict(..., evidence=True)` only). Each case decision and quality sub-metric reads its own
+   attention pooling (`pool_per_head`; otherwise the task's heads share one). A word's weight is the sum over windows
+   of the window's share of the decision (the weights of step 5; for a priority made critical by step 6, the peak
+   window alone) times the pooling weight of the word's tokens; the heaviest words, grown into spans of whole
+   neighbouring words, are the decision's `evidence` (`[{start, end, text, weight}]`, at most
+   `config.evidence_top_k`). `cls` / `mean` pooling has no learned weights: no evidence, and a reason instead.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
+import re
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +75,9 @@ class WindowPrediction:
     # The raw logits of the case and quality heads (before the temperatures), for calibration.
     cls_logits: dict[str, torch.Tensor] = field(default_factory=dict)
     qa_logits: dict[str, torch.Tensor] = field(default_factory=dict)
+    # With evidence asked for: the pooling weights each decision read, over the window's content tokens,
+    # `{task: {head: (n, n_content)}}` (`n` = 1, or a quality head's sub-metrics when each has its own pooling).
+    pooling: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 def _config_int(config: Any, names: tuple[str, ...], default: int) -> int:
@@ -175,12 +186,14 @@ def run_windows(
     window_length: int | None = None,
     task: str | None = None,
     show_progress: bool = False,
+    pooling_weights: bool = False,
 ) -> list[WindowPrediction]:
     """Run the model over `windows` in batches; returns one [`WindowPrediction`] per window, in input order.
 
     Windows are batched longest first (similar lengths share a batch; memory peaks at the start), padded to the
     batch's longest window rounded up to `pad_to_multiple_of` (never beyond `window_length`). `task=None` reads
     every task from one encoder pass; `"ner"`, `"cls"` or `"qa"` reads one (evaluation on one task's data).
+    `pooling_weights=True` also keeps each decision's pooling weights (`WindowPrediction.pooling`, for evidence).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive number of windows per batch, got {batch_size}")
@@ -191,6 +204,7 @@ def run_windows(
     progress = hf_logging.tqdm(total=len(windows), desc="windows", unit="win", disable=not show_progress)
     # No autocast weight cache: it would hold a bf16 copy of every weight (half the model again) for the whole run.
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
+    extra = {"output_pooling_weights": True} if pooling_weights else {}  # the default call stays as it was
     with torch.inference_mode(), autocast:
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
@@ -204,7 +218,8 @@ def run_windows(
                 ids = windows[index].input_ids
                 input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
                 attention_mask[row, : len(ids)] = 1
-            output = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), task=task)
+            output = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), task=task, **extra)
+            head_weights = (output.head_pooling_weights or {}) if pooling_weights else {}
             ner_probs = output.ner_logits.float().softmax(-1).cpu() if output.ner_logits is not None else None
             cls_logits = {head: logits.float().cpu() for head, logits in (output.cls_logits or {}).items()}
             qa_logits = {head: logits.float().cpu() for head, logits in (output.qa_logits or {}).items()}
@@ -217,6 +232,10 @@ def run_windows(
                     qa={head: probs[row] for head, probs in qa_probs.items()},
                     cls_logits={head: logits[row] for head, logits in cls_logits.items()},
                     qa_logits={head: logits[row] for head, logits in qa_logits.items()},
+                    pooling={
+                        name: {head: w[row][:, windows[index].content].float().cpu() for head, w in heads.items()}
+                        for name, heads in head_weights.items()
+                    },
                 )
             progress.update(len(batch))
     progress.close()
@@ -428,9 +447,15 @@ def decide_qa(probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any)
 
 
 def decode_transcript(
-    text: str, windows: Sequence[Window], predictions: Sequence[WindowPrediction], config: Any, top_k: int = 3
+    text: str,
+    windows: Sequence[Window],
+    predictions: Sequence[WindowPrediction],
+    config: Any,
+    top_k: int = 3,
+    evidence_top_k: int | None = None,
 ) -> dict[str, Any]:
-    """The result for one transcript from the predictions of its windows (in window order)."""
+    """The result for one transcript from the predictions of its windows (in window order); with `evidence_top_k`
+    (predictions run with `pooling_weights=True`) each decision gets its evidence spans ([`attach_evidence`])."""
     result: dict[str, Any] = {}
     reasons: list[dict[str, Any]] = []
     sizes = [len(window.content) for window in windows]
@@ -462,6 +487,8 @@ def decode_transcript(
                     reasons.append({"decision": f"quality.{head}.{name}", "reason": "low_confidence",
                                     "score": confidence, "threshold": review})  # fmt: skip
         result["quality"] = quality
+    if evidence_top_k is not None:
+        attach_evidence(result, text, windows, predictions, config, evidence_top_k)
     result["needs_review"] = bool(reasons)
     # Sorted: a saved config lists its heads alphabetically, and the same call must give the same result.
     result["review_reasons"] = sorted(reasons, key=lambda reason: reason["decision"])
@@ -476,6 +503,163 @@ def _cls_consistency(case: dict[str, Any], config: Any) -> dict[str, Any] | None
     expected = config.main_category_of(sub)
     return {"consistent": main == expected, "main_category": main, "sub_category": sub,
             "expected_main_category": expected}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- evidence
+# A word: letters and digits, with inner apostrophes or hyphens ("don't", "14-year-old"); any other visible
+# character stands alone. Spans are made of whole words, so a span never cuts one.
+_WORD = re.compile(r"\w+(?:['\u2019-]\w+)*|[^\w\s]")
+EVIDENCE_MAX_WORDS = 6  # the most words one span grows to
+EVIDENCE_JOIN_SHARE = 0.5  # a neighbouring word joins a span when it weighs at least this share of the span's top word
+
+
+def word_units(text: str) -> list[tuple[int, int]]:
+    """The character ranges of `text`'s words (see `_WORD`), in order.
+
+    Example:
+        >>> word_units("my son, 14-year-old")
+        [(0, 2), (3, 6), (6, 7), (8, 19)]
+    """
+    return [match.span() for match in _WORD.finditer(text)]
+
+
+def token_words(offsets: Sequence[tuple[int, int]], units: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """The word of each token (by the first character of the token inside a word), -1 for a token inside none."""
+    starts = [start for start, _ in units]
+    found = []
+    for start, end in offsets:
+        unit = -1
+        for char in range(start, end):
+            index = bisect.bisect_right(starts, char) - 1
+            if index >= 0 and units[index][0] <= char < units[index][1]:
+                unit = index
+                break
+        found.append(unit)
+    return torch.tensor(found, dtype=torch.long)
+
+
+def word_weights(
+    n_units: int, words: Sequence[torch.Tensor], shares: torch.Tensor, token_weights: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """Each word's share of a decision's pooling: the sum over windows of `share of the window in the decision x the
+    window's pooling weight of the word's tokens` (a word cut into sub-words gets all of them). `words[w]` maps the
+    content tokens of window `w` to words (`token_words`), `token_weights[w]` are its pooling weights over them."""
+    total = torch.zeros(n_units, dtype=torch.float32)
+    for share, index, weights in zip(shares.tolist(), words, token_weights):
+        if share <= 0:
+            continue
+        keep = index >= 0
+        total.index_add_(0, index[keep], weights[keep].float() * share)
+    return total
+
+
+def evidence_spans(
+    text: str, units: Sequence[tuple[int, int]], weights: torch.Tensor, top_k: int
+) -> list[dict[str, Any]]:
+    """The `top_k` heaviest spans of whole words: `[{start, end, text, weight}]`, heaviest first.
+
+    Words are taken heaviest first; a word next to a span joins it when it weighs at least `EVIDENCE_JOIN_SHARE` of
+    the span's top word (up to `EVIDENCE_MAX_WORDS` words), else it starts a span while fewer than `top_k` exist.
+    A span's weight is the pooling weight of its words (a share of the decision's pooling; the rest sat on other
+    words and on the special tokens). `text == transcript[start:end]`.
+
+    Example:
+        >>> text = "the child is in danger now"
+        >>> evidence_spans(text, word_units(text), torch.tensor([0.05, 0.1, 0.02, 0.03, 0.6, 0.2]), 2)
+        [{'start': 16, 'end': 22, 'text': 'danger', 'weight': 0.6...}, {'start': 4, 'end': 9, 'text': 'child', ...}]
+    """
+    values = weights.tolist()
+    spans: dict[int, list[Any]] = {}  # id -> [first word, last word, top weight, total weight]
+    owner: dict[int, int] = {}  # word -> span id
+    for unit in sorted(range(len(units)), key=lambda i: -values[i]):  # stable: equal weights keep text order
+        weight = values[unit]
+        if weight <= 0 or (len(spans) >= top_k and weight < EVIDENCE_JOIN_SHARE * min(s[2] for s in spans.values())):
+            break  # every word left is lighter: none can start a span or join one
+        takers = [
+            owner[side] for side in (unit - 1, unit + 1)
+            if side in owner and weight >= EVIDENCE_JOIN_SHARE * spans[owner[side]][2]
+            and spans[owner[side]][1] - spans[owner[side]][0] + 1 < EVIDENCE_MAX_WORDS
+        ]  # fmt: skip
+        if len(takers) == 2 and sum(spans[t][1] - spans[t][0] + 1 for t in takers) + 1 > EVIDENCE_MAX_WORDS:
+            takers = takers[:1]  # bridging both would make one span too long
+        if takers:
+            members = [spans.pop(t) for t in takers]
+            first, last = min([unit] + [m[0] for m in members]), max([unit] + [m[1] for m in members])
+            span = [first, last, max(m[2] for m in members), sum(m[3] for m in members) + weight]
+            spans[takers[0]] = span
+            owner.update(dict.fromkeys(range(span[0], span[1] + 1), takers[0]))
+        elif len(spans) < top_k:
+            spans[unit] = [unit, unit, weight, weight]
+            owner[unit] = unit
+    result = []
+    for first, last, _, total in sorted(spans.values(), key=lambda span: (-span[3], span[0])):
+        start, end = units[first][0], units[last][1]
+        result.append({"start": start, "end": end, "text": text[start:end], "weight": total})
+    return result
+
+
+def _window_range(window: Window) -> dict[str, int]:
+    """The characters a window covers (0, 0 for a window of no text)."""
+    return {"start": window.offsets[0][0], "end": window.offsets[-1][1]} if window.offsets else {"start": 0, "end": 0}
+
+
+def attach_evidence(
+    result: dict[str, Any],
+    text: str,
+    windows: Sequence[Window],
+    predictions: Sequence[WindowPrediction],
+    config: Any,
+    top_k: int,
+) -> None:
+    """Add `evidence` to every case decision and quality sub-metric of `result` (in place).
+
+    A decision's windows count as they count in its score: by the share `aggregate_cls_head` / `aggregate_qa_head`
+    give them (confidence x content tokens); a priority made critical by the safety-first rule rests on the window
+    whose critical probability was highest, whose character range `case.priority.critical_window` gives. Where a
+    task pools with `cls` or `mean` there are no learned weights to show: `evidence` is None and
+    `evidence_unavailable` says why.
+    """
+    units = word_units(text)
+    words = [token_words(window.offsets, units) for window in windows]
+    sizes = [len(window.content) for window in windows]
+
+    def reason(task: str) -> str | None:
+        kind = config.pooling.get(task, "attention")
+        if kind != "attention":
+            return f"pooling {kind!r} has no learned weights"
+        if any(task not in p.pooling for p in predictions):
+            return "the model returned no pooling weights"
+        return None
+
+    def spans(shares: torch.Tensor, weights: list[torch.Tensor]) -> list[dict[str, Any]]:
+        return evidence_spans(text, units, word_weights(len(units), words, shares / shares.sum(), weights), top_k)
+
+    if "case" in result:
+        missing = reason("cls")
+        for head, decision in result["case"].items():
+            probs = torch.stack([p.cls[head] for p in predictions])  # (n_windows, C)
+            shares = _window_weights(sizes, probs.max(dim=-1).values)
+            if head == "priority" and "critical_windows" in decision:
+                decision["critical_window"] = None
+                if decision["critical_windows"]:  # the safety-first rule decided: the peak window made the call
+                    peak = int(probs[:, config.case_heads[head].index(config.critical_priority)].argmax())
+                    decision["critical_window"] = {"index": peak, **_window_range(windows[peak])}
+                    shares = torch.zeros(len(windows)).index_fill_(0, torch.tensor([peak]), 1.0)
+            if missing:
+                decision.update(evidence=None, evidence_unavailable=missing)
+            else:
+                decision["evidence"] = spans(shares, [p.pooling["cls"][head][0] for p in predictions])
+    if "quality" in result:
+        missing = reason("qa")
+        for head, decisions in result["quality"].items():
+            probs = torch.stack([p.qa[head] for p in predictions])
+            shares = _window_weights(sizes, torch.maximum(probs, 1 - probs).mean(dim=-1))
+            for index, decision in enumerate(decisions.values()):
+                if missing:
+                    decision.update(evidence=None, evidence_unavailable=missing)
+                    continue
+                rows = [p.pooling["qa"][head] for p in predictions]
+                decision["evidence"] = spans(shares, [w[index if w.shape[0] > 1 else 0] for w in rows])
 
 
 # --------------------------------------------------------------------------- the model mixin
@@ -494,6 +678,8 @@ class FusionPredictorMixin:
         top_k: int = 3,
         pad_to_multiple_of: int | None = 8,
         show_progress: bool = False,
+        evidence: bool = False,
+        evidence_top_k: int | None = None,
     ) -> dict[str, Any] | list[dict[str, Any]]:
         r"""Analyse transcripts: entities, case labels, call-quality scores and a review flag for each.
 
@@ -509,6 +695,14 @@ class FusionPredictorMixin:
             pad_to_multiple_of: round each batch's padding up to a multiple of this (fewer distinct shapes for
                 the kernels; never beyond `window_length`).
             show_progress: show a progress bar over windows.
+            evidence: add to every case decision and quality sub-metric the words its attention pooling weighted
+                most: `evidence` `[{start, end, text, weight}]` (whole words, offsets into the transcript,
+                heaviest first; `weight` is the span's share of the decision's pooling over all windows), and to
+                `priority` its `critical_window` (`{index, start, end}` of the window that made the call critical
+                under the safety-first rule, else None). A task pooled with `cls` or `mean` has no learned weights:
+                its decisions get `evidence: None` and `evidence_unavailable` saying so. Off by default; the
+                default output and speed are those without it.
+            evidence_top_k: at most this many spans per decision (default: `config.evidence_top_k`, 3).
 
         Returns:
             One dict per transcript (a dict for a single string): `entities` (`[{label, text, start, end,
@@ -526,6 +720,11 @@ class FusionPredictorMixin:
         if not texts:
             return []
         length, stride = window_settings(self.config, tokenizer, window_length, window_stride)
+        spans = None
+        if evidence:
+            spans = getattr(self.config, "evidence_top_k", 3) if evidence_top_k is None else evidence_top_k
+            if isinstance(spans, bool) or not isinstance(spans, int) or spans < 1:
+                raise ValueError(f"evidence_top_k: expected a whole number of spans >= 1, got {spans!r}")
         windows = encode_windows(texts, tokenizer, length, stride)
         pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         was_training = self.training
@@ -533,11 +732,11 @@ class FusionPredictorMixin:
         try:
             predictions = run_windows(
                 self, windows, pad_token_id, batch_size=batch_size, bf16=bf16, pad_to_multiple_of=pad_to_multiple_of,
-                window_length=length, show_progress=show_progress,
+                window_length=length, show_progress=show_progress, pooling_weights=evidence,
             )  # fmt: skip
         finally:
             self.train(was_training)
-        return decode_windows(texts, windows, predictions, self.config, top_k=top_k, single=single)
+        return decode_windows(texts, windows, predictions, self.config, top_k=top_k, single=single, evidence_top_k=spans)
 
 
 def decode_windows(
@@ -547,13 +746,16 @@ def decode_windows(
     config: Any,
     top_k: int = 3,
     single: bool = False,
+    evidence_top_k: int | None = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """One result per text from the predictions of all windows (grouped by `Window.sample`, kept in order)."""
     per_text: list[list[int]] = [[] for _ in texts]
     for index, window in enumerate(windows):
         per_text[window.sample].append(index)
     results = [
-        decode_transcript(text, [windows[i] for i in indices], [predictions[i] for i in indices], config, top_k)
+        decode_transcript(
+            text, [windows[i] for i in indices], [predictions[i] for i in indices], config, top_k, evidence_top_k
+        )
         for text, indices in zip(texts, per_text)
     ]
     return results[0] if single else results
@@ -565,16 +767,19 @@ __all__ = [
     "WindowPrediction",
     "aggregate_cls_head",
     "aggregate_qa_head",
+    "attach_evidence",
     "decide_cls",
     "decide_qa",
     "decode_entities",
     "decode_transcript",
     "decode_windows",
     "encode_windows",
+    "evidence_spans",
     "joint_main_sub",
     "merge_window_tokens",
     "pick_most_central",
     "run_windows",
     "safety_first_priority",
     "window_settings",
+    "word_units",
 ]

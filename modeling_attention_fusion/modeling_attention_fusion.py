@@ -40,8 +40,8 @@ class TaskAttentionPooling(nn.Module):
 
     With `num_queries > 1` it pools `num_queries` times, each query with its own token scores, and returns
     `(batch, num_queries, hidden)`; with one query `(batch, hidden)`. The weights come back as
-    `(batch, seq_len)` (averaged over the queries). A row whose mask is all zeros pools to a zero vector (never
-    NaN).
+    `(batch, seq_len)` (averaged over the queries), or with `per_query=True` as `(batch, num_queries, seq_len)`
+    (each query's own, what evidence spans read). A row whose mask is all zeros pools to a zero vector (never NaN).
     """
 
     def __init__(self, hidden_size: int, num_queries: int = 1) -> None:
@@ -49,7 +49,9 @@ class TaskAttentionPooling(nn.Module):
         self.num_queries = int(num_queries)
         self.score = nn.Linear(hidden_size, self.num_queries)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, hidden: torch.Tensor, mask: torch.Tensor, per_query: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         # hidden: (batch, seq_len, hidden), mask: (batch, seq_len)
         mask = mask.to(torch.bool)
         scores = self.score(hidden).transpose(1, 2)  # (batch, queries, seq_len)
@@ -58,8 +60,8 @@ class TaskAttentionPooling(nn.Module):
         weights = weights * mask.any(dim=-1)[:, None, None]  # ... then zero: nothing to attend to
         pooled = torch.einsum("bqs,bsh->bqh", weights.to(hidden.dtype), hidden)  # (batch, queries, hidden)
         if self.num_queries == 1:
-            return pooled[:, 0], weights[:, 0]
-        return pooled, weights.mean(dim=1)
+            return pooled[:, 0], weights if per_query else weights[:, 0]
+        return pooled, weights if per_query else weights.mean(dim=1)
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,10 +84,15 @@ class SentencePooler(nn.Module):
         self.kind = kind
         self.attention = TaskAttentionPooling(hidden_size, num_queries) if kind == "attention" else None
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, hidden: torch.Tensor, mask: torch.Tensor, per_query: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(pooled, weights)`; `per_query=True` gives the weights as `(batch, queries, seq_len)` (one query for
+        `cls` and `mean`)."""
         if self.attention is not None:
-            return self.attention(hidden, mask)
-        return cls_pool(hidden, mask) if self.kind == "cls" else mean_pool(hidden, mask)
+            return self.attention(hidden, mask, per_query)
+        pooled, weights = cls_pool(hidden, mask) if self.kind == "cls" else mean_pool(hidden, mask)
+        return pooled, weights[:, None] if per_query else weights
 
 
 # --------------------------------------------------------------------------- heads
@@ -161,17 +168,29 @@ class PooledMultiHead(nn.Module):
         self.heads = nn.ModuleDict({head: nn.Linear(hidden_size, size) for head, size in sizes.items()})
 
     def forward(
-        self, hidden: torch.Tensor | tuple[torch.Tensor, ...], mask: torch.Tensor
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """`hidden`: the last layer's token states, or with `mix_states` every layer's (a tuple)."""
+        self, hidden: torch.Tensor | tuple[torch.Tensor, ...], mask: torch.Tensor, head_weights: bool = False
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor] | tuple[dict[str, torch.Tensor], torch.Tensor, dict]:
+        """`hidden`: the last layer's token states, or with `mix_states` every layer's (a tuple).
+
+        Returns `(logits, weights)`: `weights` `(batch, seq_len)` is the pooling averaged over its queries. With
+        `head_weights=True` a third item, `{head: (batch, n, seq_len)}`: the pooling each head's decisions read,
+        `n` = the head's outputs when each output has its own pooling (`per_output`), else 1 (a shared pooling
+        gives every head the same weights).
+        """
         if self.mix is not None:
             hidden = self.mix(hidden)
         if self.norm is not None:
             hidden = self.norm(hidden)
-        pooled, weights = self.pooler(hidden, mask)  # (batch[, queries], hidden), (batch, seq_len)
-        pooled = self.dropout(pooled)
+        pooled, weights = self.pooler(hidden, mask, head_weights)  # (batch[, queries], hidden), (batch[, q], seq)
+        logits = self._head_logits(self.dropout(pooled))
+        if not head_weights:
+            return logits, weights
+        by_head = {head: weights[:, self.slices[head]] if self.per_head else weights for head in self.heads}
+        return logits, weights.mean(dim=1), by_head  # weights: (batch, queries, seq_len) -> (batch, seq_len)
+
+    def _head_logits(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
         if not self.per_head:
-            return {head: layer(pooled) for head, layer in self.heads.items()}, weights
+            return {head: layer(pooled) for head, layer in self.heads.items()}
         if pooled.dim() == 2:  # a single query in all
             pooled = pooled[:, None]
         logits = {}
@@ -181,7 +200,7 @@ class PooledMultiHead(nn.Module):
                 logits[head] = torch.einsum("boh,oh->bo", own, layer.weight.to(own.dtype)) + layer.bias.to(own.dtype)
             else:
                 logits[head] = layer(own[:, 0])
-        return logits, weights
+        return logits
 
 
 # --------------------------------------------------------------------------- losses
@@ -237,6 +256,9 @@ class AttentionFusionOutput(ModelOutput):
         qa_logits: `{head: (batch, num_sub_metrics)}` for the six quality heads.
         task_losses: unweighted loss per task (`{"ner": ..., "cls": ..., "qa": ...}`), for logging.
         pooling_weights: `{task: (batch, seq_len)}` when asked for with `output_pooling_weights=True`.
+        head_pooling_weights: with `output_pooling_weights=True`, `{task: {head: (batch, n, seq_len)}}`: the pooling
+            each case head (`n` = 1) and each quality head's sub-metrics (`n` = its sub-metrics with
+            `pool_per_head`, else 1: one pooling shared by the task) read; what evidence spans are made of.
     """
 
     loss: torch.Tensor | None = None
@@ -245,6 +267,7 @@ class AttentionFusionOutput(ModelOutput):
     qa_logits: dict[str, torch.Tensor] | None = None
     task_losses: dict[str, torch.Tensor] | None = None
     pooling_weights: dict[str, torch.Tensor] | None = None
+    head_pooling_weights: dict[str, dict[str, torch.Tensor]] | None = None
 
 
 # --------------------------------------------------------------------------- model
@@ -462,17 +485,22 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         task_labels = self._split_labels(task, labels)
         ner_logits = cls_logits = qa_logits = None
         pooling_weights: dict[str, torch.Tensor] = {}
+        head_weights: dict[str, dict[str, torch.Tensor]] = {}
         task_losses: dict[str, torch.Tensor] = {}
         if "ner" in tasks:
             ner_logits = self.ner_head(hidden)
             if task_labels.get("ner") is not None:
                 task_losses["ner"] = ner_loss(ner_logits, task_labels["ner"])
         if "cls" in tasks:
-            cls_logits, pooling_weights["cls"] = self.cls_head(pooled_input, attention_mask)
+            cls_logits, pooling_weights["cls"], *by_head = self.cls_head(
+                pooled_input, attention_mask, output_pooling_weights
+            )
+            head_weights["cls"] = by_head[0] if by_head else {}
             if task_labels.get("cls") is not None:
                 task_losses["cls"] = cls_loss(cls_logits, task_labels["cls"], self.config.case_class_weights)
         if "qa" in tasks:
-            qa_logits, pooling_weights["qa"] = self.qa_head(pooled_input, attention_mask)
+            qa_logits, pooling_weights["qa"], *by_head = self.qa_head(pooled_input, attention_mask, output_pooling_weights)
+            head_weights["qa"] = by_head[0] if by_head else {}
             if task_labels.get("qa") is not None:
                 task_losses["qa"] = qa_loss(qa_logits, task_labels["qa"])
 
@@ -487,6 +515,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             qa_logits=qa_logits,
             task_losses=task_losses or None,
             pooling_weights=pooling_weights if output_pooling_weights else None,
+            head_pooling_weights=head_weights if output_pooling_weights else None,
         )
 
     def _tasks_for(self, task: str | None) -> list[str]:

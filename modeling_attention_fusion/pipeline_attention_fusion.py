@@ -25,6 +25,8 @@ _PREDICT_OPTIONS = (
     "window_stride",
     "top_k",
     "pad_to_multiple_of",
+    "evidence",
+    "evidence_top_k",
 )
 
 

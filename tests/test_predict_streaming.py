@@ -1,5 +1,5 @@
 """`helpline-fusion predict` on input a user could plausibly give it, and on large input: it streams, so a run
-killed half-way leaves a valid JSON Lines prefix of the results.
+killed half-way leaves a valid JSON Lines prefix of the results (in `OUTPUT.partial`, the output left as it was).
 
 Bad input: an empty file, a file of only bad lines, a non-UTF-8 file, a 20 MB single transcript. Each gives a
 non-zero exit code and a one-line message naming the file; nothing crashes (the messages' exact wording is the CLI's
@@ -101,6 +101,8 @@ def test_json_lines_are_read_one_at_a_time(tmp_path):
 
 
 def test_a_run_killed_half_way_leaves_a_valid_jsonl_prefix(model_dir, tmp_path):
+    """The results go to `OUTPUT.partial` until the run ends: a kill leaves whole lines there, in input order, and
+    the output holding an earlier run's complete results untouched."""
     source = tmp_path / "many.jsonl"
     n = 3000
     with source.open("w", encoding="utf-8") as handle:
@@ -108,20 +110,24 @@ def test_a_run_killed_half_way_leaves_a_valid_jsonl_prefix(model_dir, tmp_path):
             handle.write(json.dumps({"id": f"call-{index}", "text": f"my child is {index} years old and calling"}))
             handle.write("\n")
     out = tmp_path / "many_out.jsonl"
+    earlier = b'{"id": "earlier-run", "line": 1}\n'
+    out.write_bytes(earlier)
+    partial = tmp_path / "many_out.jsonl.partial"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [sys.executable, "-m", "helpline_fusion.cli", "predict", "--model", str(model_dir), str(source),
                "--output", str(out), "--batch-size", "8"]  # fmt: skip
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and (not out.exists() or out.stat().st_size == 0):
+        while time.monotonic() < deadline and (not partial.exists() or partial.stat().st_size == 0):
             assert proc.poll() is None, "predict ended before it could be killed"
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
         proc.wait()
-    content = out.read_bytes()
+    assert out.read_bytes() == earlier  # the earlier results survive the killed rerun
+    content = partial.read_bytes()
     assert content.endswith(b"\n")  # whole lines only
     rows = [json.loads(line) for line in content.decode("utf-8").splitlines()]
     assert 0 < len(rows) < n, len(rows)

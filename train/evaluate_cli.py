@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="helpline-fusion evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="saved model folder or Hub id")
+    parser.add_argument(
+        "--model", required=True, help="saved model folder or Hub id (loaded with the installed classes: no code from it runs)"
+    )
     parser.add_argument("--ner-file")
     parser.add_argument("--cases-file")
     parser.add_argument("--qa-file")
@@ -76,14 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
         return 2
-    from transformers import AutoModel, AutoTokenizer
+    from .predict_cli import load_model  # the installed classes: no code from the folder or the Hub repo runs
 
     try:
-        model = AutoModel.from_pretrained(args.model, trust_remote_code=True, revision=args.revision)
-        tokenizer = AutoTokenizer.from_pretrained(args.model, revision=args.revision, trust_remote_code=True)
-    except (OSError, ValueError) as error:
-        print(f"helpline-fusion evaluate: --model {args.model}: cannot load a model and tokenizer from it ({error})",
-              file=sys.stderr)  # fmt: skip
+        model, tokenizer = load_model(args.model, device="cpu", revision=args.revision)
+    except ValueError as error:
+        print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
         return 2
     try:
         metrics, _ = evaluate_model(

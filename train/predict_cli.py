@@ -10,9 +10,18 @@ on stderr with its file and line and written as `{"id", "line", "error"}`; the o
 `--strict` stops at the first bad record (exit code 2) before any prediction.
 
 JSON Lines input is streamed: read, analysed and written chunk by chunk (memory stays flat with the file's size),
-each chunk appended in whole lines, so a run killed half-way leaves a valid JSON Lines prefix. A JSON array is
-parsed whole. A file with no records is said on stderr and gives an empty output (exit code 0); exit code 2, with
-a one-line message naming the file, for an unreadable file or one in which no record holds a readable transcript.
+each chunk appended in whole lines to `OUTPUT.partial` beside the output, which replaces the output (`os.replace`)
+only when the run ends well: a run killed half-way leaves a valid JSON Lines prefix in `OUTPUT.partial` and the
+output as it was (an earlier run's complete results are never lost to a failed rerun). An output that is the
+input (the same path, a symlink or a hard link) is refused. A JSON array is parsed whole. A line that is not JSON,
+nested more than 100 levels deep or holding an integer too long to read is a bad record like any other.
+
+The model is loaded with the package's own classes (`AttentionFusionModel`, `AutoTokenizer` without remote code):
+no code from the model folder or the Hub repo runs. `--revision` pins a Hub revision.
+
+A file with no records is said on stderr and gives an empty output (exit code 0); exit code 2, with a one-line
+message, for an unreadable file or one in which no record holds a readable transcript, an output that is the
+input, or results that cannot be written (a full disk: the message names the output and the reason).
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import stat
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -27,6 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, the rest holds
+    fcntl = None
+
+from ..data.validation import MAX_JSON_DEPTH, UnreadableJSON, json_nesting_exceeds, load_json
 from .sources import check_model_folder
 
 logger = logging.getLogger(__name__)
@@ -67,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Entities, case labels, call-quality scores and a review flag for each transcript.",
     )
     parser.add_argument("input", type=Path, help="JSON Lines file or JSON array of records with 'text' or 'narrative'")
-    parser.add_argument("--model", required=True, help="a saved model folder or a Hub id (loaded with remote code)")
+    parser.add_argument(
+        "--model", required=True,
+        help="a saved model folder or a Hub id (loaded with the installed classes: no code from it runs)",
+    )  # fmt: skip
+    parser.add_argument("--revision", default=None, help="Hub revision of --model: a tag, branch or commit (pin one)")
     parser.add_argument("--output", "-o", type=Path, required=True, help="where to write the JSON Lines results")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per encoder call (default 8)")
     parser.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast (CPU or GPU)")
@@ -127,17 +148,22 @@ def _rows(path: Path) -> Iterator[tuple[str, int, Any, str | None, str | None]]:
         raise ValueError(f"{path}: cannot read the input ({error.strerror or error})") from error
     if is_array:
         try:
-            items = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+            items = load_json(path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8"), limit=None)
         except UnicodeDecodeError as error:
             raise ValueError(f"{path}: not UTF-8 text (byte {error.start}); expected JSON Lines or a JSON array") from None
         except json.JSONDecodeError as error:
             raise ValueError(
                 f"{path} line {error.lineno}: the file starts with '[' but is not a valid JSON array ({error.msg})"
             ) from None
+        except UnreadableJSON as error:
+            raise ValueError(f"{path}: the file starts with '[' but is not a readable JSON array ({error})") from None
         if not isinstance(items, list):
             raise ValueError(f"{path}: the file starts with '[' but is not a JSON array")
         for index, item in enumerate(items):
-            yield "index", index, item, None, None
+            if json_nesting_exceeds(item, MAX_JSON_DEPTH):
+                yield "index", index, None, f"nested more than {MAX_JSON_DEPTH} levels deep", "nested_too_deep"
+            else:
+                yield "index", index, item, None, None
         return
     with path.open("rb") as handle:  # binary: lines end at b"\n" only (a transcript may hold U+2028)
         for number, raw in enumerate(handle, start=1):
@@ -151,9 +177,13 @@ def _rows(path: Path) -> Iterator[tuple[str, int, Any, str | None, str | None]]:
                 yield "line", number, None, f"not UTF-8 at byte {error.start}, expected UTF-8 JSON", "not_utf8"
                 continue
             try:
-                yield "line", number, json.loads(line), None, None
+                item = load_json(line)
             except json.JSONDecodeError as error:
                 yield "line", number, None, f"invalid JSON at column {error.colno} ({error.msg})", "invalid_json"
+            except UnreadableJSON as error:  # nested too deeply, or an integer too long to read
+                yield "line", number, None, f"invalid JSON ({error})", "invalid_json"
+            else:
+                yield "line", number, item, None, None
 
 
 def iter_records(path: Path, strict: bool = False, max_chars: int | None = None) -> Iterator[InputRecord]:
@@ -186,25 +216,127 @@ def read_records(path: Path, strict: bool = False, max_chars: int | None = None)
 
 
 # --------------------------------------------------------------------------- predicting
-def load_model(name_or_path: str, device: str | None) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+def load_model(
+    name_or_path: str, device: str | None = None, revision: str | None = None, setting: str = "--model"
+) -> tuple[Any, Any]:
+    """The fusion model and its tokenizer, loaded with the installed classes: no code from the folder or the Hub
+    repo runs (`trust_remote_code` is never set; the published `*.py` files are for users without the package).
+    `revision` (a tag, branch or commit of a Hub repo) reaches both loads. A model of another type, or a folder
+    that cannot be loaded, is a `ValueError` naming `setting` and the model."""
+    from transformers import AutoTokenizer, PretrainedConfig
+
+    from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 
     try:
-        model = AutoModel.from_pretrained(name_or_path, trust_remote_code=True)
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=True)
+        config_dict, _ = PretrainedConfig.get_config_dict(name_or_path, revision=revision)
+        model_type = config_dict.get("model_type")
+        if model_type is None:
+            raise ValueError(f"{setting} {name_or_path}: no config.json naming a model_type there")
+        if model_type != AttentionFusionConfig.model_type:
+            raise ValueError(
+                f"{setting} {name_or_path}: a model of type {model_type!r}, expected a helpline-fusion model "
+                f"(model_type {AttentionFusionConfig.model_type!r})"
+            )
+        model = AttentionFusionModel.from_pretrained(name_or_path, revision=revision)
+        # Explicitly False: a tokenizer_config.json `auto_map` is then never run and never prompts on stdin.
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=False)
     except (OSError, ValueError) as error:
-        raise ValueError(f"--model {name_or_path}: cannot load a model and tokenizer from it ({error})") from error
-    if not callable(getattr(model, "predict", None)):
-        raise ValueError(f"--model {name_or_path}: {type(model).__name__} has no predict(); expected the fusion model")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if str(error).startswith(f"{setting} {name_or_path}:"):
+            raise
+        raise ValueError(f"{setting} {name_or_path}: cannot load a model and tokenizer from it ({error})") from error
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     return model.to(device).eval(), tokenizer
 
 
-def _write_all(sink: Any, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[sink.write(view) :]
+def partial_path(output: Path) -> Path:
+    """Where a run writes its results until it ends: `OUTPUT.partial`, beside the output (same file system, so
+    the final `os.replace` is atomic). A killed run leaves its whole lines there; the output is left as it was."""
+    return output.with_name(output.name + ".partial")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: the same path, a symlink to it or a hard link (`os.path.samefile`)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (or cannot be read): compare what the paths would name
+        return a.resolve() == b.resolve()
+
+
+class OutputError(OSError):
+    """The results could not be written; the message says where, why, and what was left in place."""
+
+
+class ResultsWriter:
+    """Writes JSON Lines to `partial_path(output)` in whole lines and moves it onto `output` when `commit()`ed.
+
+    - One write per chunk of whole lines; a write that fails half-way (a full disk, a file-size limit) is cut back
+      to the last whole line, so the partial file only ever holds whole lines (a `SIGKILL` in the middle of one
+      large `write()` can still cut its last line: the kernel may stop between pages).
+    - `commit()` flushes to disk (`fsync`) and `os.replace`s the partial file onto the output, so the output is
+      always either the earlier complete results or the new complete ones, never a mix or a prefix.
+    - The file is created readable by its owner and group only (0o640, less what the umask removes): predictions
+      quote entity texts (names, ages, places).
+    - A second run writing the same output at the same time is refused (an exclusive `flock` on the partial file).
+    """
+
+    def __init__(self, output: Path) -> None:
+        self.output, self.partial = output, partial_path(output)
+        self.lines = 0
+        self._size = 0
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o640)
+        except OSError as error:
+            raise OutputError(f"cannot write the results to {output} ({_reason(error)})") from error
+        self._file = os.fdopen(fd, "r+b", buffering=0)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise OutputError(
+                f"{output}: another predict is writing it ({self.partial} is locked); wait for it or choose "
+                "another --output"
+            ) from None
+        os.ftruncate(fd, 0)  # a partial file left by a killed run is not results: start it afresh
+        os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) & 0o640)
+
+    def write_lines(self, data: bytes, count: int) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._file.write(view) :]
+        except OSError as error:
+            os.ftruncate(self._file.fileno(), self._size)  # only whole lines stay (truncating needs no space)
+            raise self.failure(error) from error
+        self._size += len(data)
+        self.lines += count
+
+    def failure(self, error: OSError) -> OutputError:
+        kept = f"{self.output} left as it was" if self.output.exists() else f"{self.output} not written"
+        return OutputError(
+            f"cannot write the results to {self.partial} ({_reason(error)}); {kept}, the {self.lines} complete "
+            f"lines written before are in {self.partial}"
+        )
+
+    def commit(self) -> None:
+        try:
+            os.fsync(self._file.fileno())
+            os.replace(self.partial, self.output)
+        except OSError as error:
+            raise self.failure(error) from error
+        finally:
+            self._file.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def predict_stream(
@@ -213,15 +345,16 @@ def predict_stream(
 ) -> Counter:
     """Analyse records as they are read, in chunks, and write every record in input order.
 
-    Memory is bounded by one chunk. Each chunk's lines go to the file in one unbuffered write of whole lines, so
-    a run killed at any moment leaves a valid JSON Lines prefix of the results. Returns counts of `analysed` and
-    of each rejection reason.
+    Memory is bounded by one chunk. Each chunk's lines go to `OUTPUT.partial` in one unbuffered write of whole
+    lines, so a run killed at any moment leaves a valid JSON Lines prefix of the results there, and `output`
+    itself is replaced only when every record is written (see `ResultsWriter`). Returns counts of `analysed`
+    and of each rejection reason. Raises `OutputError` when the results cannot be written.
     """
     from tqdm.auto import tqdm
 
     chunk_size = max(8 * options["batch_size"], 64)  # enough windows to sort by length, small enough to stream
     counts: Counter = Counter()
-    output.parent.mkdir(parents=True, exist_ok=True)
+    sink = ResultsWriter(output)
 
     def flush(chunk: list[InputRecord]) -> None:
         good = [record for record in chunk if record.text is not None]
@@ -231,18 +364,23 @@ def predict_stream(
             payload = {"error": record.error} if record.text is None else next(results)
             lines.append(json.dumps({**record.header(), **payload}, ensure_ascii=False) + "\n")
             counts["analysed" if record.text is not None else record.reason] += 1
-        _write_all(sink, "".join(lines).encode("utf-8"))
+        sink.write_lines("".join(lines).encode("utf-8"), len(lines))
         progress.update(len(good))
 
-    with output.open("wb", buffering=0) as sink, tqdm(total=total, unit="transcript", desc="predict") as progress:
-        chunk: list[InputRecord] = []
-        for record in records:
-            chunk.append(record)
-            if len(chunk) == chunk_size:
+    try:
+        with tqdm(total=total, unit="transcript", desc="predict") as progress:
+            chunk: list[InputRecord] = []
+            for record in records:
+                chunk.append(record)
+                if len(chunk) == chunk_size:
+                    flush(chunk)
+                    chunk = []
+            if chunk:
                 flush(chunk)
-                chunk = []
-        if chunk:
-            flush(chunk)
+    except BaseException:  # a model error, Ctrl-C, a full disk: the output keeps the earlier results
+        sink.close()
+        raise
+    sink.commit()
     return counts
 
 
@@ -259,6 +397,17 @@ def scan(path: Path, strict: bool, max_chars: int | None) -> Counter:
     return counts
 
 
+def check_paths(source: Path, output: Path) -> None:
+    """Refuse an output that would overwrite the input: the same file (a path, a symlink or a hard link to it),
+    or one whose partial file is the input."""
+    for target in (output, partial_path(output)):
+        if same_file(source, target):
+            raise ValueError(
+                f"--output {output} is the input {source} (the same file); writing the results would destroy "
+                "the input: choose another --output"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
@@ -268,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"helpline-fusion predict: --max-chars must be at least 1, got {args.max_chars}", file=sys.stderr)
         return 2
     try:
+        check_paths(args.input, args.output)
         check_model_folder(args.model)
         found = scan(args.input, args.strict, args.max_chars)
     except BadRecord as error:
@@ -278,8 +428,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rejected = sum(count for reason, count in found.items() if reason != "good")
     if not found:  # nothing to analyse: say so, write the (empty) output a pipeline expects, load no model
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text("", encoding="utf-8")
+        try:
+            ResultsWriter(args.output).commit()
+        except OutputError as error:
+            print(f"helpline-fusion predict: {error}", file=sys.stderr)
+            return 2
         print(f"helpline-fusion predict: no records in {args.input}", file=sys.stderr)
         return 0
     if not found["good"]:
@@ -290,14 +443,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        model, tokenizer = load_model(args.model, args.device)
+        model, tokenizer = load_model(args.model, args.device, revision=args.revision)
         options = {"batch_size": args.batch_size, "bf16": args.bf16, "window_length": args.window_length,
                    "window_stride": args.window_stride, "top_k": args.top_k}  # fmt: skip
         records = iter_records(args.input, max_chars=args.max_chars)
         counts = predict_stream(records, model, tokenizer, args.output, options, total=found["good"])
-    except ValueError as error:
+    except (ValueError, OutputError) as error:
         print(f"helpline-fusion predict: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"helpline-fusion predict: interrupted; {args.output} left as it was, the lines written so far are in "
+            f"{partial_path(args.output)}",
+            file=sys.stderr,
+        )
+        return 130
     rejections = {reason: count for reason, count in counts.items() if reason != "analysed"}
     reasons = ", ".join(f"{name} {count}" for name, count in sorted(rejections.items()))
     print(

@@ -6,7 +6,7 @@ transcript: names, places and sentences are the project's own templates (the mod
 Output for a seed is byte-identical from run to run (same Python `random`); each file has its own
 random stream, so changing one size does not change the other files.
 
-Files, at the default sizes (seed 13; about 2-3 s of generation on this machine's CPU):
+Files, at the default sizes (seed 13; about 5-8 s of generation on this machine's CPU, 4 s of it QA):
 
 - `ner.jsonl` (2,000 records): call transcripts with exact, non-overlapping spans of all nine entity
   types, recorded while the text is assembled. 89 % are 300-1,300 characters, 10 % are long calls of
@@ -18,11 +18,15 @@ Files, at the default sizes (seed 13; about 2-3 s of generation on this machine'
   ("Counselling, Referral"); narratives of 285-1,820 characters, dialogues or case notes. The category
   follows from the caller's issue, the priority from the risk sentence, the intervention from the
   counsellor's action sentence (`cases`).
-- `qa.json` (2,000) and `qa_heldout.json` (400): counsellor-caller transcripts of 1,200-2,400
-  characters over 13 scenarios. Each of the 17 sub-metrics has 12 met and 8 not-met paraphrase
-  templates; 3 + 2 of them are held out: `qa.json` uses only the other 9 + 6, `qa_heldout.json` only
-  the held-out ones. About a third of the calls have no hold (`"hold": "No hold was required"`);
-  quality levels poor/average/good about 34/40/26 %.
+- `qa.json` (2,000) and `qa_heldout.json` (400): counsellor-caller transcripts of 1,050-2,400
+  characters over 13 scenarios. Each of the 17 sub-metrics is rendered by phrasing *families* (one way
+  of doing or of failing the behaviour each, composed from a phrase notation, `qa_templates`): 3-4 met
+  and 2-4 not-met ones for training, one of each held out: 136 families (34 held out; 7 training ones leave
+  the behaviour out) and 17,110 distinct sentences aside from slot values. `qa.json` renders only training
+  families, `qa_heldout.json` only held-out ones, so validation wording is never seen in training.
+  Calls vary turn order and length, code-switch to Swahili and Sheng, and about half carry seeded
+  transcription noise (lower case, dropped punctuation, misheard words). About a third of the calls
+  have no hold (`"hold": "No hold was required"`); quality levels poor/average/good about 36/40/24 %.
 
 Variety (`describe()` returns the exact numbers): 188 given names and 76 surnames (Kikuyu, Meru,
 Luo, Kalenjin, Luhya, Kamba, Kisii, Swahili, Maasai, Sukuma/Chagga and church names); 47 Kenyan
@@ -30,7 +34,7 @@ counties and 27 Tanzanian regions with 323 towns, plus 31 villages; 37 landmark 
 markets, churches and mosques, stages, health facilities, police posts...); 12 phone formats (07xx,
 01xx, +254, +255, 06xx...); NER: 16 incident kinds with 54 incident phrases, 31 perpetrator roles
 and 161 turn templates; cases: 198 issue sentences, 34 risk sentences, 136 action sentences; QA:
-340 behaviour templates and 169 scenario sentences.
+136 phrasing families and 169 scenario sentences.
 """
 
 from __future__ import annotations
@@ -50,13 +54,14 @@ from typing import Any
 
 from .cases import case_variety, generate_cases
 from .ner import generate_ner, ner_variety
-from .qa import HELD_OUT_EVERY, generate_qa, qa_variety
+from .qa import generate_qa, qa_variety
 from .vocab import vocab_sizes
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bump whenever the output for a given seed and sizes changes, so cached copies are regenerated."""
+_STREAM_VERSIONS = {"ner": "1", "cases": "1", "qa": GENERATOR_VERSION, "qa_heldout": GENERATOR_VERSION}
 
 DEFAULT_SEED = 13
 DEFAULT_SIZES: dict[str, int] = {"n_ner": 2000, "n_cases": 2000, "n_qa": 2000, "n_qa_heldout": 400}
@@ -128,8 +133,9 @@ def generate(
     paths = {key: out_dir / name for key, name in FILE_NAMES.items()}
 
     def stream(task: str) -> random.Random:
-        # One independent stream per file: resizing one file leaves the others unchanged.
-        return random.Random(f"helpline-fusion-synthetic:{GENERATOR_VERSION}:{seed}:{task}")
+        # One independent stream per file: resizing one file leaves the others unchanged, and a new generator
+        # version of one task (the QA families of version 2) leaves the other tasks' files as they were.
+        return random.Random(f"helpline-fusion-synthetic:{_STREAM_VERSIONS[task]}:{seed}:{task}")
 
     started = time.perf_counter()
     counts = {
@@ -205,11 +211,10 @@ def describe() -> dict[str, Any]:
         "generator_version": GENERATOR_VERSION,
         "default_seed": DEFAULT_SEED,
         "default_sizes": dict(DEFAULT_SIZES),
-        "held_out_share_of_qa_templates": 1 / HELD_OUT_EVERY,
         **vocab_sizes(),
         **ner_variety(),
         **case_variety(),
-        "qa_sub_metrics": len(qa["qa_templates_per_sub_metric"]),
+        "qa_sub_metrics": len(qa["qa_families_per_sub_metric"]),
         **qa,
     }
 

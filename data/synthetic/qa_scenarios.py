@@ -2,7 +2,7 @@
 
 These sentences carry none of the scored counsellor behaviours: they are the caller's side of the call
 and the slot values ({issue_short}, {extra_issue}, {detail}) of the behaviour templates in
-`qa_templates`. Slots: {child}, {age}, {they}, {them}, {poss}, {caller}, {place}.
+`qa_templates`; the caller lines at the end are notation of `qa_compose` (`(a|b)`, `[optional]`). Slots: {child}, {age}, {they}, {them}, {poss}, {caller}, {place}.
 """
 
 from __future__ import annotations
@@ -318,4 +318,46 @@ CALLER_INTROS: list[str] = [
     "Caller: My name is {caller}. I got this number at the chief's office in {place}.",
     "Caller: Good morning, this is {caller} calling from {place}.",
     "Caller: I am {caller}, a parent in {place}.",
+    "Caller: Niaje. Ni {caller} hapa, from {place}.",
+    "Caller: Habari yako. Mimi ni {caller}, I live in {place}.",
+    "Caller: Sasa. My name is {caller}, niko {place}.",
+    "Caller: Um, yes, I am {caller}, calling from {place}.",
+]
+
+# The caller speaks first on some calls, before the counsellor's opening.
+CALLER_FIRST: list[str] = [
+    "(Hello|Hallo)[?] (Hello?|Is this the helpline?|Can you hear me?)",
+    "(Niaje|Sasa|Habari)[,] (is this the child line|am I through)?",
+    "[Eeh, ](hello|hi)[, hello]?",
+]
+
+# Short caller acknowledgements between two counsellor turns, some in Swahili or Sheng.
+BACKCHANNELS: list[str] = [
+    "(Okay|Yes|I see|Alright|Mm-hmm|Sawa|Ndio|Eeh|Poa|Sawa sawa)[.]",
+    "(Yes, I understand|Okay, go on|Ndio, nimeskia|Poa poa).",
+]
+
+# Words a caller puts before a sentence: fillers and code-switched discourse words.
+CALLER_OPENERS: list[str] = ["Um, ", "Eeh, ", "Aki, ", "Si unajua, ", "Kwani, ", "So, ", "Like, ", "Hata sijui, "]
+
+# Caller lines that carry nothing of the counsellor's behaviour: code-switched asides and small talk.
+CALLER_ASIDES: list[str] = [
+    "(Aki|Eeh), (ni ngumu sana|hii ni shida kubwa)[, you know].",
+    "(Si unajua|Unajua) (how it is here|hii maneno ni ngumu)[, madam|, boss].",
+    "(Sorry|Pole), (the network is bad here|my phone is almost off|I am walking)[, can you hear me]?",
+    "(Niko|I am) (at the market|on the road|outside the house) (sasa hivi|right now).",
+]
+
+# The caller breaking into a counsellor's turn (the counsellor is interrupted, not the caller).
+CALLER_INTERRUPTIONS: list[str] = [
+    "(Sorry|Wait|Eeh), (the network is breaking|someone is coming|I did not hear you)[, say again].",
+    "(Hello? Hello?|Are you there?)[ I lost you].",
+]
+
+# The caller's last word after the counsellor's closing (callers may say "asante": the reserved politeness words
+# only count in counsellor turns).
+CALLER_FAREWELLS: list[str] = [
+    "(Okay|Sawa|Alright)[,] (bye|asante|thank you)[ sana].",
+    "(Asante|Thank you) (sana|very much)[, bye].",
+    "(Poa|Sawa), (tutaonana|kwaheri).",
 ]

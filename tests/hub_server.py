@@ -183,7 +183,8 @@ class HubServer:
             an answer (the client sees a dropped connection).
         lose_commit_responses: the next N commits ARE applied, then the connection is closed without an answer (the
             client cannot know the commit happened).
-    Every answered request is appended to `requests`; status 599 marks a connection dropped on purpose.
+    Every answered request is appended to `requests`; status 599 marks a connection dropped on purpose. Every
+    create-repo request records what the client asked for (`visibility_sent`), including for a repo that exists.
     """
 
     def __init__(self, *, require_token: bool = False, token: str = DEFAULT_TOKEN, user: str = DEFAULT_USER):
@@ -194,6 +195,7 @@ class HubServer:
         self.drop_commits = 0
         self.lose_commit_responses = 0
         self.requests: list[RequestRecord] = []
+        self.repo_creations: list[tuple[str, str | None]] = []  # (repo id, the visibility the client sent or None)
         self._repos: dict[tuple[str, str], _Repo] = {}
         self._blobs: dict[str, bytes] = {}
         self._lock = threading.RLock()
@@ -246,6 +248,16 @@ class HubServer:
         with self._lock:
             repo = self._get_repo(repo_type, repo_id)
             return [c.title for c in self._history(repo, self._resolve(repo, revision))]
+
+    def visibility_sent(self, repo_id: str) -> list[str | None]:
+        """What each create-repo request for `repo_id` asked for, in order: "private", "public", or None when the
+        client sent neither (the Hub then applies the namespace's default, public for a user)."""
+        with self._lock:
+            return [visibility for name, visibility in self.repo_creations if name == repo_id]
+
+    def is_private(self, repo_id: str, repo_type: str = "model") -> bool:
+        with self._lock:
+            return self._get_repo(repo_type, repo_id).private
 
     def tags(self, repo_id: str, repo_type: str = "model") -> dict[str, str]:
         with self._lock:
@@ -502,10 +514,12 @@ class _HubHandler(BaseHTTPRequestHandler):
             raise HubError(400, "'name' is required")
         repo_type = data.get("type") or "model"
         repo_id = f"{namespace}/{name}"
+        sent = data.get("visibility") or {True: "private", False: "public"}.get(data.get("private"))  # older clients
+        self.hub.repo_creations.append((repo_id, sent))
         existing = self.hub._repos.get((repo_type, repo_id))
         if existing is not None:
             return 409, {"error": f"You already created this {repo_type} repo", "url": self._url(existing)}, {}
-        private = data.get("visibility") == "private" or bool(data.get("private"))
+        private = sent == "private"
         repo = self.hub._create_repo(repo_type, repo_id, private)
         return 200, {"url": self._url(repo), "name": repo_id, "id": repo_id}, {}
 

@@ -5,9 +5,12 @@ of tests/hub_server.py on 127.0.0.1 (`HF_ENDPOINT` / the patched in-process clie
 
 What this proves:
     - A trained folder published with `helpline-fusion publish` is one commit plus a version tag holding exactly the
-      files a stranger needs (weights, config with auto_map, remote code, tokenizer, label maps, card aimed at the
-      repo); a clean process with its own HF_HOME, in which `helpline_fusion` cannot be imported, loads it with
-      `AutoModel.from_pretrained(..., trust_remote_code=True)` and gets the publisher's outputs; `ModelCard.load`
+      files a stranger needs (weights, config with auto_map, remote code, tokenizer, label maps, metrics,
+      calibration, curves, card aimed at the repo, the run's manifest over exactly these files), in a repo created
+      private (the default; tests/test_safe_publish.py tries `--public`, links, stray files and mixed runs); a
+      clean process with its own HF_HOME and the owner's token, in which `helpline_fusion` cannot be imported,
+      loads it with `AutoModel.from_pretrained(..., trust_remote_code=True)` and gets the publisher's outputs;
+      `ModelCard.load`
       reads the metadata and a `model-index` whose composite is the training run's.
     - `revision=<first tag>` loads the first weights after a second publish; an `HF_HUB_OFFLINE=1` reload from the
       cache sends no request.
@@ -15,7 +18,8 @@ What this proves:
       rejected token, unknown repo, refused commit, connection dropped midway, answer lost after the commit,
       existing tag, incomplete folder): a message naming the repo and what to do, the folder byte-identical, no tag.
     - `model.push_to_hub` publishes our card and label maps (not transformers' generic card), and
-      `train/run.py --push_to_hub` (`Trainer.push_to_hub`) keeps our card and tags the commit it made.
+      `train/run.py --push_to_hub` (`Trainer.push_to_hub`) keeps our card, tags the commit it made, and creates the
+      repo private when `--hub_private_repo` is not given.
 
 What this does NOT prove (see tests/hub_server.py):
     - LFS / Xet transfer: the server answers `uploadMode: "regular"`, so weights travel base64 inside the commit.
@@ -42,10 +46,16 @@ from transformers import AutoModel, AutoTokenizer
 from helpline_fusion.cli import main as cli_main
 from helpline_fusion.data.synthetic import generate
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig
-from helpline_fusion.train.model_card import composite_from_card, render_model_card
+from helpline_fusion.train.model_card import (
+    REVISION_PLACEHOLDER,
+    card_for_repo,
+    composite_from_card,
+    render_model_card,
+)
 from helpline_fusion.train.publish import main as publish_main
 from helpline_fusion.train.publish import next_version
 from helpline_fusion.train.run import main as train_main
+from helpline_fusion.train.run_folder import RUN_MANIFEST, check_run_folder, read_manifest, write_manifest
 from tests import hub_server
 from tests.hub_server import HubError, patched_hub_client, run_hub_client, running_hub_server
 
@@ -58,7 +68,8 @@ INPUT_IDS = [[2, 60, 75, 10, 86, 14, 3], [2, 88, 83, 12, 3, 0, 0]]
 VERSION_FILES = {
     ".gitattributes", "README.md", "config.json", "model.safetensors", "configuration_attention_fusion.py",
     "modeling_attention_fusion.py", "inference_attention_fusion.py", "pipeline_attention_fusion.py", "labels_attention_fusion.py",
-    "tokenizer.json", "tokenizer_config.json", "label_maps.json", "eval_results.json",
+    "tokenizer.json", "tokenizer_config.json", "label_maps.json", "eval_results.json", "calibration.json",
+    "training_curves.png", RUN_MANIFEST,
 }  # fmt: skip
 TRAINER_DRAFT_MARKERS = ("More information needed", "This model is a fine-tuned version of")
 
@@ -170,7 +181,7 @@ CHILD = textwrap.dedent(
 def clean_load(versions, hub, tmp_path_factory) -> dict:
     """What a clean process (own HF_HOME, project blocked) gets from REPO; its HF_HOME is reused offline."""
     home = tmp_path_factory.mktemp("consumer_home")
-    proc = run_hub_client(CHILD, hub.endpoint, home)
+    proc = run_hub_client(CHILD, hub.endpoint, home, token=hub.token)  # the repo is private: the owner's token
     return {"result": json.loads(proc.stdout.strip().splitlines()[-1]), "home": home}
 
 
@@ -189,7 +200,14 @@ def make_variant(source: Path, target: Path, composite_delta: float, seed: int) 
     (target / "eval_results.json").write_text(json.dumps(metrics))
     config = AttentionFusionConfig.from_pretrained(target)
     render_model_card(config, metrics, repo_id=f"org/{target.name}", base_model=ENCODER_NAME).save(target / "README.md")
+    reseal(target)
     return target
+
+
+def reseal(folder: Path) -> None:
+    """Rewrite a copied run's manifest over its files as they are now (the copy then holds one run again)."""
+    manifest = read_manifest(folder)
+    write_manifest(folder, manifest["run_id"], manifest["settings_digest"], manifest["phases_done"])
 
 
 def local_outputs(folder: Path) -> dict:
@@ -231,10 +249,16 @@ def test_published_version_holds_exactly_the_model_files(versions, hub):
     first = hub.repo_files(REPO, "v1.0.0")
 
     assert set(first) == VERSION_FILES  # no checkpoints, training_args.bin or data validation report
-    for name in VERSION_FILES - {".gitattributes", "README.md"}:
+    for name in VERSION_FILES - {".gitattributes", "README.md", RUN_MANIFEST}:
         assert first[name] == (versions["v1.0.0"] / name).read_bytes(), name
+    local, published = check_run_folder(versions["v1.0.0"]), json.loads(first[RUN_MANIFEST])
+    assert published["run_id"] == local["run_id"] and published["settings_digest"] == local["settings_digest"]
+    assert set(published["files"]) == VERSION_FILES - {".gitattributes", RUN_MANIFEST}
+    assert hub.is_private(REPO) and set(hub.visibility_sent(REPO)) == {"private"}
     card = first["README.md"].decode()
-    assert f'AutoModel.from_pretrained("{REPO}", trust_remote_code=True)' in card  # aimed at the repo it is in
+    # Aimed at the repo it is in, pinned to the version it is.
+    assert f'AutoModel.from_pretrained("{REPO}", revision="v1.0.0", trust_remote_code=True)' in card
+    assert REVISION_PLACEHOLDER not in card
     assert f"# {REPO}\n" in card and TRAINER_REPO not in card
     config = json.loads(first["config.json"])
     assert config["auto_map"]["AutoModel"] == "modeling_attention_fusion.AttentionFusionModel"
@@ -280,7 +304,7 @@ def test_card_metadata_and_model_index_match_the_training_run(clean_load, versio
     assert results["all tasks"]["composite"] == pytest.approx(metrics["composite"], abs=1e-4)
     assert results["NER"]["entity-level micro F1"] == pytest.approx(metrics["ner_f1"], abs=1e-4)
     assert results["case priority"]["critical recall"] == pytest.approx(metrics["cls_priority_critical_recall"], abs=1e-4)
-    assert "trust_remote_code=True" in text and 'revision="v1.0.0"' in text
+    assert f'AutoModel.from_pretrained("{REPO}", revision="v1.1.0", trust_remote_code=True)' in text  # main's tag
 
 
 def test_card_content_from_the_training_run(versions, workspace, hub):
@@ -306,7 +330,7 @@ def test_card_content_from_the_training_run(versions, workspace, hub):
 
 def test_offline_reload_from_the_cache_sends_no_request(clean_load, hub):
     count = hub.request_count
-    proc = run_hub_client(CHILD, hub.endpoint, clean_load["home"], offline=True)
+    proc = run_hub_client(CHILD, hub.endpoint, clean_load["home"], token=hub.token, offline=True)
 
     assert hub.request_count == count
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == clean_load["result"]
@@ -363,6 +387,7 @@ def test_each_version_is_exactly_its_folder(trained, variant, hub, tmp_path, cap
     with_vocab = tmp_path / "with_vocab"
     shutil.copytree(variant, with_vocab)
     (with_vocab / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    reseal(with_vocab)
     assert publish(capsys, str(with_vocab), "--repo", repo)[0] == 0
 
     assert publish(capsys, str(variant), "--repo", repo, "--force")[0] == 0
@@ -515,8 +540,10 @@ def test_model_push_to_hub_publishes_our_card_and_label_maps(trained, hub):
     files = hub.repo_files(repo)
     card = files["README.md"].decode()
     assert {"config.json", "model.safetensors", "modeling_attention_fusion.py", "tokenizer.json"} <= set(files)
-    assert json.loads(files["label_maps.json"]) == json.loads((trained / "label_maps.json").read_text())
-    assert f'AutoModel.from_pretrained("{repo}", trust_remote_code=True)' in card
+    local_maps = json.loads((trained / "label_maps.json").read_text())
+    local_maps.pop("run_id", None)  # which training run wrote the folder's copy; the model's own carries no run
+    assert json.loads(files["label_maps.json"]) == local_maps
+    assert f'AutoModel.from_pretrained("{repo}", revision=' in card
     assert "This is the model card of a 🤗 transformers model" not in card
     metrics = json.loads((trained / "eval_results.json").read_text())
     assert composite_from_card(ModelCard(card)) == pytest.approx(metrics["composite"], abs=1e-4)
@@ -534,9 +561,12 @@ def test_trainer_push_to_hub_keeps_our_card_and_tags_the_version(trained, hub):
     card = files["README.md"].decode()
 
     assert list(tags) == ["v1.0.0"] and hub.repo_files(TRAINER_REPO) == files  # the tag is the final commit
+    # No --hub_private_repo given: the Trainer created the repo private, and the push asked for nothing else.
+    assert hub.is_private(TRAINER_REPO) and set(hub.visibility_sent(TRAINER_REPO)) == {"private"}
     assert hub.commit_titles(TRAINER_REPO, "v1.0.0")[0] == "helpline-fusion training run"
-    assert card == (trained / "README.md").read_text()  # the training job's card, aimed at TRAINER_REPO
-    assert f'AutoModel.from_pretrained("{TRAINER_REPO}", trust_remote_code=True)' in card
+    local = card_for_repo(ModelCard.load(trained / "README.md"), TRAINER_REPO, revision="v1.0.0")
+    assert card == str(local)  # the training job's card, aimed at TRAINER_REPO and pinned to the version's tag
+    assert f'AutoModel.from_pretrained("{TRAINER_REPO}", revision="v1.0.0", trust_remote_code=True)' in card
     assert "records read" in card and not any(marker in card for marker in TRAINER_DRAFT_MARKERS)
     assert {"label_maps.json", "tokenizer.json", "tokenizer_config.json", "modeling_attention_fusion.py",
             "model.safetensors", "config.json"} <= set(files)  # fmt: skip

@@ -137,6 +137,7 @@ def reuse_run(name: str, args: argparse.Namespace) -> dict:
     metrics = {
         key.removeprefix("eval_"): value
         for key, value in json.loads((folder / "eval_results.json").read_text()).items()
+        if key != "run_id"  # the training run's id, not a metric
     }
     summary = Path(args.reuse_from) / "quality.json"  # bench_quality's steps and times, when it wrote them
     timing = json.loads(summary.read_text()).get("runs", {}).get(REUSED_AS[name], {}) if summary.is_file() else {}
@@ -169,7 +170,7 @@ def train_run(name: str, args: argparse.Namespace, teachers: dict[str, str] | No
         "seconds": round(seconds, 1),
         "steps": result["trainer"].state.global_step,
         "metrics": {key.removeprefix("eval_"): value for key, value in result["metrics"].items()},
-        "teacher_outputs": json.loads(teacher_outputs.read_text()) if teacher_outputs.is_file() else None,
+        "teacher_outputs": json.loads(teacher_outputs.read_text())["teachers"] if teacher_outputs.is_file() else None,
     }
 
 

@@ -171,7 +171,7 @@ def test_distilled_run_resumes_to_the_same_weights_and_names_its_teachers(worksp
     # Per-task hard and soft losses logged; teacher-output cost recorded; the card names no local path.
     logged = {key for entry in straight.state.log_history for key in entry}
     assert {"loss_ner", "loss_ner_kd"} <= logged and ({"loss_cls_kd", "loss_qa_kd"} & logged)
-    stats = json.loads((root / "straight" / "teacher_outputs.json").read_text())
+    stats = json.loads((root / "straight" / "teacher_outputs.json").read_text())["teachers"]
     assert {entry["task"] for entry in stats} == set(TASKS) and all(entry["bytes"] > 0 for entry in stats)
     card = (root / "straight" / "README.md").read_text()
     assert "### Distillation" in card and "| ner | local model |" in card and "temperature 3.0" in card

@@ -8,6 +8,11 @@ weights file is whole (a safetensors file as long as its header says).
 
 `--resume_from_checkpoint true` (or `last`) resumes from the newest complete checkpoint of the output folder; a
 path to an incomplete one is refused with the name of the newest complete one.
+
+Each checkpoint holds the run's `run_settings.json` (with its run id and settings digest). A checkpoint without it,
+or one whose settings differ from the resumed run's (other than where it writes and reports to, and the resume
+setting itself), is refused naming the file and the settings (`check_resume_settings`): the checkpoint of another
+run, or of this folder's previous run, never becomes this run's model.
 """
 
 from __future__ import annotations
@@ -109,3 +114,30 @@ def resolve_resume(value: str | bool | None, output_dir: str | Path) -> str | No
         hint = f"; the newest complete one is {latest}" if latest else ""
         raise ValueError(f"resume_from_checkpoint: {folder} is not a complete checkpoint ({problem}){hint}")
     return str(folder)
+
+
+def check_resume_settings(checkpoint: str | Path, expected: dict) -> dict:
+    """Refuse to resume from `checkpoint` unless its `run_settings.json` records the settings of this run
+    (`expected`, a `run_settings` record); returns the checkpoint's record.
+
+    Raises:
+        ValueError: naming the checkpoint's run_settings.json when it is missing, unreadable or differs.
+    """
+    from .run_settings import RUN_SETTINGS_NAME, differing_settings, read_run_settings
+
+    path = Path(checkpoint) / RUN_SETTINGS_NAME
+    if not path.is_file():
+        raise ValueError(
+            f"resume_from_checkpoint: {path} is missing, so nothing says which settings trained this checkpoint "
+            "(an older version or another program wrote it); train afresh into a new output_dir"
+        )
+    recorded = read_run_settings(path)
+    differing = differing_settings(recorded, expected)
+    if differing:
+        listed = "; ".join(f"{key}: {theirs!r} there, {mine!r} here" for key, theirs, mine in differing[:8])
+        more = f" (and {len(differing) - 8} more)" if len(differing) > 8 else ""
+        raise ValueError(
+            f"resume_from_checkpoint: {path} records other settings than this run's: {listed}{more}; resume with "
+            "the checkpoint's settings, or train afresh into a new output_dir"
+        )
+    return recorded

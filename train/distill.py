@@ -15,8 +15,13 @@ each multiplied by T^2 so that its gradient keeps the scale of the hard loss wha
 
 Teacher outputs do not depend on the student: they are computed once per training window by one `datasets.map`
 pass with each teacher in inference mode and stored as columns of the tokenised data (`kd_ner`, `kd_cls_<head>`,
-`kd_qa_<head>`: raw logits, so the temperature can change without recomputing), in an Arrow file keyed by the
-windows' content and the teacher's weights (`<output_dir>/teacher_outputs/`). A resumed or repeated run reuses it.
+`kd_qa_<head>`: raw logits, so the temperature can change without recomputing), in an Arrow file keyed by
+everything it stores: every column of the windows (tokens, labels as `ner_label_all_subwords` shaped them, record
+ids) and the teacher's config and weights (`<output_dir>/teacher_outputs/`). A resumed or repeated run reuses it;
+a run whose labels changed (a fixed annotation, another labelling setting) computes it again.
+
+Teachers load with the installed helpline-fusion classes (no code from the teacher's folder or repo runs); a Hub
+id may pin a revision, `org/teacher@v1.0`.
 
 A teacher must use the student's tokenizer (the soft targets are per student token): one that does not is refused
 naming both. Its label list must equal the student's for every head it teaches: one that differs is refused naming
@@ -101,15 +106,31 @@ def public_name(source: str) -> str:
 
 
 # --------------------------------------------------------------------------- teachers
+def split_revision(source: str) -> tuple[str, str | None]:
+    """`org/teacher@v1.0` -> `("org/teacher", "v1.0")`; a local path (which may hold an `@`) or a bare id ->
+    `(source, None)`.
+
+    Example:
+        >>> split_revision("org/helpline-ner@v1.2.0")
+        ('org/helpline-ner', 'v1.2.0')
+    """
+    name, at, revision = source.rpartition("@")
+    if not at or not name or not revision or Path(source).expanduser().exists() or "/" in revision:
+        return source, None
+    return name, revision
+
+
 def load_teacher(task: str, source: str):
-    """A helpline-fusion model (folder or Hub id) and its tokenizer, in inference mode."""
+    """A helpline-fusion model (folder or Hub id, `@revision` optional) and its tokenizer, in inference mode, with
+    the installed classes (never `trust_remote_code`)."""
     from transformers import AutoTokenizer
 
     from ..modeling_attention_fusion import AttentionFusionModel
 
+    name, revision = split_revision(source)
     try:
-        model = AttentionFusionModel.from_pretrained(source)
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=True)
+        model = AttentionFusionModel.from_pretrained(name, revision=revision)
+        tokenizer = AutoTokenizer.from_pretrained(name, revision=revision)
     except (OSError, ValueError) as error:
         raise ValueError(f"teachers.{task}: cannot load a helpline-fusion model from {source} ({error})") from None
     model.eval()
@@ -155,11 +176,16 @@ def check_teacher_labels(task: str, teacher_config: Any, student_config: Any) ->
 
 # --------------------------------------------------------------------------- teacher outputs
 def _windows_digest(dataset: Any) -> str:
+    """Digest of every column the cached file stores (tokens, labels, record ids, ...) and of their types: a change
+    to any label (a fixed annotation, `ner_label_all_subwords`) gives another key."""
     digest = hashlib.blake2b(digest_size=16)
-    for column in ("input_ids", "attention_mask"):
+    digest.update(json.dumps(dataset.features.to_dict(), sort_keys=True, default=str).encode())
+    for column in sorted(dataset.column_names):
+        digest.update(column.encode() + b"\0")
         for row in dataset[column]:
-            digest.update(len(row).to_bytes(4, "little"))
-            digest.update(bytes(json.dumps(row), "ascii"))
+            encoded = json.dumps(row, default=str).encode()
+            digest.update(len(encoded).to_bytes(8, "little"))
+            digest.update(encoded)
     return digest.hexdigest()
 
 
@@ -198,8 +224,8 @@ def add_teacher_outputs(
     features = windows.features.copy()
     for column in columns:
         features[column] = Sequence(Sequence(Value("float32"))) if task == "ner" else Sequence(Value("float32"))
-    # The cache key: the windows' content and the teacher's config and weights (not a pickle of the function,
-    # which datasets would otherwise hash, teacher included, at every call).
+    # The cache key: every column of the windows (labels included) and the teacher's config and weights (not a
+    # pickle of the function, which datasets would otherwise hash, teacher included, at every call).
     key = hashlib.blake2b(f"{task}:{_windows_digest(windows)}:{_model_digest(teacher)}".encode(), digest_size=12)
     cache_file = None
     if cache_dir is not None:

@@ -5,7 +5,11 @@ train/run.py ...`. A user error (settings, data, model source) is one line on st
 given in the YAML and overridden on the command line.
 
 The output folder is Hub-ready: weights and remote code (`save_pretrained`), the tokenizer, `label_maps.json`,
-`eval_results.json`, the data validation report and a model card `README.md`.
+`eval_results.json`, the data validation report and a model card `README.md`. The model is saved as soon as
+training ends; each later phase (refit, calibrate, evaluate, curves, card) then updates the folder, and its
+`run_manifest.json`, written last, lists the files and the phases done. When a later phase fails, the command says
+which, in one line, exits 2, and names the command that runs the remaining phases on the saved model without
+training again: the same command plus `--resume_phases true`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -143,6 +148,23 @@ def check_sources(project) -> None:
         resolve_encoder(project.encoder)
 
 
+def resume_phases_command(argv: list[str]) -> str:
+    """The command that finishes this run's remaining phases: these settings plus `--resume_phases true` (a
+    `--hub_token` left out: the token is in HF_TOKEN, never in a printed command)."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.removeprefix("--").split("=", 1)[0]
+        if arg.startswith("--") and name in {"hub_token", "resume_phases"}:
+            skip = "=" not in arg
+            continue
+        kept.append(arg)
+    return shlex.join(["helpline-fusion", "train", *kept, "--resume_phases", "true"])
+
+
 def main(argv: list[str] | None = None) -> int:
     """`helpline-fusion train`: 0 trained, 2 a user error (bad settings, data or model source), said in one line."""
     from helpline_fusion.train.settings import USAGE, full_help, parse_settings, short_help
@@ -173,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # bad settings or an encoder that cannot be had: before anything is written
         print(f"helpline-fusion train: {error}", file=sys.stderr)
         return 2
-    from helpline_fusion.train.training import train
+    from helpline_fusion.train.training import PhaseFailed, train
 
     if not sys.stderr.isatty():
         quiet_progress_bars(training_args, explicit="disable_tqdm" in peek_settings(argv, ("disable_tqdm",)))
@@ -186,9 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         use_all_cores_when_alone()
     try:
         result: dict[str, Any] = train(project, training_args)
+    except PhaseFailed as error:  # the model is saved (or, if saving it failed, nothing half-written is kept)
+        logger.debug("phase %s failed", error.phase, exc_info=error.error)
+        if training_args.process_index == 0:
+            print(f"helpline-fusion train: {error.message(resume_phases_command(argv))}", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError) as error:  # bad settings or data: say what and where, once, no traceback
         if training_args.process_index == 0:
             print(f"helpline-fusion train: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk or a file-size limit while training wrote a checkpoint
+        if training_args.process_index == 0:
+            print(f"helpline-fusion train: cannot write to {training_args.output_dir}: {error}", file=sys.stderr)
         return 2
     if training_args.process_index == 0:
         logger.info("final metrics: %s", json.dumps(result["metrics"], sort_keys=True))

@@ -23,11 +23,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 RUN_MANIFEST = "run_manifest.json"
 LOCK_NAME = ".helpline-fusion.lock"
@@ -188,6 +192,94 @@ def check_run_folder(folder: str | Path, *, allow_unfinished: bool = False) -> d
     return manifest
 
 
+class RunFolderWriter:
+    """How a run writes its output folder: JSON files with its run id (`write_json`), files another library writes
+    (`save_with`: into a staging folder, then each moved into place with `os.replace`), and after each phase the
+    manifest (`phase_done`). With `active=False` (a process other than the main one) it writes nothing.
+
+    Example:
+        >>> folder = RunFolderWriter(Path("outputs/run"), new_run_id(), digest)  # doctest: +SKIP
+        >>> folder.plan(["train", "evaluate"]); folder.save_with(lambda d: model.save_pretrained(d))  # doctest: +SKIP
+        >>> folder.phase_done("train")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        run_id: str,
+        settings_digest: str,
+        *,
+        active: bool = True,
+        done: Iterable[str] = (),
+        written: Iterable[str] = (),
+    ) -> None:
+        self.path, self.run_id, self.settings_digest, self.active = Path(folder), run_id, settings_digest, active
+        self.done: list[str] = list(done)
+        self.written: set[str] = set(written)
+        self.planned: list[str] = list(self.done)
+        # A previous run's files in this folder: those this run does not write again are removed with its first
+        # manifest, so that the folder never lists two runs' files.
+        self.previous: set[str] = set()
+        if active and not self.written and (self.path / RUN_MANIFEST).is_file():
+            with contextlib.suppress(MixedRunFolderError):
+                self.previous = set(read_manifest(self.path)["files"])
+
+    def plan(self, phases: Iterable[str]) -> None:
+        self.planned = list(dict.fromkeys([*self.done, *phases]))
+
+    @property
+    def pending(self) -> list[str]:
+        return [phase for phase in self.planned if phase not in self.done]
+
+    def write_json(self, name: str, record: Any) -> None:
+        if self.active:
+            write_json_atomic(self.path / name, record, self.run_id)
+            self.written.add(name)
+
+    def save_with(self, save: Callable[[Path], Any]) -> list[str]:
+        """`save(staging)` writes files into a fresh hidden staging folder; each is fsynced and moved into the
+        output folder (`os.replace`). If `save` fails (a full disk), the staging folder is removed and the output
+        folder is as it was. Returns the names moved in."""
+        if not self.active:
+            return []
+        staging = self.path / f".staging-{self.run_id}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            save(staging)
+            names = sorted(path.name for path in staging.iterdir() if path.is_file())
+            for name in names:
+                with open(staging / name, "rb+") as handle:
+                    os.fsync(handle.fileno())
+            for name in names:
+                os.replace(staging / name, self.path / name)
+                self.written.add(name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return names
+
+    def remove_stale(self) -> None:
+        """Remove the files a previous run's manifest listed that this run has not written."""
+        if not self.active:
+            return
+        stale = sorted(self.previous - self.written)
+        for name in stale:
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / name).unlink()
+        if stale:
+            logger.info("removed %s of this folder's previous run (not written by this one)", ", ".join(stale))
+        self.previous = set()
+
+    def phase_done(self, phase: str) -> None:
+        if phase not in self.done:
+            self.done.append(phase)
+        if self.active:
+            present = {name for name in self.written if (self.path / name).is_file()}
+            write_manifest(
+                self.path, self.run_id, self.settings_digest, self.done, phases_pending=self.pending, files=present
+            )
+
+
 @contextlib.contextmanager
 def output_dir_lock(folder: str | Path) -> Iterator[Path]:
     """Hold `folder/.helpline-fusion.lock` (an exclusive, non-blocking `fcntl.flock`, with this process's pid in
@@ -220,7 +312,8 @@ def output_dir_lock(folder: str | Path) -> Iterator[Path]:
 
 
 __all__ = [
-    "LOCK_NAME", "RUN_MANIFEST", "MixedRunFolderError", "OutputDirLockedError", "check_run_folder", "file_sha256",
+    "LOCK_NAME", "RUN_MANIFEST", "MixedRunFolderError", "OutputDirLockedError", "RunFolderWriter", "check_run_folder",
+    "file_sha256",
     "new_run_id", "output_dir_lock", "read_manifest", "run_files", "write_atomic", "write_json_atomic",
     "write_manifest",
 ]  # fmt: skip

@@ -8,12 +8,18 @@ files `helpline-fusion publish` uploads.
 
 Folders written before the record existed still hold `training_args.bin` (the Trainer's pickle of its arguments,
 as training left them) and `config.json` (which records the project settings that shape the model);
-`settings_from_folder` reads those and says which project settings it could not recover.
+`settings_from_folder` reads those and says which project settings it could not recover. The pickle is read with
+`torch.load(weights_only=True)`, allowing the few classes `TrainingArguments` consist of and nothing else.
+
+A run's record also carries its run id and `settings_digest` (`write_run_settings`), and is copied into each of its
+checkpoints, so that a resumed run can be refused a checkpoint that other settings trained.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -24,9 +30,18 @@ FORMAT_VERSION = 1
 # Settings that say where a run wrote or reported to, not what it trained: two runs differing only here are the same.
 IGNORED_TRAINING = frozenset({
     "output_dir", "run_name", "report_to", "resume_from_checkpoint", "push_to_hub", "hub_model_id", "hub_strategy",
-    "hub_token", "hub_private_repo", "hub_always_push", "hub_revision", "logging_dir",
+    "hub_token", "hub_private_repo", "hub_always_push", "hub_revision", "logging_dir", "disable_tqdm",
 })  # fmt: skip
-IGNORED_PROJECT = frozenset({"mlflow_tracking_uri", "mlflow_experiment", "keep_checkpoints"})
+IGNORED_PROJECT = frozenset({"mlflow_tracking_uri", "mlflow_experiment", "keep_checkpoints", "resume_phases"})
+# What `training_args.bin` of an older folder may hold (read with `weights_only=True`, these classes allowed, nothing
+# else: a pickle naming any other global is refused unread).
+TRAINING_ARGS_GLOBALS = (
+    "transformers.training_args.TrainingArguments", "transformers.training_args.OptimizerNames",
+    "transformers.trainer_utils.IntervalStrategy", "transformers.trainer_utils.SchedulerType",
+    "transformers.trainer_utils.HubStrategy", "transformers.trainer_utils.SaveStrategy",
+    "transformers.trainer_pt_utils.AcceleratorConfig", "accelerate.utils.dataclasses.DistributedType",
+    "accelerate.state.PartialState",
+)  # fmt: skip
 # `train` sets these on its TrainingArguments before the Trainer saves them (`training_args.bin` of older folders).
 SET_BY_TRAINING = frozenset({"remove_unused_columns", "hub_strategy"})
 # Project settings the model's config.json records (setting -> config attribute).
@@ -53,10 +68,60 @@ def run_settings(project: Any, training_args: Any) -> dict[str, Any]:
     }, default=str))  # fmt: skip
 
 
-def write_run_settings(folder: Path, record: dict[str, Any]) -> Path:
+def settings_digest(record: dict[str, Any]) -> str:
+    """sha256 of what a run was trained with: the record's project settings and training arguments, less those
+    that only say where it wrote or reported to (`IGNORED_PROJECT`, `IGNORED_TRAINING`). Two runs with one digest
+    were given the same settings."""
+    kept = {
+        part: {key: value for key, value in record.get(part, {}).items() if key not in ignored}
+        for part, ignored in (("project", IGNORED_PROJECT), ("training", IGNORED_TRAINING))
+    }
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_run_settings(folder: Path, record: dict[str, Any], run_id: str | None = None) -> Path:
+    """`run_settings.json` in `folder`, atomically, with the run id and the settings digest when `run_id` is given."""
+    from .run_folder import write_atomic
+
+    if run_id is not None:
+        record = {**record, "run_id": run_id, "settings_digest": settings_digest(record)}
     path = Path(folder) / RUN_SETTINGS_NAME
-    path.write_text(json.dumps(record, indent=2, sort_keys=True))
+    write_atomic(path, json.dumps(record, indent=2, sort_keys=True))
     return path
+
+
+def read_run_settings(path: Path) -> dict[str, Any]:
+    """A `run_settings.json` record, or `ValueError` naming the file when it is not one."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ValueError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("project"), dict):
+        raise ValueError(f"{path}: not a run settings record (expected project and training settings)")
+    return record
+
+
+def load_training_args(path: Path) -> Any:
+    """The `TrainingArguments` an older folder's `training_args.bin` holds, read with `torch.load(weights_only=True)`
+    allowing only `TRAINING_ARGS_GLOBALS`: a pickle that names any other class or function is refused unread."""
+    import torch
+
+    try:
+        named = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception as error:  # not a torch.save file at all
+        raise ValueError(f"{path}: not a training arguments file ({type(error).__name__}: {error})") from None
+    foreign = sorted(named - set(TRAINING_ARGS_GLOBALS))
+    if foreign:
+        raise ValueError(f"{path}: refused, it names {foreign}, which TrainingArguments never hold (not read)")
+    allowed = []
+    for name in sorted(named):
+        module, _, attribute = name.rpartition(".")
+        allowed.append(getattr(importlib.import_module(module), attribute))
+    try:
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(path, weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
 
 
 def settings_from_folder(folder: Path, expected: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -74,17 +139,11 @@ def settings_from_folder(folder: Path, expected: dict[str, Any]) -> tuple[dict[s
         raise ValueError(f"{folder}: no finished training run here (no eval_results.json)")
     recorded = folder / RUN_SETTINGS_NAME
     if recorded.is_file():
-        try:
-            return json.loads(recorded.read_text()), []
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{recorded}: not valid JSON ({error})") from error
+        return read_run_settings(recorded), []
     if not (folder / "training_args.bin").is_file() or not (folder / "config.json").is_file():
         raise ValueError(f"{folder}: no {RUN_SETTINGS_NAME} and no training_args.bin + config.json to read the "
                          "run's settings from")  # fmt: skip
-    import torch
-
-    # The Trainer's own pickle, in a folder this user's training wrote (not a downloaded file).
-    training = torch.load(folder / "training_args.bin", weights_only=False).to_dict()
+    training = load_training_args(folder / "training_args.bin").to_dict()
     training = json.loads(json.dumps(training, default=str))
     model_config = json.loads((folder / "config.json").read_text())
     project: dict[str, Any] = {}

@@ -56,6 +56,11 @@ class ProjectArguments:
         metadata={"help": "A trained helpline-fusion model (folder or Hub id) to fine-tune instead of a fresh encoder. "
                   "Heads whose label lists differ from the data are re-initialised."},
     )
+    init_from_revision: str | None = field(
+        default=None,
+        metadata={"help": "Revision (tag, branch or commit) of the Hub model given by init_from; pin one for a "
+                  "reproducible run. It loads with the installed helpline-fusion classes, never the repo's code."},
+    )
     tasks: list[str] = field(default_factory=lambda: ["ner", "cls", "qa"], metadata={"help": "Tasks to train."})
     ner_file: str | None = field(default=None, metadata={"help": "NER JSONL file (or Hub dataset id)."})
     cases_file: str | None = field(default=None, metadata={"help": "Case records JSON array (or Hub dataset id)."})
@@ -148,6 +153,13 @@ class ProjectArguments:
     review_share: float = field(
         default=0.2, metadata={"help": "Share of calls the calibrated review thresholds flag (the least confident)."}
     )
+    test_fraction: float = field(
+        default=0.15,
+        metadata={"help": "With calibrate: share of the case and quality records (grouped like validation) kept out "
+                  "of training as a test split, on which calibration reports what its fitted values are worth; "
+                  "under 30 groups (tiny data) no test split is made and cross-fitted validation figures stand in. "
+                  "0: no test split. The validation split does not change."},
+    )
     loss_weight_ner: float = field(default=1.0)
     loss_weight_cls: float = field(default=1.0)
     loss_weight_qa: float = field(default=1.0)
@@ -163,7 +175,8 @@ class ProjectArguments:
         default=None,
         metadata={"help": "Distillation teachers per task (helpline-fusion models sharing the student's tokenizer): "
                   "in YAML a mapping {ner: DIR_OR_ID, cls: ..., qa: ...}; on the command line a JSON object or "
-                  "task=DIR_OR_ID pairs separated by commas. Unset: no distillation."},
+                  "task=DIR_OR_ID pairs separated by commas. A Hub id may pin a revision: org/teacher@v1.0. They "
+                  "load with the installed classes (no downloaded code). Unset: no distillation."},
     )
     distill_alpha: float = field(
         default=0.5, metadata={"help": "Weight of the distillation (soft) loss; the hard loss gets 1 - alpha."}
@@ -181,6 +194,13 @@ class ProjectArguments:
         metadata={"help": "Keep the checkpoint-* folders that save_strategy writes once the final model is saved "
                   "(the Trainer's behaviour). false: they serve best-model selection and resuming a stopped run, "
                   "then are removed, so the output folder holds the model only."},
+    )
+    resume_phases: bool = field(
+        default=False,
+        metadata={"help": "Finish a run whose later phases failed (refit, calibrate, evaluate, curves, card) without "
+                  "training again: give the same settings plus --resume_phases true. The model saved in output_dir "
+                  "right after training is loaded (refused when its run_settings.json records other settings), and "
+                  "the phases its run_manifest.json does not list as done are run."},
     )
 
 

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import shutil
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,25 @@ from ..data.labels import config_kwargs_from_data
 from ..data.loaders import load_all, load_qa
 from ..data.splits import train_validation_split
 from ..data.tokenization import tokenize_task
-from ..data.validation import write_report
+from ..data.validation import log_report
 from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from .calibration import calibrate, calibration_metrics
-from .checkpoints import resolve_resume
+from .checkpoints import check_resume_settings, resolve_resume
 from .curves import plot_training_curves
 from .distill import CACHE_DIR_NAME, check_distill_settings, parse_teachers, prepare_teachers, public_name
 from .finetune import load_for_finetuning
-from .model_card import render_model_card, write_metrics
+from .model_card import render_model_card
 from .publish import push_with_trainer
 from .refit import refit_pooled_heads
-from .run_settings import run_settings, write_run_settings
+from .run_folder import RUN_MANIFEST, RunFolderWriter, check_run_folder, new_run_id, output_dir_lock
+from .run_settings import (
+    RUN_SETTINGS_NAME,
+    differing_settings,
+    read_run_settings,
+    run_settings,
+    settings_digest,
+    write_run_settings,
+)
 from .settings import ProjectArguments, resolve_encoder
 from .sources import check_model_folder
 from .trainer import MultiTaskTrainer
@@ -41,6 +49,9 @@ CURVES_NAME = "training_curves.png"
 CALIBRATION_NAME = "calibration.json"
 REFIT_NAME = "refit_heads.json"
 TEACHER_OUTPUTS_NAME = "teacher_outputs.json"
+TRAINING_STATE_NAME = "training_state.json"  # the log history and MLflow run id, for the phases after training
+# The phases of a run, in order; each ends with the output folder updated and its run_manifest.json rewritten.
+PHASES = ("train", "refit", "calibrate", "evaluate", "curves", "card")
 ATTENTION_DROPOUT_NAMES = ("attention_probs_dropout_prob", "attention_dropout")  # BERT-like, DistilBERT/DeBERTa
 SOURCE_SETTINGS = {"ner": "ner_file", "cls": "cases_file", "qa": "qa_file"}
 
@@ -226,14 +237,20 @@ def prepare_data(project: ProjectArguments, training_args: TrainingArguments, to
     )
     splits: dict[str, dict[str, Any]] = {}
     for task, dataset in loaded.items():
-        parts = train_validation_split(dataset, validation_size=project.validation_size, seed=training_args.seed)
+        # Calibration reports on a test split of the case and quality data, taken from the training side (the
+        # validation split is the one it would be without; data/splits.py); none for a held-out QA file.
+        with_test = project.calibrate and task in ("cls", "qa") and not (task == "qa" and qa_eval is not None)
+        parts = train_validation_split(
+            dataset, validation_size=project.validation_size, seed=training_args.seed,
+            test_size=project.test_fraction if with_test else 0.0,
+        )  # fmt: skip
         train_ds, val_ds = parts["train"], parts["validation"]
         if task == "qa" and qa_eval is not None:
             train_ds = dataset  # the held-out template set is the validation set; keep every training record
             val_ds = qa_eval
         if project.max_train_examples and len(train_ds) > project.max_train_examples:
             train_ds = train_ds.shuffle(seed=training_args.seed).select(range(project.max_train_examples))
-        splits[task] = {"train": train_ds, "validation": val_ds}
+        splits[task] = {"train": train_ds, "validation": val_ds, **({"test": parts["test"]} if "test" in parts else {})}
     return splits, report, label_kwargs, eval_data
 
 
@@ -262,30 +279,128 @@ def resolve_bf16(training_args: TrainingArguments) -> None:
 
 
 def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[str, Any]:
+    """Run the job: train, then the phases `PHASES` names, each leaving the output folder loadable and its
+    `run_manifest.json` saying what is done (`train/run_folder.py`). A later phase that fails raises `PhaseFailed`
+    after the trained model is saved; `--resume_phases true` with the same settings runs the phases left."""
     settings = run_settings(project, training_args)  # as given, before bf16 is resolved and data paths filled in
+    hide_hub_token(training_args)
     resolve_bf16(training_args)
     # The model we start from exists or can be had (a mistyped folder or an unreachable Hub id fails here, in one
     # line), before anything is written.
     source = check_model_folder(project.init_from) if project.init_from else resolve_encoder(project.encoder)
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    main_process = training_args.process_index == 0
+    with output_dir_lock(output_dir) if main_process else nullcontext():  # a second training here is refused
+        if project.resume_phases:
+            return _finish_phases(project, training_args, settings)
+        return _train_and_finish(project, training_args, settings, source)
+
+
+def hide_hub_token(training_args: TrainingArguments) -> None:
+    """A `--hub_token` given in the settings moves to this process's `HF_TOKEN` (where the Hub client and the push
+    read it) and leaves the arguments, so that the Trainer's `training_args.bin` pickles no secret."""
+    if training_args.hub_token:
+        os.environ["HF_TOKEN"] = training_args.hub_token
+        training_args.hub_token = None
+
+
+def _train_and_finish(project, training_args, settings: dict, source: str) -> dict[str, Any]:
+    output_dir = Path(training_args.output_dir)
     resume = resolve_resume(training_args.resume_from_checkpoint, output_dir)  # before any work: never a half-written one
+    if resume:
+        check_resume_settings(resume, settings)  # and never another run's
     project.teachers = parse_teachers(project.teachers)  # bad distillation settings fail before any data work
     check_distill_settings(project.teachers, project.tasks, project.distill_alpha, project.distill_temperature)
     if project.refit_heads_epochs < 0:
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {project.refit_heads_epochs}")
     set_seed(training_args.seed)  # before the heads are initialised: a run is reproducible from its seed
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=bool(project.init_from))
+    revision = project.init_from_revision if project.init_from else None
+    tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)  # installed classes, no downloaded code
     base_config = (
-        AttentionFusionConfig.from_pretrained(project.init_from) if project.init_from else AttentionFusionConfig()
+        AttentionFusionConfig.from_pretrained(project.init_from, revision=revision)
+        if project.init_from else AttentionFusionConfig()
+    )  # fmt: skip
+    folder = RunFolderWriter(
+        output_dir, new_run_id(), settings_digest(settings), active=training_args.process_index == 0
     )
+    data = prepare_job_data(project, training_args, tokenizer, base_config, folder)
+    model = build_model(project, data["label_kwargs"])
+    tokenized = tokenize_splits(project, training_args, data["splits"], tokenizer, model.config)
+    if project.balance_priority and "cls" in tokenized["train"]:
+        config = model.config
+        weights = balanced_class_weights(tokenized["train"]["cls"], config, ["priority"])
+        config.case_class_weights = {**config.case_class_weights, **weights}
+        logger.info("priority loss class weights (inverse frequency): %s", config.case_class_weights.get("priority"))
+    align_special_tokens(model.config, tokenizer)
+    collator = MultiTaskCollator(tokenizer, model.config)
+    if project.teachers:
+        # Soft targets once per training window, cached with the tokenised data (train/distill.py).
+        with training_args.main_process_first(desc="teacher outputs"):
+            tokenized["train"], teacher_stats = prepare_teachers(
+                project.teachers, tokenized["train"], tokenizer, model.config, collator,
+                batch_size=training_args.per_device_eval_batch_size, cache_dir=output_dir / CACHE_DIR_NAME,
+                device=training_args.device,
+            )  # fmt: skip
+        folder.write_json(TEACHER_OUTPUTS_NAME, {"teachers": teacher_stats})
+    run_info = RunInfoCallback(data["report"].to_dict(), project)
+    trainer = build_trainer(project, training_args, model, tokenizer, collator, tokenized, run_info, folder, settings)
+    folder.plan(planned_phases(project, tokenized))
+    trainer.train(resume_from_checkpoint=resume)
+    job = RunPhases(trainer, project, training_args, folder, settings, data, tokenized, run_info.run_id)
+    job.run_phase("train", job.save_trained)
+    return job.finish()
 
+
+def _finish_phases(project, training_args, settings: dict) -> dict[str, Any]:
+    """`--resume_phases true`: load the model this output folder saved after training and run the phases its
+    manifest does not list as done, with the run's own settings (refused when they differ)."""
+    output_dir = Path(training_args.output_dir)
+    manifest = check_run_folder(output_dir, allow_unfinished=True)
+    if manifest["settings_digest"] != settings_digest(settings):
+        recorded = read_run_settings(output_dir / RUN_SETTINGS_NAME)
+        differing = differing_settings(recorded, settings)
+        listed = "; ".join(f"{key}: {theirs!r} there, {mine!r} here" for key, theirs, mine in differing[:8])
+        raise ValueError(
+            f"resume_phases: {output_dir / RUN_SETTINGS_NAME} records other settings than these "
+            f"({listed or 'the settings digest differs'}); give the settings that run was trained with"
+        )
+    state = json.loads((output_dir / TRAINING_STATE_NAME).read_text(encoding="utf-8"))
+    folder = RunFolderWriter(
+        output_dir, manifest["run_id"], manifest["settings_digest"], active=training_args.process_index == 0,
+        done=manifest["phases_done"], written=manifest["files"],
+    )  # fmt: skip
+    folder.plan(manifest["phases_done"] + manifest.get("phases_pending", []))
+    if not folder.pending:
+        logger.info("resume_phases: %s is complete (phases %s); nothing to run", output_dir, folder.done)
+    project.teachers = parse_teachers(project.teachers)
+    set_seed(training_args.seed)
+    model = AttentionFusionModel.from_pretrained(output_dir)  # the installed classes: no code from the folder
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    data = prepare_job_data(project, training_args, tokenizer, model.config, folder, write_report=False)
+    tokenized = tokenize_splits(project, training_args, data["splits"], tokenizer, model.config)
+    collator = MultiTaskCollator(tokenizer, model.config)
+    run_info = RunInfoCallback(data["report"].to_dict(), project)
+    trainer = build_trainer(project, training_args, model, tokenizer, collator, tokenized, run_info, folder, settings)
+    trainer.state.global_step, trainer.state.epoch = state.get("global_step", 0), state.get("epoch")
+    trainer.state.log_history = state.get("log_history", [])
+    logger.info("resume_phases: %s holds phases %s; running %s", output_dir, folder.done, folder.pending)
+    job = RunPhases(trainer, project, training_args, folder, settings, data, tokenized, state.get("mlflow_run_id"))
+    job.restore(state)
+    return job.finish()
+
+
+def prepare_job_data(project, training_args, tokenizer, base_config, folder, write_report: bool = True) -> dict:
     with training_args.main_process_first(desc="loading and tokenising data"):
         splits, report, label_kwargs, eval_data = prepare_data(project, training_args, tokenizer, base_config)
-    if training_args.process_index == 0:
-        write_report(report, output_dir / REPORT_NAME)
-    model = build_model(project, label_kwargs)
-    config = model.config
+    if write_report:
+        folder.write_json(REPORT_NAME, report.to_dict())
+        if folder.active:
+            log_report(report)
+    return {"splits": splits, "report": report, "label_kwargs": label_kwargs, "eval_data": eval_data}
+
+
+def tokenize_splits(project, training_args, splits, tokenizer, config) -> dict[str, dict[str, Any]]:
     tokenized: dict[str, dict[str, Any]] = {"train": {}, "validation": {}}
     with training_args.main_process_first(desc="tokenising"):
         for task, parts in splits.items():
@@ -297,7 +412,7 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
                     stride = project.ner_train_window_stride
                     stride = length // 4 if stride is None else stride
                 try:
-                    tokenized[name][task] = tokenize_task(
+                    tokenized.setdefault(name, {})[task] = tokenize_task(
                         task, dataset, tokenizer, config, max_length=length, stride=stride
                     )
                 except ValueError as error:
@@ -306,31 +421,19 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
                     raise ValueError(
                         f"ner_train_window_length / ner_train_window_stride ({length} / {stride}): {error}"
                     ) from error
+    return tokenized
 
-    if project.balance_priority and "cls" in tokenized["train"]:
-        weights = balanced_class_weights(tokenized["train"]["cls"], config, ["priority"])
-        config.case_class_weights = {**config.case_class_weights, **weights}
-        logger.info("priority loss class weights (inverse frequency): %s", config.case_class_weights.get("priority"))
 
-    # The Trainer aligns the config's special tokens with the tokenizer's, warning that it did; they are the
-    # tokenizer's by design, so set them here (nothing for a user to act on).
+def align_special_tokens(config, tokenizer) -> None:
+    """The Trainer aligns the config's special tokens with the tokenizer's, warning that it did; they are the
+    tokenizer's by design, so set them here (nothing for a user to act on)."""
     text_config = config.get_text_config()
     for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
         if getattr(tokenizer, name, None) is not None:
             setattr(text_config, name, getattr(tokenizer, name))
-    collator = MultiTaskCollator(tokenizer, config)
-    teacher_stats: list[dict[str, Any]] = []
-    if project.teachers:
-        # Soft targets once per training window, cached with the tokenised data (train/distill.py).
-        with training_args.main_process_first(desc="teacher outputs"):
-            tokenized["train"], teacher_stats = prepare_teachers(
-                project.teachers, tokenized["train"], tokenizer, config, collator,
-                batch_size=training_args.per_device_eval_batch_size, cache_dir=output_dir / CACHE_DIR_NAME,
-                device=training_args.device,
-            )  # fmt: skip
-        if training_args.process_index == 0:
-            (output_dir / TEACHER_OUTPUTS_NAME).write_text(json.dumps(teacher_stats, indent=2))
 
+
+def build_trainer(project, training_args, model, tokenizer, collator, tokenized, run_info, folder, settings):
     training_args.remove_unused_columns = False
     if training_args.push_to_hub:
         # Checkpoint pushes would leave untagged, partial models on main; the complete folder is published at
@@ -338,12 +441,10 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         training_args.hub_strategy = "end"
         if training_args.hub_private_repo is None:  # private unless `--hub_private_repo false` (publish.py)
             training_args.hub_private_repo = True
-    run_info = RunInfoCallback(report.to_dict(), project)
-    callbacks: list[TrainerCallback] = [run_info, UmaskCallback()]
+    callbacks: list[TrainerCallback] = [run_info, UmaskCallback(), RunSettingsCallback(settings, folder.run_id)]
     if project.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=project.early_stopping_patience))
-
-    trainer = MultiTaskTrainer(
+    return MultiTaskTrainer(
         model=model,
         args=training_args,
         train_datasets=tokenized["train"],
@@ -357,58 +458,16 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
         distill_alpha=project.distill_alpha,
         distill_temperature=project.distill_temperature,
     )
-    trainer.train(resume_from_checkpoint=resume)
-    refit = None
-    if project.refit_heads_epochs:
-        # The case and quality heads catch up with the final encoder (train/refit.py), before calibration fits
-        # their temperatures and thresholds.
-        unwrapped = trainer.accelerator.unwrap_model(trainer.model)
-        refit = refit_pooled_heads(
-            unwrapped, tokenized["train"], trainer.data_collator,
-            epochs=project.refit_heads_epochs, learning_rate=project.head_learning_rate or training_args.learning_rate,
-            weight_decay=training_args.weight_decay, decay_parameter_names=trainer.get_decay_parameter_names(unwrapped),
-            batch_size=training_args.per_device_train_batch_size,
-            seed=training_args.seed, max_grad_norm=training_args.max_grad_norm, bf16=training_args.bf16,
-        )  # fmt: skip
-    calibration = None
-    if project.calibrate and {"cls", "qa"} & set(tokenized["validation"]):
-        # Temperatures, the critical threshold and the review thresholds, fitted on validation, stored in the config.
-        calibration = calibrate(
-            trainer.accelerator.unwrap_model(trainer.model), tokenized["validation"], trainer.data_collator,
-            critical_recall_target=project.critical_recall_target, review_share=project.review_share,
-            batch_size=training_args.per_device_eval_batch_size, bf16=training_args.bf16,
-        )  # fmt: skip
-    # The final (best, when load_best_model_at_end) model's metrics, logged into the same MLflow run, which the
-    # Trainer's callback has closed at the end of training; with the training curves and the calibration report.
-    with _reopened_mlflow_run(run_info.run_id):
-        metrics = trainer.evaluate()
-        if trainer.is_world_process_zero():
-            curves = plot_training_curves(trainer.state.log_history, output_dir / CURVES_NAME)
-            if refit:
-                (output_dir / REFIT_NAME).write_text(json.dumps(refit, indent=2))
-            if calibration is not None:
-                (output_dir / CALIBRATION_NAME).write_text(json.dumps(calibration, indent=2))
-            if run_info.run_id:
-                import mlflow
 
-                mlflow.log_artifact(str(curves))
-                if refit:
-                    mlflow.log_dict(refit, REFIT_NAME)
-                if calibration is not None:
-                    mlflow.log_dict(calibration, CALIBRATION_NAME)
-                    mlflow.log_metrics(calibration_metrics(calibration))
-    if calibration is not None:
-        metrics.update(calibration_metrics(calibration))
-    if trainer.is_world_process_zero():
-        save_output(trainer, project, training_args, metrics, report.to_dict(), splits, eval_data, settings, refit)
-        if not project.keep_checkpoints:  # they served best-model selection and resuming; the model is saved
-            removed = remove_checkpoints(output_dir)
-            if removed:
-                logger.info("removed %s (keep_checkpoints: false)", ", ".join(removed))
-    if training_args.push_to_hub:
-        # One curated commit and a version tag at the end (`push_with_trainer`), no checkpoint pushes before.
-        push_with_trainer(trainer, commit_message="helpline-fusion training run")
-    return {"metrics": metrics, "output_dir": str(output_dir), "trainer": trainer, "eval_data": eval_data}
+
+def planned_phases(project, tokenized) -> list[str]:
+    """The phases this run will go through, in order (`PHASES`, less those its settings turn off)."""
+    skipped = set()
+    if not project.refit_heads_epochs:
+        skipped.add("refit")
+    if not (project.calibrate and {"cls", "qa"} & set(tokenized["validation"])):
+        skipped.add("calibrate")
+    return [phase for phase in PHASES if phase not in skipped]
 
 
 def balanced_class_weights(windows, config, heads: list[str]) -> dict[str, list[float]]:
@@ -434,17 +493,6 @@ def balanced_class_weights(windows, config, heads: list[str]) -> dict[str, list[
     return weights
 
 
-@contextmanager
-def _reopened_mlflow_run(run_id: str | None):
-    if not run_id:
-        yield
-        return
-    import mlflow
-
-    with mlflow.start_run(run_id=run_id):
-        yield
-
-
 def distillation_summary(project: ProjectArguments) -> dict[str, Any] | None:
     """What the model card says about distillation: teachers by Hub id or "local model" (never a path), settings."""
     if not project.teachers:
@@ -456,44 +504,195 @@ def distillation_summary(project: ProjectArguments) -> dict[str, Any] | None:
     }
 
 
-def save_output(
-    trainer,
-    project,
-    training_args,
-    metrics,
-    report: dict,
-    splits,
-    eval_data=None,
-    settings: dict | None = None,
-    refit: dict | None = None,
-) -> None:
-    """Weights + remote code, tokenizer, label maps, metrics, validation report, the model card and the record of
-    the run's settings (`run_settings.json`, what `bench/bench_distill.py --reuse-from` checks). `refit`: the head
-    refit's report (`refit_pooled_heads`), empty or None when no head was refit."""
-    output_dir = Path(training_args.output_dir)
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    # `_internal_call`: with --push_to_hub, save_model would push a half-made folder (no card, no label maps yet);
-    # the one push happens after this function (`push_with_trainer`).
-    trainer.save_model(str(output_dir), _internal_call=True)
-    apply_umask(output_dir)
-    (output_dir / "label_maps.json").write_text(json.dumps(model.config.label_maps(), indent=2))
-    write_metrics(output_dir, metrics)
-    if settings is not None:
-        write_run_settings(output_dir, settings)
-    split_sizes = {task: {name: len(ds) for name, ds in parts.items()} for task, parts in splits.items()}
-    card = render_model_card(
-        model.config,
-        metrics,
-        repo_id=training_args.hub_model_id or f"org/{output_dir.name}",
-        base_model=model.config.base_model_name,
-        training_args=training_args,
-        validation_report=report,
-        split_sizes=split_sizes,
-        sampling_strategy=project.sampling_strategy,
-        license=project.license,
-        eval_data=eval_data,
-        distillation=distillation_summary(project),
-        refit_heads_epochs=(refit or {}).get("epochs", 0),
-    )
-    card.save(output_dir / "README.md")
-    model.model_card = str(card)  # what `model.push_to_hub(...)` publishes from this process
+class PhaseFailed(RuntimeError):
+    """A phase of the run failed. `done` and `pending` are the manifest's; when `train` is done the trained model
+    is saved and `--resume_phases true` (same settings) runs the pending phases without training again."""
+
+    def __init__(self, phase: str, output_dir: Path, done: list[str], pending: list[str], error: BaseException):
+        self.phase, self.output_dir, self.done, self.pending, self.error = phase, output_dir, done, pending, error
+        super().__init__(self.message())
+
+    def message(self, command: str = "helpline-fusion train <these settings> --resume_phases true") -> str:
+        cause = f"{type(self.error).__name__}: {self.error}".splitlines()[0]
+        if "train" not in self.done:
+            return (
+                f"phase 'train' failed while saving the trained model to {self.output_dir} ({cause}); no model was "
+                f"saved there (nothing half-written is kept: {RUN_MANIFEST} does not list it); free space and train again"
+            )
+        return (
+            f"phase '{self.phase}' failed ({cause}); the trained model is saved in {self.output_dir} (phases done: "
+            f"{', '.join(self.done)}). Run the remaining phases ({', '.join(self.pending)}) without retraining: {command}"
+        )
+
+
+class RunSettingsCallback(TrainerCallback):
+    """Every checkpoint carries the run's `run_settings.json` (run id, settings digest), so that resuming from it
+    can be refused when this run's settings differ (`checkpoints.check_resume_settings`)."""
+
+    def __init__(self, settings: dict, run_id: str) -> None:
+        self.settings, self.run_id = settings, run_id
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+            if folder.is_dir():
+                write_run_settings(folder, self.settings, self.run_id)
+
+
+class RunPhases:
+    """The phases after `trainer.train()`, each a method (`save_trained`, `refit`, `calibrate`, `evaluate`,
+    `curves`, `card`) that leaves the output folder loadable and rewrites its manifest; `finish` runs those the
+    manifest does not list as done, then removes checkpoints and pushes as asked."""
+
+    def __init__(self, trainer, project, training_args, folder, settings, data, tokenized, mlflow_run_id=None):
+        self.trainer, self.project, self.args, self.folder = trainer, project, training_args, folder
+        self.settings, self.data, self.tokenized = settings, data, tokenized
+        self.mlflow_run_id = mlflow_run_id
+        self.output_dir = Path(training_args.output_dir)
+        self.metrics: dict[str, Any] = {}
+        self.refit_report: dict | None = None
+        self.calibration: dict | None = None
+
+    @property
+    def model(self):
+        return self.trainer.accelerator.unwrap_model(self.trainer.model)
+
+    def restore(self, state: dict) -> None:
+        """What earlier phases of this run left in the folder (`--resume_phases`)."""
+        self.metrics = state.get("metrics") or {}
+        for name, attribute in ((REFIT_NAME, "refit_report"), (CALIBRATION_NAME, "calibration")):
+            path = self.output_dir / name
+            if path.is_file():
+                record = json.loads(path.read_text(encoding="utf-8"))
+                record.pop("run_id", None)
+                setattr(self, attribute, record)
+
+    def run_phase(self, phase: str, step) -> None:
+        try:
+            step()
+            self.folder.phase_done(phase)
+        except Exception as error:
+            raise PhaseFailed(phase, self.output_dir, list(self.folder.done), self.folder.pending, error) from error
+
+    def finish(self) -> dict[str, Any]:
+        steps = {"refit": self.refit, "calibrate": self.calibrate_heads, "evaluate": self.evaluate,
+                 "curves": self.curves, "card": self.card}  # fmt: skip
+        for phase in list(self.folder.pending):
+            self.run_phase(phase, steps[phase])
+        if self.folder.active and not self.project.keep_checkpoints:  # they served best-model selection and resuming
+            removed = remove_checkpoints(self.output_dir)
+            if removed:
+                logger.info("removed %s (keep_checkpoints: false)", ", ".join(removed))
+        if self.args.push_to_hub:
+            # One curated commit and a version tag at the end (`push_with_trainer`), no checkpoint pushes before.
+            self.model.model_card = (self.output_dir / "README.md").read_text(encoding="utf-8")
+            push_with_trainer(self.trainer, commit_message="helpline-fusion training run")
+        eval_data = self.data["eval_data"]
+        return {"metrics": self.metrics, "output_dir": str(self.output_dir), "trainer": self.trainer, "eval_data": eval_data}
+
+    # ------------------------------------------------------------------ phases
+    def save_model(self) -> None:
+        # `_internal_call`: with --push_to_hub, save_model would push a half-made folder; the one push is at the end.
+        self.folder.save_with(lambda staging: self.trainer.save_model(str(staging), _internal_call=True))
+        if self.folder.active:
+            apply_umask(self.output_dir)
+
+    def write_state(self) -> None:
+        state = self.trainer.state
+        self.folder.write_json(TRAINING_STATE_NAME, {
+            "global_step": state.global_step, "epoch": state.epoch, "log_history": state.log_history,
+            "mlflow_run_id": self.mlflow_run_id, "metrics": self.metrics,
+        })  # fmt: skip
+
+    def save_trained(self) -> None:
+        """The trained model, as soon as training returns: weights and remote code, config, tokenizer, label maps,
+        the run's settings and its log history."""
+        self.save_model()
+        self.folder.write_json("label_maps.json", self.model.config.label_maps())
+        if self.folder.active:
+            write_run_settings(self.output_dir, self.settings, self.folder.run_id)
+            self.folder.written.add(RUN_SETTINGS_NAME)
+        self.write_state()
+        self.folder.remove_stale()
+
+    def refit(self) -> None:
+        # The case and quality heads catch up with the final encoder (train/refit.py), before calibration fits
+        # their temperatures and thresholds.
+        args, model = self.args, self.model
+        self.refit_report = refit_pooled_heads(
+            model, self.tokenized["train"], self.trainer.data_collator,
+            epochs=self.project.refit_heads_epochs, learning_rate=self.project.head_learning_rate or args.learning_rate,
+            weight_decay=args.weight_decay, decay_parameter_names=self.trainer.get_decay_parameter_names(model),
+            batch_size=args.per_device_train_batch_size,
+            seed=args.seed, max_grad_norm=args.max_grad_norm, bf16=args.bf16,
+        )  # fmt: skip
+        self.save_model()
+        self.folder.write_json(REFIT_NAME, self.refit_report)
+
+    def calibrate_heads(self) -> None:
+        # Temperatures, the critical threshold and the review thresholds, fitted on validation, stored in the config.
+        self.calibration = calibrate(
+            self.model, self.tokenized["validation"], self.trainer.data_collator,
+            critical_recall_target=self.project.critical_recall_target, review_share=self.project.review_share,
+            batch_size=self.args.per_device_eval_batch_size, bf16=self.args.bf16,
+            test_datasets=self.tokenized.get("test"),
+        )  # fmt: skip
+        self.save_model()  # the config now holds them
+        self.folder.write_json(CALIBRATION_NAME, self.calibration)
+
+    def evaluate(self) -> None:
+        """The final (best, when load_best_model_at_end) model's metrics, logged into the run's MLflow run (which
+        the Trainer's callback closed when training ended), with the refit and calibration reports."""
+        with self.mlflow_run() as mlflow:
+            metrics = self.trainer.evaluate()
+            if mlflow is not None:
+                if self.refit_report:
+                    mlflow.log_dict(self.refit_report, REFIT_NAME)
+                if self.calibration is not None:
+                    mlflow.log_dict(self.calibration, CALIBRATION_NAME)
+                    mlflow.log_metrics(calibration_metrics(self.calibration))
+        if self.calibration is not None:  # eval_results.json stays validation-only; held-out figures: calibration.json
+            metrics.update(calibration_metrics(self.calibration, held_out=False))
+        self.metrics = metrics
+        self.folder.write_json("eval_results.json", {
+            key.removeprefix("eval_"): value for key, value in sorted(metrics.items()) if isinstance(value, (int, float))
+        })  # fmt: skip
+        self.write_state()
+
+    def curves(self) -> None:
+        self.folder.save_with(lambda staging: plot_training_curves(self.trainer.state.log_history, staging / CURVES_NAME))
+        with self.mlflow_run() as mlflow:
+            if mlflow is not None:
+                mlflow.log_artifact(str(self.output_dir / CURVES_NAME))
+
+    def card(self) -> None:
+        project, args, model = self.project, self.args, self.model
+        splits = self.data["splits"]
+        card = render_model_card(
+            model.config,
+            self.metrics,
+            repo_id=args.hub_model_id or f"org/{self.output_dir.name}",
+            base_model=model.config.base_model_name,
+            training_args=args,
+            validation_report=self.data["report"].to_dict(),
+            split_sizes={task: {name: len(ds) for name, ds in parts.items()} for task, parts in splits.items()},
+            sampling_strategy=project.sampling_strategy,
+            license=project.license,
+            eval_data=self.data["eval_data"],
+            distillation=distillation_summary(project),
+            refit_heads_epochs=(self.refit_report or {}).get("epochs", 0),
+            calibration=self.calibration,
+        )
+        self.folder.save_with(lambda staging: card.save(staging / "README.md"))
+        model.model_card = str(card)  # what `model.push_to_hub(...)` publishes from this process
+
+    @contextmanager
+    def mlflow_run(self):
+        """The run's MLflow run, reopened on the main process (None when the run reports to no MLflow)."""
+        if not self.mlflow_run_id or not self.trainer.is_world_process_zero():
+            yield None
+            return
+        import mlflow
+
+        with mlflow.start_run(run_id=self.mlflow_run_id):
+            yield mlflow

@@ -50,11 +50,15 @@ from .labels import (
     normalise_interventions,
 )
 from .validation import (
+    MAX_JSON_DEPTH,
     DataFileError,
     FileReport,
     RecordRejected,
+    UnreadableJSON,
     ValidationReport,
     check_text,
+    json_nesting_exceeds,
+    load_json,
     parse_qa_labels,
     repair_ner_record,
     repair_qa_labels,
@@ -74,7 +78,8 @@ _QA_FIELDS = {"text", "labels", "sample_id", "scenario", "quality_level"}
 # Reading sources                                                             #
 # --------------------------------------------------------------------------- #
 class MalformedLine:
-    """A JSON-lines line that is not one JSON object (bad JSON or not UTF-8): rejected with `reason`, never guessed at.
+    """A JSON-lines line that is not one JSON object (bad JSON, JSON nested deeper than `MAX_JSON_DEPTH`, an integer
+    too long to read, or not UTF-8): rejected with `reason`, never guessed at.
 
     `message` names the file and line and what was wrong, never the line's content.
     """
@@ -104,12 +109,14 @@ def _read_json_file(path: Path, shown: str) -> list[tuple[str, Any]]:
                 f"{shown}: not UTF-8 text (byte {exc.start}); expected a JSON or JSON-lines file"
             ) from None
         try:
-            records = json.loads(text)
+            records = load_json(text, limit=None)  # each record's depth is checked by `_load`, one by one
         except json.JSONDecodeError as exc:
             raise DataFileError(
                 f"{shown}: malformed JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}); "
                 "expected a JSON array of records"
             ) from None
+        except UnreadableJSON as exc:
+            raise DataFileError(f"{shown}: malformed JSON ({exc}); expected a JSON array of records") from None
         return [(f"{shown} record {index}", record) for index, record in enumerate(records)]
     rows: list[tuple[str, Any]] = []
     for number, raw in enumerate(content.split(b"\n"), start=1):
@@ -124,13 +131,13 @@ def _read_json_file(path: Path, shown: str) -> list[tuple[str, Any]]:
             rows.append((where, MalformedLine("not_utf8", f"{where}: {detail}; expected UTF-8 text", detail)))
             continue
         try:
-            rows.append((where, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            if number == 1 and _is_single_object(content):
+            rows.append((where, load_json(line)))
+        except (json.JSONDecodeError, UnreadableJSON) as exc:
+            if number == 1 and isinstance(exc, json.JSONDecodeError) and _is_single_object(content):
                 raise DataFileError(
                     f"{shown}: holds a single JSON object; expected a JSON array of records or one JSON object a line"
                 ) from None
-            detail = f"{exc.msg} at column {exc.colno}"
+            detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             message = f"{where}: malformed JSON ({detail}); expected one JSON object a line"
             rows.append((where, MalformedLine("malformed_json", message, detail)))
     return rows
@@ -150,7 +157,7 @@ def malformed_lines_error(shown: str, malformed: list[tuple[str, MalformedLine]]
 def _is_single_object(content: bytes) -> bool:
     try:
         return isinstance(json.loads(content), dict)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, an integer too long
         return False
 
 
@@ -271,6 +278,10 @@ def _load(
             if isinstance(record, MalformedLine):
                 report.malformed_lines.append(record.message)
                 raise RecordRejected(record.reason, record.message)
+            if json_nesting_exceeds(record, MAX_JSON_DEPTH):  # a record of a JSON array (lines are checked when read)
+                raise RecordRejected(
+                    "nested_too_deep", f"{where}: nested more than {MAX_JSON_DEPTH} levels deep; expected a {task} record"
+                )
             row, repairs, flags = convert(record, where, index)
             _check_encodable(row, where)
         except RecordRejected as exc:

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -73,6 +74,62 @@ class RecordRejected(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of arrays and objects accepted in one record (the data formats need 4 levels). Python's `json`
+fails near 1,000 levels with a `RecursionError`, and code that walks a value recursively fails earlier still."""
+
+
+class UnreadableJSON(ValueError):
+    """JSON that parses as no `json.JSONDecodeError` would say: nested too deeply or holding an integer too long to
+    convert. `detail` says which, never quoting the input."""
+
+
+def json_nesting_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects nest more than `limit` levels deep in `value` (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def load_json(text: str | bytes, limit: int | None = MAX_JSON_DEPTH) -> Any:
+    """`json.loads(text)` that fails in only two ways: `json.JSONDecodeError` (not JSON) or `UnreadableJSON`
+    (nested more than `limit` levels deep, or an integer longer than Python converts: `RecursionError` and a plain
+    `ValueError` from `json.loads`). `limit=None` walks no depth (a JSON array whose records are checked one by
+    one); what `json` itself cannot parse is still said to be nested more than `MAX_JSON_DEPTH` levels deep (it
+    gives up near 1,000).
+
+    Example:
+        >>> for text in ("[" * 10_000 + "]" * 10_000, "1" * 5_000):
+        ...     try:
+        ...         load_json(text)
+        ...     except UnreadableJSON as exc:
+        ...         print(exc)
+        nested more than 100 levels deep
+        an integer longer than 4300 digits
+    """
+    too_deep = f"nested more than {limit or MAX_JSON_DEPTH} levels deep"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise UnreadableJSON(too_deep) from None
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion: ..."
+        if "integer string conversion" in str(exc):
+            raise UnreadableJSON(f"an integer longer than {sys.get_int_max_str_digits()} digits") from None
+        raise UnreadableJSON(f"unreadable JSON ({type(exc).__name__})") from None
+    if limit is not None and json_nesting_exceeds(value, limit):
+        raise UnreadableJSON(too_deep)
+    return value
 
 
 # --------------------------------------------------------------------------- #
@@ -385,11 +442,13 @@ def parse_qa_labels(value: Any, where: str) -> dict[str, Any]:
         raise RecordRejected("missing_labels", f"{where}: no 'labels' field")
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = load_json(value)
         except json.JSONDecodeError as exc:
             raise RecordRejected(
                 "labels_unparseable", f"{where}: 'labels' is a string but not JSON ({exc.msg} at column {exc.colno})"
             ) from None
+        except UnreadableJSON as exc:
+            raise RecordRejected("labels_unparseable", f"{where}: 'labels' is a string of unreadable JSON ({exc})") from None
     if not isinstance(value, dict):
         raise RecordRejected(
             "labels_not_a_dict", f"{where}: 'labels' should be a dict head -> list of 0/1, found {type(value).__name__}"
@@ -465,12 +524,16 @@ def repair_qa_labels(
 
 __all__ = [
     "MASKED",
+    "MAX_JSON_DEPTH",
     "DataFileError",
     "FileReport",
     "RecordRejected",
+    "UnreadableJSON",
     "ValidationReport",
     "check_text",
     "format_report",
+    "json_nesting_exceeds",
+    "load_json",
     "log_report",
     "parse_qa_labels",
     "repair_ner_record",

@@ -256,7 +256,7 @@ def _checked_additions(folder: Path, files: list[str], stack: contextlib.ExitSta
 def _open_regular(path: Path):
     """`path` opened for reading without following a link (O_NOFOLLOW), refused unless a regular file."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         raise ValueError(f"{path}: cannot be read for publishing ({error.strerror})") from error
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):

@@ -11,7 +11,9 @@ What this proves:
     - Errors travel like on the Hub: JSON `{"error": ...}` bodies and `X-Error-Code` (`RepoNotFound`,
       `RevisionNotFound`, `EntryNotFound`), so the client raises its real exception classes; 401/403/409/412 too.
     - Fault knobs (`require_token`, `refuse_commits`, `drop_commits`, `lose_commit_responses`) exercise error paths;
-      the request log shows exactly what the client sent (e.g. that an `HF_HUB_OFFLINE=1` reload sends nothing).
+      the request log shows exactly what the client sent (e.g. that an `HF_HUB_OFFLINE=1` reload sends nothing),
+      and `visibility_sent` the visibility each create-repo request asked for (a private repo is then unreadable
+      without the token, as on the Hub).
 
 What this does NOT prove:
     - LFS or Xet transfer: preupload answers `uploadMode: "regular"` for every file, so every file travels base64

@@ -46,7 +46,7 @@ def refusal(output, source):
 
 
 # ----------------------------------------------------------------------------- point 1: the input is never the output
-@pytest.mark.parametrize("alias", ["same path", "symlink", "hard link", "dot path", "partial file"])
+@pytest.mark.parametrize("alias", ["same path", "symlink", "hard link", "dotdot path", "partial file"])
 def test_an_output_that_is_the_input_is_refused_and_the_input_kept(model_dir, tmp_path, capsys, alias):
     source = write_calls(tmp_path / "calls.jsonl")
     before = source.read_bytes()
@@ -58,8 +58,9 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(model_dir, tm
     elif alias == "hard link":
         output = tmp_path / "hard.jsonl"
         os.link(source, output)
-    elif alias == "dot path":
-        output = tmp_path / "." / "calls.jsonl"
+    elif alias == "dotdot path":
+        (tmp_path / "sub").mkdir()
+        output = tmp_path / "sub" / ".." / "calls.jsonl"
     else:  # the run would write OUTPUT.partial first: that is the input here
         output = tmp_path / "calls"
         source = source.rename(tmp_path / "calls.partial")
@@ -69,28 +70,47 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(model_dir, tm
 
 
 # ----------------------------------------------------------------------------- point 1: a failed rerun loses nothing
-def test_a_rerun_that_fails_half_way_leaves_the_earlier_results_and_whole_lines(model_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("fault", [RuntimeError("out of memory (simulated)"), KeyboardInterrupt()], ids=repr)
+def test_a_rerun_that_fails_half_way_leaves_the_earlier_results_and_whole_lines(
+    model_dir, tmp_path, monkeypatch, capsys, fault
+):
     from helpline_fusion.modeling_attention_fusion import AttentionFusionModel
 
     source, output = write_calls(tmp_path / "calls.jsonl"), tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
     assert main(["--model", str(model_dir), str(source), "--output", str(output)]) == 0
     earlier = output.read_bytes()
     assert len(read_rows(output)) == len(CALLS)
+    capsys.readouterr()
 
     original, calls = AttentionFusionModel.predict, []
 
     def fails_on_the_second_chunk(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
-            raise RuntimeError("out of memory (simulated)")
+            raise fault
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(AttentionFusionModel, "predict", fails_on_the_second_chunk)
-    with pytest.raises(RuntimeError, match="simulated"):
-        main(["--model", str(model_dir), str(source), "--output", str(output)])
+    if isinstance(fault, KeyboardInterrupt):  # Ctrl-C: one line, exit code 130
+        assert main(["--model", str(model_dir), str(source), "--output", str(output)]) == 130
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"helpline-fusion predict: interrupted; {output} left as it was, the lines written so far are in {partial}"
+        )
+    else:  # a fault of the model is not ours to word: it propagates, and still destroys nothing
+        with pytest.raises(RuntimeError, match="simulated"):
+            main(["--model", str(model_dir), str(source), "--output", str(output)])
     assert output.read_bytes() == earlier
-    rows = read_rows(tmp_path / "out.jsonl.partial")  # the first chunk (64 records at batch size 8), in order
+    rows = read_rows(partial)  # the first chunk (64 records at batch size 8), in order
     assert [row["id"] for row in rows] == [call["id"] for call in CALLS[:64]]
+
+
+def test_an_output_that_is_a_folder_is_refused(model_dir, tmp_path, capsys):
+    source = write_calls(tmp_path / "calls.jsonl", CALLS[:1])
+    assert main(["--model", str(model_dir), str(source), "--output", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"helpline-fusion predict: --output {tmp_path} is a folder; expected the path of a JSON Lines file to write\n"
+    )
 
 
 def test_a_successful_run_replaces_the_output_atomically_and_privately(model_dir, tmp_path, capsys):
@@ -252,3 +272,20 @@ def test_revision_reaches_the_hub_for_the_model_and_the_tokenizer(model_dir, tmp
         # Without the pin, main (which has no config) is what loads: a one-line refusal, not the tagged model.
         assert main(["--model", repo, str(source), "--output", str(tmp_path / "main.jsonl")]) == 2
         assert capsys.readouterr().err == f"helpline-fusion predict: --model {repo}: no config.json naming a model_type there\n"
+
+
+def test_evaluate_passes_revision_to_the_loader(tmp_path, monkeypatch, capsys):
+    from helpline_fusion.train import evaluate_cli, predict_cli
+
+    seen = []
+
+    def refuse(name, device=None, revision=None, setting="--model"):
+        seen.append((name, revision))
+        raise ValueError(f"{setting} {name}: stopped here")
+
+    monkeypatch.setattr(predict_cli, "load_model", refuse)
+    ner = tmp_path / "ner.jsonl"
+    ner.write_text('{"text": "a call", "entities": []}\n', encoding="utf-8")
+    assert evaluate_cli.main(["--model", "org/fusion", "--revision", "v1.2.0", "--ner-file", str(ner)]) == 2
+    assert seen == [("org/fusion", "v1.2.0")]
+    assert capsys.readouterr().err == "helpline-fusion evaluate: --model org/fusion: stopped here\n"

@@ -295,14 +295,17 @@ class ResultsWriter:
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)  # a partial file left by a killed run is not results: start it afresh
+            os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) & 0o640)
         except BlockingIOError:
             self._file.close()
             raise OutputError(
                 f"{output}: another predict is writing it ({self.partial} is locked); wait for it or choose "
                 "another --output"
             ) from None
-        os.ftruncate(fd, 0)  # a partial file left by a killed run is not results: start it afresh
-        os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) & 0o640)
+        except OSError as error:
+            self._file.close()
+            raise OutputError(f"cannot write the results to {self.partial} ({_reason(error)})") from error
 
     def write_lines(self, data: bytes, count: int) -> None:
         view = memoryview(data)
@@ -399,7 +402,9 @@ def scan(path: Path, strict: bool, max_chars: int | None) -> Counter:
 
 def check_paths(source: Path, output: Path) -> None:
     """Refuse an output that would overwrite the input: the same file (a path, a symlink or a hard link to it),
-    or one whose partial file is the input."""
+    or one whose partial file is the input; and an output that is a folder."""
+    if output.is_dir():
+        raise ValueError(f"--output {output} is a folder; expected the path of a JSON Lines file to write")
     for target in (output, partial_path(output)):
         if same_file(source, target):
             raise ValueError(

@@ -219,3 +219,38 @@ def test_teachers_setting_from_yaml_json_or_pairs(tmp_path):
         parse_teachers("outputs/ner")
     assert public_name("org/helpline-ner") == "org/helpline-ner"
     assert public_name(str(tmp_path)) == public_name("./outputs/ner") == public_name("package:x") == "local model"
+
+
+def test_changed_labels_miss_the_teacher_cache_and_the_student_gets_the_new_ones(workspace, tmp_path):
+    """The cache is keyed on everything it stores: a fixed annotation or another `ner_label_all_subwords`, with the
+    same texts and teacher, computes the teacher outputs again instead of handing back the first run's labels."""
+    root, files, tokenizer, _ = workspace
+    loaded, _ = load_all(ner=files["ner_file"], cases=files["cases_file"])
+    teacher = tiny_model(3)
+    collator = MultiTaskCollator(tokenizer, teacher.config)
+    ner_records = loaded["ner"].select(range(6))
+    by_setting = {
+        setting: tokenize_task("ner", ner_records, tokenizer,
+                               AttentionFusionConfig(encoder_config=tiny_bert_config(), ner_label_all_subwords=setting),
+                               max_length=48, stride=16)
+        for setting in (True, False)
+    }  # fmt: skip
+    assert by_setting[True]["input_ids"] == by_setting[False]["input_ids"]  # the same tokens ...
+    assert by_setting[True]["labels"] != by_setting[False]["labels"]  # ... other labels
+    first, first_stats = add_teacher_outputs("ner", by_setting[True], teacher, collator, cache_dir=tmp_path)
+    second, second_stats = add_teacher_outputs("ner", by_setting[False], teacher, collator, cache_dir=tmp_path)
+    assert not first_stats["cached"] and not second_stats["cached"] and second_stats["file"] != first_stats["file"]
+    assert second["labels"] == by_setting[False]["labels"]
+
+    config = AttentionFusionConfig(encoder_config=tiny_bert_config())
+    cases = loaded["cls"].select(range(6))
+    fixed = cases.map(lambda record, index: {"priority": "1" if index == 0 else record["priority"]}, with_indices=True)
+    assert cases[0]["priority"] != "1"  # the annotation fix changes a label
+    windows = {name: tokenize_task("cls", data, tokenizer, config, max_length=48, stride=16)
+               for name, data in (("before", cases), ("fixed", fixed))}  # fmt: skip
+    _, before_stats = add_teacher_outputs("cls", windows["before"], teacher, collator, cache_dir=tmp_path)
+    after, after_stats = add_teacher_outputs("cls", windows["fixed"], teacher, collator, cache_dir=tmp_path)
+    assert not after_stats["cached"] and after_stats["file"] != before_stats["file"]
+    assert after["cls_priority"] == windows["fixed"]["cls_priority"] != windows["before"]["cls_priority"]
+    _, again = add_teacher_outputs("cls", windows["fixed"], teacher, collator, cache_dir=tmp_path)
+    assert again["cached"] and again["file"] == after_stats["file"]  # unchanged windows still hit the cache

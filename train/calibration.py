@@ -48,38 +48,49 @@ IGNORE = -100
 
 # --------------------------------------------------------------------------- temperature
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, binary: bool = False) -> float:
-    """The temperature minimising the NLL of `labels` (`-100` ignored) under `logits / T`.
+    """The temperature minimising the NLL of `labels` (`-100` ignored) under `logits / T`, `T` in [0.05, 20].
 
     `logits`: `(n, classes)` with integer `labels` `(n,)`, or with `binary=True` `(n, k)` sub-metric logits and
-    0/1 `labels` `(n, k)`. Returns 1.0 when there is nothing to fit.
+    0/1 `labels` `(n, k)`. Returns 1.0 when there is nothing to fit. The NLL is convex in `1 / T`, so a golden-section
+    search over `1 / T` finds its minimum (in numpy: a few milliseconds for thousands of windows).
 
     Example:
         >>> logits = np.array([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [0.0, 4.0]])  # over-confident, 3 of 4 right
         >>> fit_temperature(logits, np.array([0, 1, 1, 1])) > 1
         True
     """
-    logits_t = torch.as_tensor(np.asarray(logits, dtype=np.float64))
-    labels_t = torch.as_tensor(np.asarray(labels))
-    mask = labels_t != IGNORE
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels)
+    mask = labels != IGNORE
     if not mask.any():
         return 1.0
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100, line_search_fn="strong_wolfe")
+    x = logits[mask]  # binary: (m,) applicable sub-metrics; else (m, classes) labelled records
+    if binary:
+        y = labels[mask].astype(np.float64)
 
-    def nll() -> torch.Tensor:
-        optimizer.zero_grad()
-        scaled = logits_t / log_t.exp()
-        if binary:
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                scaled[mask], labels_t[mask].to(torch.float64)
-            )
+        def nll(beta: float) -> float:
+            return float(np.mean(np.logaddexp(0.0, beta * x) - y * beta * x))
+    else:
+        picked = x[np.arange(len(x)), labels[mask].astype(int)]
+
+        def nll(beta: float) -> float:
+            z = beta * x
+            top = z.max(axis=1)
+            return float(np.mean(top + np.log(np.exp(z - top[:, None]).sum(axis=1)) - beta * picked))
+
+    low, high = 1 / 20.0, 1 / 0.05
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    fa, fb = nll(a), nll(b)
+    for _ in range(80):  # the bracket shrinks by 0.618 per step: 20 x 0.618^80 < 1e-15
+        if fa <= fb:
+            high, b, fb = b, a, fa
+            a = high - ratio * (high - low)
+            fa = nll(a)
         else:
-            loss = torch.nn.functional.cross_entropy(scaled[mask], labels_t[mask].long())
-        loss.backward()
-        return loss
-
-    optimizer.step(nll)
-    value = float(log_t.detach().exp())
+            low, a, fa = a, b, fb
+            b = low + ratio * (high - low)
+            fb = nll(b)
+    value = 2.0 / (low + high)
     return min(max(value, 0.05), 20.0) if math.isfinite(value) else 1.0
 
 

@@ -4,6 +4,12 @@ data) rendered with `huggingface_hub.ModelCard`.
 Metadata (`library_name`, `pipeline_tag`, `tags`, `base_model`, `datasets`, `license`) and a `model-index`
 with one result per task head and metric come from the config and the run's metrics; the body gets the
 per-type and per-head tables, hyperparameters and the data validation counts. No transcript text goes in.
+
+The safety figures come first and are the honest ones: those of the calibration report's `held_out` part (the test
+split, or cross-fitted validation where the data has none; `calibration.calibrate`), with the number of critical
+calls they rest on and the false alarms per 100 calls; the in-sample figures (fitted on the same records) stand
+beside them, labelled so. The usage snippets pin a revision: the tag being published (`card_for_repo(...,
+revision=tag)`), else `REVISION_PLACEHOLDER`, which `helpline-fusion publish` fills.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import datetime
 import enum
 import json
 import logging
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,6 +34,9 @@ HYPERPARAMETERS = (
     "warmup_steps", "lr_scheduler_type", "max_grad_norm", "seed", "bf16",
 )
 UNRECORDED = {"type": "unrecorded", "name": "validation split of the training data (sources not recorded)"}
+# The revision the usage snippets pin until the card is published (publish fills in the version tag).
+REVISION_PLACEHOLDER = "<version-tag>"
+IN_SAMPLE = "in-sample (fitted on these records)"
 
 
 def _composite_data(eval_data: dict[str, dict]) -> dict[str, str]:
@@ -63,13 +73,17 @@ def _strip_prefix(metrics: dict[str, float]) -> dict[str, float]:
     return {key.removeprefix("eval_"): value for key, value in metrics.items() if isinstance(value, (int, float))}
 
 
-def eval_results(metrics: dict[str, float], config: Any, eval_data: dict[str, dict] | None = None) -> list[EvalResult]:
+def eval_results(
+    metrics: dict[str, float], config: Any, eval_data: dict[str, dict] | None = None, calibration: dict | None = None
+) -> list[EvalResult]:
     """One `EvalResult` per task head and metric (the card's `model-index`).
 
     Each head is its own `model-index` result (`dataset_config` names the head): the Hub groups results by task
     type, dataset and config, so without it every classification head would sit under the first head's name.
     Each result names the data it was measured on (`eval_data`: task -> `{"type", "name", "split"}`, the bundled
     synthetic set, a file name or a Hub dataset id), so synthetic scores never pass for scores on helpline calls.
+    With a `calibration` report, the critical recall and false alarms on held-out records are results of their
+    own (split `test`, or `validation` with "cross-fitted" in the name), beside the validation figure.
     """
     m = _strip_prefix(metrics)
     results: list[EvalResult] = []
@@ -92,10 +106,27 @@ def eval_results(metrics: dict[str, float], config: Any, eval_data: dict[str, di
     add("token-classification", "ner", "NER", "f1", "entity-level micro F1", "ner_f1")
     for entity_type in config.ner_entity_types:
         add("token-classification", "ner", "NER", "f1", f"F1 {entity_type}", f"ner_f1_{entity_type}")
+    # Held-out critical figures first: a results list read by task name keeps the validation result (listed last).
+    held = ((calibration or {}).get("held_out") or {}).get("case") or {}
+    if held.get("critical", {}).get("critical_calls"):
+        data = eval_data.get("cls", UNRECORDED)
+        on_test = held["evaluated_on"] == "test"
+        where = "test split" if on_test else "cross-fitted on validation"
+        for metric_type, name, key in (("recall", "critical recall", "critical_recall"),
+                                       ("false_alarms_per_100_calls", "false alarms per 100 calls",
+                                        "false_alarms_per_100_calls")):  # fmt: skip
+            results.append(EvalResult(
+                task_type="text-classification", task_name="case priority", dataset_type=data["type"],
+                dataset_name=data["name"], dataset_config="priority", dataset_split="test" if on_test else "validation",
+                metric_type=metric_type, metric_name=f"{name} ({where})",
+                metric_value=round(float(held["critical"][key]), 4),
+            ))  # fmt: skip
     for head in config.case_heads:
         add("text-classification", head, f"case {head}", "accuracy", f"{head} accuracy", f"cls_{head}_accuracy")
         add("text-classification", head, f"case {head}", "f1", f"{head} macro F1", f"cls_{head}_macro_f1")
-    add("text-classification", "priority", "case priority", "recall", "critical recall", "cls_priority_critical_recall")
+    # After calibration the validation's critical recall is the one the threshold was fitted to reach: say so.
+    in_sample = f"critical recall, {IN_SAMPLE}" if calibration and calibration.get("critical") else "critical recall"
+    add("text-classification", "priority", "case priority", "recall", in_sample, "cls_priority_critical_recall")
     for head in config.qa_heads:
         add("text-classification", f"quality-{head}", f"quality {head}", "f1", f"{head} micro F1", f"qa_{head}_f1")
     add("text-classification", "all-tasks", "all tasks", "composite", "composite", "composite")
@@ -118,12 +149,22 @@ def render_model_card(
     eval_data: dict[str, dict] | None = None,
     distillation: dict[str, Any] | None = None,
     refit_heads_epochs: int = 0,
+    calibration: dict[str, Any] | None = None,
+    revision: str | None = None,
 ) -> ModelCard:
     """Render the card for a trained model; `metrics` are the final evaluation metrics (with or without `eval_`).
 
     `eval_data` names, per task, the data the validation scores were measured on (see `eval_results`); its Hub
     dataset ids also go into the card's `datasets` metadata. `distillation`: `{"teachers": {task: Hub id or
-    "local model"}, "alpha", "temperature"}` of a distilled model.
+    "local model"}, "alpha", "temperature"}` of a distilled model. `calibration`: the calibration report
+    (`calibration.json`), whose held-out figures head the card's safety section. `revision`: the tag or commit
+    the usage snippets pin (default `REVISION_PLACEHOLDER`, filled in by `card_for_repo` when publishing).
+
+    Example:
+        >>> card = render_model_card(model.config, metrics, repo_id="org/helpline-fusion",
+        ...                          calibration=json.load(open("out/calibration.json")))  # doctest: +SKIP
+        >>> "## Safety figures" in card.text  # doctest: +SKIP
+        True
     """
     m = _strip_prefix(metrics)
     hub_datasets = sorted({entry["name"] for entry in (eval_data or {}).values() if entry.get("hub")})
@@ -139,7 +180,7 @@ def render_model_card(
         datasets=datasets,
         # The full repo id, so `retarget_model_card` can aim a saved card at the repo it is published to.
         model_name=repo_id,
-        eval_results=eval_results(m, config, eval_data) or None,
+        eval_results=eval_results(m, config, eval_data, calibration) or None,
     )
     headline = {
         key: m[key]
@@ -148,6 +189,12 @@ def render_model_card(
         + ["cls_priority_critical_recall", "cls_priority_critical_precision", "qa_macro_f1"]
         if key in m
     }
+    safety = safety_summary(calibration, m)
+    if safety is not None:  # the threshold was fitted on this split: its critical figures here are in-sample
+        headline = {
+            (f"{key}, {IN_SAMPLE}: see Safety figures" if key.startswith("cls_priority_critical") else key): value
+            for key, value in headline.items()
+        }
     ner_rows = [
         {"type": t, "f1": m[f"ner_f1_{t}"], "support": int(m.get(f"ner_support_{t}", 0))}
         for t in config.ner_entity_types
@@ -179,6 +226,8 @@ def render_model_card(
         template_str=_template_text(),
         model_name=repo_id,
         repo_id=repo_id,
+        repo_url=f"https://huggingface.co/{repo_id}",
+        revision=revision or REVISION_PLACEHOLDER,
         base_model=base_model or "unknown",
         tasks=list(config.tasks),
         ner_entity_types=config.ner_entity_types,
@@ -198,35 +247,98 @@ def render_model_card(
         extra_results=extra_results,
         distillation=distillation,
         refit_heads_epochs=refit_heads_epochs,
-        calibration=_calibration_summary(m),
+        safety=safety,
+        in_sample=IN_SAMPLE,
         data_summary=data_summary(eval_data),
         eval_data_rows=[{"task": TASK_TITLES.get(t, t), **entry} for t, entry in (eval_data or {}).items()],
         year=datetime.date.today().year,
     )
 
 
-def _calibration_summary(m: dict[str, float]) -> dict[str, Any] | None:
-    """The card's calibration paragraph from the flat `calib_*` metrics (see `calibration.calibration_metrics`)."""
-    if "calib_critical_threshold" not in m:
-        return None
+def _share(value: float) -> str:
+    return f"{100 * float(value):.0f}%"
 
-    def pair(before: str, after: str) -> str:
-        return f"{m[before]:.3f} → {m[after]:.3f}" if before in m and after in m else "not measured"
 
+def _where(part: dict[str, Any]) -> str:
+    """The data a held-out figure was measured on, in words."""
+    if part.get("evaluated_on") == "test":
+        return f"test split, {part.get('records', 0)} calls"
+    if part.get("folds"):
+        return f"validation, cross-fitted ({part['folds']} folds), {part.get('records', 0)} calls"
+    return str(part.get("evaluated_on", "not measured"))
+
+
+def _pair(values: dict[str, dict[str, float]] | None) -> str:
+    """Mean ECE over heads, before -> after the temperatures."""
+    if not values or not values.get("before") or not values.get("after"):
+        return "not measured"
+    before, after = (sum(values[w].values()) / len(values[w]) for w in ("before", "after"))
+    return f"{before:.3f} → {after:.3f}"
+
+
+def safety_summary(calibration: dict[str, Any] | None, metrics: dict[str, float]) -> dict[str, Any] | None:
+    """The card's safety section: per figure the held-out value (bold in the card), the data it was measured on,
+    and the in-sample value beside it. From the calibration report; without one, from the flat `calib_*` metrics
+    (in-sample only, and the card says there are no held-out figures). None when the model was not calibrated."""
+    m = _strip_prefix(metrics)
+    if calibration is None:
+        if "calib_critical_threshold" not in m:
+            return None
+        calibration = {
+            "critical": {key.removeprefix("calib_"): m[key] for key in m
+                         if key.startswith("calib_") and "review" not in key and "ece" not in key},
+            "review": {kind: {key.removeprefix(f"calib_review_{kind}_"): m[key] for key in m
+                              if key.startswith(f"calib_review_{kind}_")} for kind in ("case", "quality")},
+        }  # fmt: skip
+    critical = calibration.get("critical") or {}
+    review = calibration.get("review") or {}
+    held = calibration.get("held_out") or {}
+    rows: list[dict[str, str]] = []
+
+    def add(figure: str, part: dict | None, held_value: str | None, in_sample: str | None) -> None:
+        if held_value is None and in_sample is None:
+            return
+        rows.append({"figure": figure, "held_out": held_value or "not measured",
+                     "measured_on": _where(part) if part and held_value else "", "in_sample": in_sample or ""})  # fmt: skip
+
+    case, quality = held.get("case") or {}, held.get("quality") or {}
+    hc = case.get("critical") or {}
+    if hc or critical:
+        found = round(hc.get("critical_recall", 0.0) * hc.get("critical_calls", 0))
+        add("critical recall (share of critical calls decided critical)", case,
+            f"**{hc['critical_recall']:.3f}** ({found} of {hc['critical_calls']} critical calls)" if hc else None,
+            f"{critical['critical_recall']:.3f} (of {int(critical.get('critical_calls', 0))} critical calls)"
+            if "critical_recall" in critical else None)  # fmt: skip
+        add("critical precision (share of calls decided critical that are)", case,
+            f"**{hc['critical_precision']:.3f}** (of {hc['decided_critical']} calls decided critical)" if hc else None,
+            f"{critical['critical_precision']:.3f}" if "critical_precision" in critical else None)
+        add("false alarms per 100 calls (decided critical, not critical)", case,
+            f"**{hc['false_alarms_per_100_calls']:.1f}** ({hc['false_alarms']} of {hc['records']} calls)" if hc else None,
+            f"{critical['false_alarms_per_100_calls']:.1f}" if "false_alarms_per_100_calls" in critical else None)
+    for task, title, part in (("case", "case", case), ("quality", "call-quality", quality)):
+        flags, fitted = part.get("review") or {}, review.get(task) or {}
+        add(f"{title} calls flagged `needs_review`", part,
+            f"**{_share(flags['flagged_share'])}** of {flags['records']} calls" if flags else None,
+            _share(fitted["flagged_share"]) if "flagged_share" in fitted else None)
+        add(f"{title} calls with any wrong decision: flagged vs not flagged", part,
+            f"**{flags['error_rate_flagged']:.3f}** vs **{flags['error_rate_not_flagged']:.3f}**" if flags else None,
+            f"{fitted['error_rate_flagged']:.3f} vs {fitted['error_rate_not_flagged']:.3f}"
+            if "error_rate_flagged" in fitted else None)  # fmt: skip
+        ece_key = "ece_case" if task == "case" else "ece_quality"
+        if part.get("ece") or calibration.get(ece_key):
+            add(f"{title} expected calibration error, before → after the temperatures", part,
+                _pair(part.get("ece")) if part.get("ece") else None,
+                _pair(calibration.get(ece_key)) if calibration.get(ece_key) else None)
     return {
-        "critical_threshold": m["calib_critical_threshold"], "target_recall": m.get("calib_target_recall", 0.9),
-        "critical_recall": m.get("calib_critical_recall", 0.0),
-        "critical_precision": m.get("calib_critical_precision", 0.0),
-        "critical_calls": int(m.get("calib_critical_calls", 0)), "records": int(m.get("calib_records", 0)),
-        "ece_case": pair("calib_ece_case_before", "calib_ece_case_after"),
-        "ece_quality": pair("calib_ece_quality_before", "calib_ece_quality_after"),
-        "review_share": m.get("calib_review_case_flagged_share", m.get("calib_review_quality_flagged_share", 0.2)),
-        "review_case": pair("calib_review_case_error_rate_flagged", "calib_review_case_error_rate_not_flagged")
-        .replace("→", "vs"),
-        "review_quality": pair(
-            "calib_review_quality_error_rate_flagged", "calib_review_quality_error_rate_not_flagged"
-        ).replace("→", "vs"),
-    }  # fmt: skip
+        "rows": rows,
+        "held_out": bool(held),
+        "evaluated_on": {task: part.get("evaluated_on") for task, part in held.items()},
+        "critical_threshold": critical.get("critical_threshold", 0.5),
+        "target_recall": critical.get("target_recall", 0.9),
+        "crossfit_recall": critical.get("crossfit_critical_recall"),
+        "crossfit_folds": int(critical.get("crossfit_folds", 0) or 0),
+        "review_share": review.get("target_share", 0.2),
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -252,12 +364,33 @@ def is_helpline_card(card: ModelCard) -> bool:
     return "helpline-fusion" in (card.data.tags or [])
 
 
-def card_for_repo(card: ModelCard, repo_id: str) -> ModelCard:
-    """`card` aimed at `repo_id`: its usage snippets, title and `model-index` name the repo it is published to.
+_SNIPPET_REPO_ID = re.compile(r'from_pretrained\(\s*"([^"]+)"[^)]*trust_remote_code=True')
+
+
+def card_for_repo(card: ModelCard, repo_id: str, revision: str | None = None) -> ModelCard:
+    """`card` aimed at `repo_id`: its usage snippets, title, repository links and `model-index` name the repo it is
+    published to, and with `revision` (the tag being published) the snippets pin it in place of
+    `REVISION_PLACEHOLDER`. Other cards come back unchanged.
 
     Example:
-        >>> card = card_for_repo(ModelCard.load("out/README.md"), "org/helpline-fusion")  # doctest: +SKIP
+        >>> card = card_for_repo(ModelCard.load("out/README.md"), "org/helpline-fusion", revision="v1.2.0")  # doctest: +SKIP
     """
-    from ..modeling_attention_fusion.modeling_attention_fusion import retarget_model_card  # torch: only here
+    text = str(card)
+    found = _SNIPPET_REPO_ID.search(text)
+    if found is not None and found.group(1) != repo_id:
+        old = re.escape(found.group(1))
+        text = re.sub(rf"(?<=huggingface\.co/){old}(?![\w./-])", repo_id, text)  # links to the repository
+        text = re.sub(rf"(?<![\w./-]){old}(?![\w./-])", repo_id, text)
+    if revision:
+        text = text.replace(REVISION_PLACEHOLDER, revision)
+    return ModelCard(text)
 
-    return ModelCard(retarget_model_card(str(card), repo_id))
+
+def read_calibration(folder: str | Path) -> dict[str, Any] | None:
+    """The calibration report (`calibration.json`) of a model folder, without its run id; None when absent."""
+    path = Path(folder) / "calibration.json"
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text(encoding="utf-8"))
+    report.pop("run_id", None)
+    return report

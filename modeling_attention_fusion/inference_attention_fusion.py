@@ -544,13 +544,10 @@ def word_weights(
     """Each word's share of a decision's pooling: the sum over windows of `share of the window in the decision x the
     window's pooling weight of the word's tokens` (a word cut into sub-words gets all of them). `words[w]` maps the
     content tokens of window `w` to words (`token_words`), `token_weights[w]` are its pooling weights over them."""
-    total = torch.zeros(n_units, dtype=torch.float32)
-    for share, index, weights in zip(shares.tolist(), words, token_weights):
-        if share <= 0:
-            continue
-        keep = index >= 0
-        total.index_add_(0, index[keep], weights[keep].float() * share)
-    return total
+    index = torch.cat(list(words))
+    values = torch.cat([weights.float() * share for share, weights in zip(shares.tolist(), token_weights)])
+    keep = index >= 0
+    return torch.zeros(n_units, dtype=torch.float32).index_add_(0, index[keep], values[keep])
 
 
 def evidence_spans(
@@ -565,13 +562,14 @@ def evidence_spans(
 
     Example:
         >>> text = "the child is in danger now"
-        >>> evidence_spans(text, word_units(text), torch.tensor([0.05, 0.1, 0.02, 0.03, 0.6, 0.2]), 2)
-        [{'start': 16, 'end': 22, 'text': 'danger', 'weight': 0.6...}, {'start': 4, 'end': 9, 'text': 'child', ...}]
+        >>> spans = evidence_spans(text, word_units(text), torch.tensor([0.05, 0.1, 0.02, 0.03, 0.6, 0.35]), 2)
+        >>> [(span["start"], span["end"], span["text"], round(span["weight"], 2)) for span in spans]
+        [(16, 26, 'danger now', 0.95), (0, 9, 'the child', 0.15)]
     """
     values = weights.tolist()
     spans: dict[int, list[Any]] = {}  # id -> [first word, last word, top weight, total weight]
     owner: dict[int, int] = {}  # word -> span id
-    for unit in sorted(range(len(units)), key=lambda i: -values[i]):  # stable: equal weights keep text order
+    for unit in torch.argsort(weights, descending=True, stable=True).tolist():  # equal weights keep text order
         weight = values[unit]
         if weight <= 0 or (len(spans) >= top_k and weight < EVIDENCE_JOIN_SHARE * min(s[2] for s in spans.values())):
             break  # every word left is lighter: none can start a span or join one
@@ -709,6 +707,8 @@ class FusionPredictorMixin:
             score}]`), `case` (`{head: {label, score, top_k}}`; `priority` adds `critical_probability`,
             `critical_windows`, `safety_override`), `case_consistency`, `quality` (`{head: {sub_metric: {score,
             met}}}`), `needs_review`, `review_reasons` and `num_windows`. Parts whose task the model lacks are left out.
+            With `evidence=True` every case decision and quality sub-metric also holds `evidence` (and
+            `evidence_unavailable` where it is None), and `priority` holds `critical_window`.
 
         Example:
             >>> results = model.predict(["Hello, I am calling about a child ..."], tokenizer, bf16=True)  # doctest: +SKIP
@@ -736,7 +736,9 @@ class FusionPredictorMixin:
             )  # fmt: skip
         finally:
             self.train(was_training)
-        return decode_windows(texts, windows, predictions, self.config, top_k=top_k, single=single, evidence_top_k=spans)
+        return decode_windows(
+            texts, windows, predictions, self.config, top_k=top_k, single=single, evidence_top_k=spans
+        )
 
 
 def decode_windows(

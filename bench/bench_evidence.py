@@ -58,6 +58,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--split", choices=("validation", "all"), default="validation",
                         help="validation: the training run's validation records (default); all: every record")
     parser.add_argument("--limit", type=int, help="at most this many records per task")
+    parser.add_argument("--tasks", nargs="+", choices=("cls", "qa"), default=["cls", "qa"],
+                        help="cls: the case heads on case records; qa: the quality sub-metrics on call-quality records")
     parser.add_argument("--draws", type=int, default=3, help="random span draws per decision (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random spans")
     parser.add_argument("--top-k", type=int, help="evidence spans per decision (default: the model's evidence_top_k)")
@@ -91,6 +93,8 @@ def resolve_files(args: argparse.Namespace) -> tuple[dict[str, Path], list[str]]
         ("cls", args.cases_file, DEFAULT_DATA / "cases_helpline.json"),
         ("qa", args.qa_file, next(iter(sorted(Path(args.model).glob("synthetic_data/*/qa_heldout.json"))), None)),
     ):
+        if task not in args.tasks:
+            continue
         if given:
             if not Path(given).is_file():
                 raise ValueError(f"--{'cases' if task == 'cls' else 'qa'}-file {given}: file not found")
@@ -115,7 +119,7 @@ def load_records(files: dict[str, Path], config: Any, args: argparse.Namespace) 
     seed, validation_size = run_split_settings(Path(args.model))
     records: dict[str, list[tuple[str, str]]] = {}
     for task, dataset in loaded.items():
-        if task not in config.tasks:
+        if task not in config.tasks or task not in args.tasks:
             continue
         whole = args.split == "all" or (task == "qa" and files["qa"].name.startswith("qa_heldout"))
         if not whole:
@@ -165,13 +169,16 @@ def span_runs(tokens: list[tuple[int, int]], spans: list[dict[str, Any]]) -> lis
 
 def random_runs(n_tokens: int, lengths: list[int], rng: random.Random) -> list[int]:
     """Token indices of runs of `lengths` tokens placed uniformly at random, not overlapping each other."""
-    taken: set[int] = set()
+    taken = [0] * n_tokens
     for length in sorted(lengths, reverse=True):
         length = min(length, n_tokens)
-        starts = [s for s in range(n_tokens - length + 1) if not taken & set(range(s, s + length))]
+        before = [0]  # before[i]: tokens taken among the first i
+        for value in taken:
+            before.append(before[-1] + value)
+        starts = [s for s in range(n_tokens - length + 1) if before[s + length] == before[s]]
         start = rng.choice(starts) if starts else rng.randrange(n_tokens - length + 1)
-        taken.update(range(start, start + length))
-    return sorted(taken)
+        taken[start : start + length] = [1] * length
+    return [index for index, value in enumerate(taken) if value]
 
 
 def masked(windows, offsets: frozenset, mask_id: int):
@@ -359,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_evidence: {error}", file=sys.stderr)
         return 2
     if not records:
-        print(f"bench_evidence: skipped, the model has no case or quality task ({model.config.tasks})", file=sys.stderr)
+        print(f"bench_evidence: skipped, the model ({model.config.tasks}) has none of the tasks {args.tasks}",
+              file=sys.stderr)  # fmt: skip
         return 0
     started = time.perf_counter()
     rows: list[dict] = []

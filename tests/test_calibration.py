@@ -1,22 +1,34 @@
 """Calibration after training: temperatures that recover a known miscalibration, the critical threshold that
-reaches its recall target, review thresholds that flag the share asked for, and `predict` using them."""
+reaches its recall target, review thresholds that flag the share asked for, and `predict` using them; the test
+split (grouped, taken from training) the fitted values are reported on, and the cross-fitted stand-in."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
 import torch
+from datasets import Dataset
 
+from helpline_fusion.data.collator import MultiTaskCollator
+from helpline_fusion.data.loaders import load_all
+from helpline_fusion.data.splits import train_validation_split
+from helpline_fusion.data.synthetic import generate
+from helpline_fusion.data.tokenization import tokenize_task
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from helpline_fusion.train.calibration import (
     _share_thresholds,
+    calibrate,
+    calibration_metrics,
     choose_critical_threshold,
+    critical_figures,
     cross_fitted_critical,
     expected_calibration_error,
     fit_temperature,
 )
 
-from .conftest import tiny_bert_config
+from .conftest import build_tiny_tokenizer, tiny_bert_config
 
 
 def test_temperature_recovers_a_known_overconfidence():
@@ -101,6 +113,15 @@ def test_cross_fitted_critical_recall_scores_calls_the_threshold_was_not_fitted_
     assert cross_fitted_critical(records[4:], _Config(), critical_id=0, target=1.0) == {}  # one critical call
 
 
+def test_critical_figures_count_false_alarms_per_100_labelled_calls():
+    pred = np.array([0, 0, 0, 1, 2, 0, 1])
+    gold = np.array([0, 1, 2, 0, 2, -100, 0])  # the unlabelled call is left out
+    figures = critical_figures(pred, gold, critical_id=0)
+    assert figures["records"] == 6 and figures["critical_calls"] == 3 and figures["decided_critical"] == 3
+    assert figures["critical_recall"] == pytest.approx(1 / 3) and figures["critical_precision"] == pytest.approx(1 / 3)
+    assert figures["false_alarms"] == 2 and figures["false_alarms_per_100_calls"] == pytest.approx(33.3333)
+
+
 def test_review_thresholds_flag_the_share_asked_for():
     rng = np.random.default_rng(3)
     confidences = {"case.a": rng.random(500), "case.b": rng.random(500), "case.c": rng.random(500)}
@@ -120,3 +141,109 @@ def test_predict_uses_the_fitted_temperatures(tiny_tokenizer):
     after = model.predict(text, tiny_tokenizer)["case"]["sub_category"]["score"]
     assert before < 0.5 < after
     assert AttentionFusionConfig.from_dict(model.config.to_dict()).temperatures == model.config.temperatures
+
+
+# --------------------------------------------------------------------------- the test split
+def _cases(n: int, duplicates: int = 0) -> Dataset:
+    rows = [{"text": f"case number {i} about {sub}", "sub_category": sub, "priority": str(1 + i % 3)}
+            for i, sub in enumerate(["Custody", "Adoption", "Neglect"] * (n // 3))]  # fmt: skip
+    for i in range(duplicates):  # copies of earlier transcripts, whitespace changed
+        rows.append({**rows[i * 2], "text": "  " + rows[i * 2]["text"].replace(" ", "\n ")})
+    return Dataset.from_list(rows)
+
+
+def _normalised(texts) -> set[str]:
+    return {" ".join(text.split()) for text in texts}
+
+
+def test_no_duplicate_crosses_train_validation_or_test():
+    dataset = _cases(150, duplicates=30)
+    for seed in range(4):
+        parts = train_validation_split(dataset, validation_size=0.2, seed=seed, test_size=0.25)
+        names = ("train", "validation", "test")
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                assert not _normalised(parts[first]["text"]) & _normalised(parts[second]["text"]), (seed, first, second)
+        assert sum(len(parts[name]) for name in names) == len(dataset)
+        assert len(parts["test"]) >= round(150 * 0.25)  # 150 groups; copies go with their group
+        # The validation split is the one a run without a test split gets: evaluation figures stay comparable.
+        alone = train_validation_split(dataset, validation_size=0.2, seed=seed)
+        assert list(parts["validation"]["text"]) == list(alone["validation"]["text"])
+        assert set(parts["train"]["text"]) | set(parts["test"]["text"]) == set(alone["train"]["text"])
+        # Stratified like validation: each sub-category keeps training records.
+        assert set(parts["train"]["sub_category"]) == {"Custody", "Adoption", "Neglect"}
+
+
+def test_tiny_data_gets_no_test_split_and_bad_sizes_are_refused():
+    small = _cases(60)
+    parts = train_validation_split(small, validation_size=0.1, seed=0, test_size=0.15)  # 9 test groups < 30
+    assert set(parts) == {"train", "validation"} and len(parts["train"]) + len(parts["validation"]) == 60
+    assert len(train_validation_split(small, validation_size=0.1, seed=0, test_size=0.15, min_test_groups=5)["test"]) == 9
+    with pytest.raises(ValueError, match=re.escape("test_size: 0.9 is not in [0, 0.9) (1 - validation_size 0.1)")):
+        train_validation_split(small, validation_size=0.1, test_size=0.9)
+
+
+# --------------------------------------------------------------------------- fitted on validation, reported on test
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("calibrate")
+    tokenizer = build_tiny_tokenizer(root / "tokenizer")
+    files = generate(root / "data", seed=4, n_ner=5, n_cases=60, n_qa=40, n_qa_heldout=5)
+    loaded, _ = load_all(cases=files["cases_file"], qa=files["qa_file"], config=AttentionFusionConfig())
+    torch.manual_seed(0)
+    config = AttentionFusionConfig(encoder_config=tiny_bert_config(), tasks=["cls", "qa"], window_length=128,
+                                   window_stride=32)  # fmt: skip
+    model = AttentionFusionModel(config).eval()
+    parts = {task: train_validation_split(dataset, validation_size=0.3, seed=0, test_size=0.3, min_test_groups=10)
+             for task, dataset in loaded.items()}  # fmt: skip
+    windows = {
+        name: {task: tokenize_task(task, split[name], tokenizer, config, max_length=128, stride=32)
+               for task, split in parts.items()}
+        for name in ("validation", "test")
+    }  # fmt: skip
+    collator = MultiTaskCollator(tokenizer, config)
+    report = calibrate(model, windows["validation"], collator, test_datasets=windows["test"])
+    return model, tokenizer, parts, windows, collator, report
+
+
+def test_test_figures_are_what_predict_decides_on_the_test_records(calibrated):
+    model, tokenizer, parts, _, _, report = calibrated
+    held = report["held_out"]
+    test_cases, test_qa = parts["cls"]["test"], parts["qa"]["test"]
+    assert held["case"]["evaluated_on"] == held["quality"]["evaluated_on"] == "test"
+    assert held["case"]["records"] == len(test_cases) and held["quality"]["records"] == len(test_qa)
+    # Decided by `predict` itself, with the calibrated config, on the test transcripts.
+    results = model.predict(list(test_cases["text"]), tokenizer)
+    gold = np.array([p == model.config.critical_priority for p in test_cases["priority"]])
+    decided = np.array([r["case"]["priority"]["label"] == model.config.critical_priority for r in results])
+    critical = held["case"]["critical"]
+    assert critical["critical_calls"] == gold.sum() > 0
+    assert critical["critical_recall"] == pytest.approx(decided[gold].mean())
+    assert critical["false_alarms"] == (decided & ~gold).sum()
+    assert critical["false_alarms_per_100_calls"] == pytest.approx(100 * (decided & ~gold).sum() / len(gold), abs=1e-4)
+    flagged = [any(reason["decision"].startswith("case.") for reason in r["review_reasons"]) for r in results]
+    assert held["case"]["review"]["flagged_share"] == pytest.approx(np.mean(flagged), abs=1e-4)
+    quality = model.predict(list(test_qa["text"]), tokenizer)
+    flagged = [any(reason["decision"].startswith("quality.") for reason in r["review_reasons"]) for r in quality]
+    assert held["quality"]["review"]["flagged_share"] == pytest.approx(np.mean(flagged), abs=1e-4)
+    assert set(held["case"]["ece"]) == {"before", "after"} and set(held["case"]["ece"]["after"]) == set(
+        model.config.case_heads
+    )
+
+
+def test_the_fit_uses_validation_only_and_cross_fitted_figures_stand_in_without_a_test_split(calibrated):
+    model, _, parts, windows, collator, with_test = calibrated
+    without = calibrate(model, windows["validation"], collator)  # no test split: tiny data
+    for key in ("temperatures", "critical", "review", "review_thresholds"):
+        assert without[key] == with_test[key], key  # the test records changed nothing that was fitted
+    critical_calls = with_test["critical"]["critical_calls"]
+    for task, part in (("case", "cls"), ("quality", "qa")):
+        held, records = without["held_out"][task], len(parts[part]["validation"])
+        assert held["evaluated_on"] == "validation (cross-fitted)" and held["records"] == records
+        # Case folds deal the critical calls round-robin, so there are no more folds than critical calls.
+        assert held["folds"] == min(5, critical_calls if task == "case" else records) >= 2
+    case = without["held_out"]["case"]
+    assert case["critical"]["critical_calls"] == with_test["critical"]["critical_calls"]
+    flat = calibration_metrics(without)
+    assert flat["calib_heldout_case_critical_recall"] == case["critical"]["critical_recall"]
+    assert not [key for key in calibration_metrics(without, held_out=False) if "heldout" in key]

@@ -168,9 +168,10 @@ def _with(config: Any, **values: Any) -> Any:
     return copied
 
 
-def _cls_decisions(record: dict, config: Any) -> dict[str, tuple[int, float]]:
-    """(label id, score) per head, decided by `decide_cls` (as `predict` decides) under `config`."""
-    probs = {head: torch.from_numpy(p) for head, p in record["windows"].items()}
+def _cls_decisions(record: dict, config: Any, heads: tuple[str, ...] | None = None) -> dict[str, tuple[int, float]]:
+    """(label id, score) per head (all, or `heads`: priority's decision depends on no other head), decided by
+    `decide_cls` (as `predict` decides) under `config`."""
+    probs = {head: torch.from_numpy(p) for head, p in record["windows"].items() if heads is None or head in heads}
     sizes = record.get("sizes") or [1] * len(next(iter(probs.values())))
     decided = decide_cls(probs, sizes, config)
     return {head: (list(config.case_heads[head]).index(d["label"]), float(d["score"])) for head, d in decided.items()}
@@ -222,7 +223,7 @@ def choose_critical_threshold(
 
     def decided(threshold: float) -> np.ndarray:
         at = _with(config, critical_threshold=threshold)
-        return np.array([_cls_decisions(r, at)["priority"][0] for r in records])
+        return np.array([_cls_decisions(r, at, ("priority",))["priority"][0] for r in records])
 
     chosen = ceiling
     candidates = sorted({ceiling, *[p for p in peaks[critical] if p < ceiling]}, reverse=True)
@@ -416,7 +417,7 @@ def cross_fitted_critical(
         inside = [r for r, f in zip(records, fold_of) if f != fold]
         at = _with(config, critical_threshold=choose_critical_threshold(inside, config, critical_id, target)["critical_threshold"])
         for index in np.flatnonzero(fold_of == fold):
-            pred[index] = _cls_decisions(records[index], at)["priority"][0]
+            pred[index] = _cls_decisions(records[index], at, ("priority",))["priority"][0]
     figures = critical_figures(pred, gold, critical_id)
     return {
         "crossfit_critical_recall": figures["critical_recall"],

@@ -317,6 +317,17 @@ def test_a_downloaded_version_is_one_run(folder, hub, capsys, tmp_path):
     assert "org/one-run" in (download / "README.md").read_text()  # the card as aimed at the repo, listed as such
 
 
+def test_large_files_upload_from_the_checked_handle(folder, hub, capsys, monkeypatch):
+    """Files past the in-memory size (weights) go up from the handle that was hashed, not reopened by name."""
+    monkeypatch.setattr(publish_module, "_IN_MEMORY_BYTES", 0)
+
+    assert publish(capsys, str(folder), "--repo", "org/handles")[0] == 0
+
+    files = hub.repo_files("org/handles")
+    for name in MODEL_FILES - {"README.md", RUN_MANIFEST}:
+        assert files[name] == (folder / name).read_bytes(), name
+
+
 # --------------------------------------------------------------------------- finite composites only (L2)
 def test_a_nan_composite_in_the_folder_is_refused(folder, hub, capsys):
     (folder / "eval_results.json").write_text(json.dumps({"run_id": RUN_ID, "composite": float("nan")}))  # writes NaN

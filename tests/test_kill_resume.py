@@ -7,6 +7,8 @@ Real subprocesses (`python -m helpline_fusion.cli train ...`, a tiny random enco
       after the weights and optimizer are on disk but before `trainer_state.json` is, it signals the test and sleeps;
       the test kills it there, leaving a half-written `checkpoint-8`;
     - between checkpoints: the driver signals from inside training step 7 and the test kills it there.
+    - in a phase after training (the final evaluation): the model saved when training ended is loadable, and
+      `--resume_phases true` runs the phases left without training again.
 The driver only adds the pause and the signal; the training code is the package's.
 
 Weights are compared tensor by tensor EXACTLY (`torch.equal`): on one CPU thread the resumed run replays the same
@@ -31,6 +33,7 @@ from transformers import AutoModel
 
 from helpline_fusion.data.synthetic import generate
 from helpline_fusion.train.checkpoints import checkpoint_problem, last_complete_checkpoint, resolve_resume
+from helpline_fusion.train.run_folder import MixedRunFolderError, check_run_folder
 
 from .conftest import build_tiny_tokenizer, tiny_bert_config
 
@@ -61,6 +64,16 @@ DRIVER = textwrap.dedent(
             return original(self, *args, **kwargs)
 
         transformers.Trainer.training_step = paused
+    elif mode == "in_phase":  # pause in the final evaluation, after the trained model was saved
+        from helpline_fusion.train import training
+
+        original = training.RunPhases.evaluate
+
+        def paused(self):
+            marker.write_text("evaluate")
+            time.sleep(600)
+
+        training.RunPhases.evaluate = paused
     from helpline_fusion.cli import main
     sys.exit(main(sys.argv[1:]))
     """
@@ -162,6 +175,26 @@ def test_killed_between_checkpoints_resumes_to_the_same_weights(workspace, refer
     assert not (output / "model.safetensors").exists()
     run_to_end(train_command(root, files, output, "--resume_from_checkpoint", "last"), environment(marker))
     assert_same_weights(output, reference)
+
+
+@pytest.mark.slow
+def test_killed_in_a_phase_after_training_keeps_the_model_and_resume_phases_finishes_it(workspace, reference):
+    root, files = workspace
+    output, marker = root / "killed_in_phase", root / "marker_in_phase"
+    run_and_kill(train_command(root, files, output), environment(marker, "in_phase"), marker)
+    assert_same_weights(output, reference)  # saved when training ended, before the phase that was killed
+    with pytest.raises(MixedRunFolderError, match=r"stopped before its phases \['evaluate', 'curves', 'card'\]"):
+        check_run_folder(output)
+    assert not (output / "eval_results.json").exists()
+    proc = run_to_end(train_command(root, files, output, "--resume_phases", "true"), environment(marker))
+    assert f"resume_phases: {output} holds phases ['train']; running ['evaluate', 'curves', 'card']" in proc.stderr
+    assert "train_runtime" not in proc.stdout  # no training step ran
+    manifest = check_run_folder(output)
+    assert manifest["phases_done"] == ["train", "evaluate", "curves", "card"]
+    assert_same_weights(output, reference)
+    assert (output / "eval_results.json").read_text().replace(manifest["run_id"], "") == (
+        (reference / "eval_results.json").read_text().replace(check_run_folder(reference)["run_id"], "")
+    )
 
 
 def test_a_truncated_trainer_state_or_weights_file_is_incomplete(tmp_path):

@@ -221,10 +221,16 @@ def test_a_second_training_into_a_folder_in_use_is_refused(workspace, tmp_path, 
                 pass
 
 
-def test_a_failed_later_phase_keeps_the_model_and_the_printed_command_finishes_it(workspace, finished, capsys):
+def test_a_failed_later_phase_keeps_the_model_and_the_printed_command_finishes_it(
+    workspace, finished, capsys, monkeypatch
+):
     root, files = workspace
     output = root / "interrupted"
-    args = run_args(root, files, output)
+    args = run_args(root, files, output, "--report_to", "mlflow")  # the embedded store in output_dir
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_FLATTEN_PARAMS"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "placeholder")  # recorded, so that what the run exports is undone afterwards
+        monkeypatch.delenv(name)
 
     def exploding(*args, **kwargs):
         raise RuntimeError("calibration exploded")
@@ -268,6 +274,14 @@ def test_a_failed_later_phase_keeps_the_model_and_the_printed_command_finishes_i
     assert without_id("calibration.json", output) == without_id("calibration.json", finished)
     assert without_id("eval_results.json", output) == pytest.approx(without_id("eval_results.json", finished))
     assert "## " in (output / "README.md").read_text() and (output / "training_curves.png").stat().st_size > 0
+    # One MLflow run holds it all: training, then the final evaluation and the reports the finishing run logged.
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{output / 'mlflow.db'}")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert len(runs) == 1
+    assert runs[0].data.metrics["eval_composite"] == pytest.approx(json.loads((output / "eval_results.json").read_text())["composite"])
+    assert {"calibration.json", "training_curves.png"} <= {a.path for a in client.list_artifacts(runs[0].info.run_id)}
 
 
 LIMITED = textwrap.dedent(

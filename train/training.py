@@ -384,6 +384,11 @@ def _finish_phases(project, training_args, settings: dict) -> dict[str, Any]:
     trainer = build_trainer(project, training_args, model, tokenizer, collator, tokenized, run_info, folder, settings)
     trainer.state.global_step, trainer.state.epoch = state.get("global_step", 0), state.get("epoch")
     trainer.state.log_history = state.get("log_history", [])
+    from transformers.integrations import MLflowCallback
+
+    # Its setup would log the (now calibrated) config as params again, which MLflow refuses for an existing run;
+    # the evaluate phase logs its metrics into the reopened run itself.
+    trainer.remove_callback(MLflowCallback)
     logger.info("resume_phases: %s holds phases %s; running %s", output_dir, folder.done, folder.pending)
     job = RunPhases(trainer, project, training_args, folder, settings, data, tokenized, state.get("mlflow_run_id"))
     job.restore(state)
@@ -548,6 +553,8 @@ class RunPhases:
         self.trainer, self.project, self.args, self.folder = trainer, project, training_args, folder
         self.settings, self.data, self.tokenized = settings, data, tokenized
         self.mlflow_run_id = mlflow_run_id
+        # Whether the Trainer's MLflow callback logs the final evaluation (not when the run was resumed in phases).
+        self.callback_logs_mlflow = any(type(c).__name__ == "MLflowCallback" for c in trainer.callback_handler.callbacks)
         self.output_dir = Path(training_args.output_dir)
         self.metrics: dict[str, Any] = {}
         self.refit_report: dict | None = None
@@ -646,6 +653,9 @@ class RunPhases:
         with self.mlflow_run() as mlflow:
             metrics = self.trainer.evaluate()
             if mlflow is not None:
+                if not self.callback_logs_mlflow:
+                    numeric = {key: value for key, value in metrics.items() if isinstance(value, (int, float))}
+                    mlflow.log_metrics(numeric, step=self.trainer.state.global_step)
                 if self.refit_report:
                     mlflow.log_dict(self.refit_report, REFIT_NAME)
                 if self.calibration is not None:

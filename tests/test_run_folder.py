@@ -320,3 +320,22 @@ def test_a_model_save_past_the_file_size_limit_keeps_nothing_half_written(worksp
     assert not (output / "model.safetensors").exists() and not list(output.glob(".staging-*"))
     with pytest.raises(MixedRunFolderError, match=rf"{RUN_MANIFEST}: missing"):
         check_run_folder(output)
+
+
+def test_init_from_and_teachers_load_with_the_installed_classes_never_the_folders_code(workspace, finished, tmp_path):
+    from helpline_fusion.train.distill import load_teacher, split_revision
+
+    root, files = workspace
+    poisoned = tmp_path / "poisoned"
+    shutil.copytree(finished, poisoned, ignore=shutil.ignore_patterns("checkpoint-*", RUN_MANIFEST, ".*"))
+    marker = tmp_path / "remote-code-ran"
+    for module in poisoned.glob("*.py"):  # what a tampered folder or repo would ship
+        module.write_text(f"open({str(marker)!r}, 'w').write('ran')\n" + module.read_text())
+    model, _ = load_teacher("ner", str(poisoned))
+    assert type(model).__module__.startswith("helpline_fusion.")
+    args = run_args(root, files, tmp_path / "fine-tuned", "--init_from", str(poisoned), "--max_steps", "1",
+                    "--save_strategy", "no", "--refit_heads_epochs", "0", "--calibrate", "false")  # fmt: skip
+    assert train_main(args) == 0
+    assert not marker.exists()
+    assert split_revision("org/helpline-ner@v1.2.0") == ("org/helpline-ner", "v1.2.0")
+    assert split_revision(str(poisoned)) == (str(poisoned), None)

@@ -592,7 +592,8 @@ class RunPhases:
                 logger.info("removed %s (keep_checkpoints: false)", ", ".join(removed))
         if self.args.push_to_hub:
             # One curated commit and a version tag at the end (`push_with_trainer`), no checkpoint pushes before.
-            self.model.model_card = (self.output_dir / "README.md").read_text(encoding="utf-8")
+            if self.folder.active:
+                self.model.model_card = (self.output_dir / "README.md").read_text(encoding="utf-8")
             push_with_trainer(self.trainer, commit_message="helpline-fusion training run")
         eval_data = self.data["eval_data"]
         return {"metrics": self.metrics, "output_dir": str(self.output_dir), "trainer": self.trainer, "eval_data": eval_data}

@@ -339,3 +339,29 @@ def test_init_from_and_teachers_load_with_the_installed_classes_never_the_folder
     assert not marker.exists()
     assert split_revision("org/helpline-ner@v1.2.0") == ("org/helpline-ner", "v1.2.0")
     assert split_revision(str(poisoned)) == (str(poisoned), None)
+
+
+def test_a_run_into_a_reused_folder_never_leaves_the_previous_runs_files_beside_its_model(
+    workspace, finished, tmp_path, capsys
+):
+    """The M4 case: a new run into a finished run's folder that fails after training. The folder then holds the
+    new model and none of the old run's reports (no old eval_results.json for publish's "only if better")."""
+    root, files = workspace
+    output = copy_top_level(finished, tmp_path / "reused")
+    old = check_run_folder(output)
+    args = run_args(root, files, output, "--max_steps", "2", "--save_strategy", "no", "--refit_heads_epochs", "0",
+                    "--calibrate", "false")  # fmt: skip
+
+    def exploding(self):
+        raise OSError(28, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training.RunPhases, "evaluate", exploding)
+        assert train_main(args) == 2
+    assert "phase 'evaluate' failed (OSError: [Errno 28] No space left on device)" in capsys.readouterr().err
+    manifest = check_run_folder(output, allow_unfinished=True)  # one run's files, consistent
+    assert manifest["run_id"] != old["run_id"] and manifest["phases_done"] == ["train"]
+    for name in ("eval_results.json", "calibration.json", "refit_heads.json", "README.md", "training_curves.png"):
+        assert not (output / name).exists(), name  # the previous run's, removed with the new model's first manifest
+    for name in RUN_JSON - {"eval_results.json", "calibration.json", "refit_heads.json"}:
+        assert json.loads((output / name).read_text())["run_id"] == manifest["run_id"], name

@@ -22,7 +22,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
 from transformers.utils import logging as hf_logging
 
-from .configuration_attention_fusion import SENTENCE_TASKS, TASKS, AttentionFusionConfig
+from .configuration_attention_fusion import CASE_HEADS, QA_HEADS, SENTENCE_TASKS, TASKS, AttentionFusionConfig
 from .inference_attention_fusion import FusionPredictorMixin
 from .pipeline_attention_fusion import PIPELINE_TASK, custom_pipelines_entry
 
@@ -95,6 +95,19 @@ class SentencePooler(nn.Module):
         return pooled, weights[:, None] if per_query else weights
 
 
+def pooling_query_order(heads: dict[str, Any], reference: dict[str, Any]) -> list[str]:
+    """The order of the heads' pooling queries (`pool_per_head`): the heads of the label reference in its order, then
+    any others by name. It depends on the head names only, never on the order of `heads`: `config.json` stores its
+    dicts with sorted keys, and a model reloaded from it must give each head the queries it was trained with. (The
+    order models were trained in before this rule: the reference's, which training's label maps keep.)
+
+    Example:
+        >>> pooling_query_order({"priority": [], "extra": [], "main_category": []}, {"main_category": [], "priority": []})
+        ['main_category', 'priority', 'extra']
+    """
+    return [head for head in reference if head in heads] + sorted(head for head in heads if head not in reference)
+
+
 # --------------------------------------------------------------------------- heads
 class NerHead(nn.Module):
     """Token classifier to the BIO tags: `linear` is Dropout -> Linear (as `AutoModelForTokenClassification`);
@@ -150,16 +163,19 @@ class PooledMultiHead(nn.Module):
         mix_states: int | None = None,
         per_head: bool = False,
         per_output: bool = False,
+        query_order: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.mix = LayerMix(mix_states) if mix_states else None
         self.norm = nn.LayerNorm(hidden_size) if layer_norm else None
         self.per_head = bool(per_head) and pooling == "attention"
         self.per_output = self.per_head and bool(per_output)
-        # The pooling queries of each head: one, or one per output.
+        # The pooling queries of each head: one, or one per output, laid out in `query_order` (the rows of the
+        # pooling's score layer; a saved config lists its heads alphabetically, so the order must not come from it).
         self.slices: dict[str, slice] = {}
         queries = 0
-        for head, size in sizes.items():
+        for head in query_order or list(sizes):
+            size = sizes[head]
             width = size if self.per_output else 1
             self.slices[head] = slice(queries, queries + width)
             queries += width
@@ -335,6 +351,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             PooledMultiHead(
                 hidden_size, {h: len(v) for h, v in config.case_heads.items()}, config.pooling["cls"], dropout,
                 config.pool_layer_norm, mix_states, config.pool_per_head,
+                query_order=pooling_query_order(config.case_heads, CASE_HEADS),
             )
             if "cls" in config.tasks
             else None
@@ -343,6 +360,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             PooledMultiHead(
                 hidden_size, {h: len(v) for h, v in config.qa_heads.items()}, config.pooling["qa"], dropout,
                 config.pool_layer_norm, mix_states, config.pool_per_head, per_output=True,
+                query_order=pooling_query_order(config.qa_heads, QA_HEADS),
             )
             if "qa" in config.tasks
             else None
@@ -499,7 +517,9 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             if task_labels.get("cls") is not None:
                 task_losses["cls"] = cls_loss(cls_logits, task_labels["cls"], self.config.case_class_weights)
         if "qa" in tasks:
-            qa_logits, pooling_weights["qa"], *by_head = self.qa_head(pooled_input, attention_mask, output_pooling_weights)
+            qa_logits, pooling_weights["qa"], *by_head = self.qa_head(
+                pooled_input, attention_mask, output_pooling_weights
+            )
             head_weights["qa"] = by_head[0] if by_head else {}
             if task_labels.get("qa") is not None:
                 task_losses["qa"] = qa_loss(qa_logits, task_labels["qa"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import BertTokenizerFast, pipeline
+from transformers import AutoModel, BertTokenizerFast, pipeline
 
 from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import (
@@ -23,7 +23,7 @@ from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import
 )
 
 from .conftest import build_tiny_tokenizer, tiny_bert_config
-from .test_inference import VOCAB, WORDS, make_model
+from .test_inference import VOCAB, WORDS, make_model, rounded
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 FILLER = [word for word in WORDS if word != "danger"]  # each one token in VOCAB
@@ -263,6 +263,47 @@ def test_the_pipeline_passes_evidence_through(tokenizer):
     assert len(single["case"]["priority"]["evidence"]) == 2
     assert "evidence" in pipe([text, text], evidence=True)[1]["quality"]["opening"]["use of call opening phrase"]
     assert '"evidence' not in json.dumps(pipe(text))
+
+
+@pytest.mark.parametrize("mix", [False, True], ids=["last-layer", "layer-mix"])
+def test_a_reloaded_per_head_model_gives_every_head_its_own_pooling_back(tmp_path, mix):
+    # config.json stores the heads sorted by name; the pooling queries must not follow that order.
+    model = make_model(pool_per_head=True, pool_layer_mix=mix)
+    assert list(model.config.case_heads) != sorted(model.config.case_heads)
+    model.save_pretrained(tmp_path / "saved")
+    reloaded = AutoModel.from_pretrained(tmp_path / "saved", trust_remote_code=True).eval()
+    assert list(reloaded.config.case_heads) == sorted(model.config.case_heads)  # the order a reload sees
+    ids = torch.randint(5, len(VOCAB), (3, 17))
+    with torch.no_grad():
+        before = model(input_ids=ids, output_pooling_weights=True)
+        after = reloaded(input_ids=ids, output_pooling_weights=True)
+    for task in ("cls", "qa"):
+        for head, logits in getattr(before, f"{task}_logits").items():
+            torch.testing.assert_close(getattr(after, f"{task}_logits")[head], logits, rtol=0, atol=1e-6)
+            torch.testing.assert_close(after.head_pooling_weights[task][head], before.head_pooling_weights[task][head])
+
+
+def test_evidence_works_from_the_shipped_remote_code_alone(tmp_path, tokenizer):
+    from .test_remote_code import run_clean
+
+    model = make_model(window_length=32, window_stride=8, pool_per_head=True)
+    folder = tmp_path / "saved"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    text = "my child is 12 years old and he is calling from kisumu town " * 3
+    expected = model.predict(text, tokenizer, evidence=True)
+    (tmp_path / "expected.json").write_text(json.dumps(expected))
+    result = run_clean(tmp_path, f"""
+        import json
+        from transformers import AutoModel, AutoTokenizer
+        model = AutoModel.from_pretrained({str(folder)!r}, trust_remote_code=True).eval()
+        tokenizer = AutoTokenizer.from_pretrained({str(folder)!r}, trust_remote_code=True)
+        print("RESULT", json.dumps(model.predict({text!r}, tokenizer, evidence=True)))
+    """)
+    assert "RESULT " in result.stdout, result.stderr[-3000:]
+    got = json.loads(result.stdout.split("RESULT ", 1)[1])
+    assert rounded(got) == rounded(json.loads(json.dumps(expected)))  # another process: float sums may differ
+    assert len(all_evidence(got)) == 21 and all(spans for _, spans in all_evidence(got))
 
 
 # --------------------------------------------------------------------------- the faithfulness benchmark

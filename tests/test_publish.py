@@ -303,7 +303,9 @@ def test_card_metadata_and_model_index_match_the_training_run(clean_load, versio
     }  # one result per head
     assert results["all tasks"]["composite"] == pytest.approx(metrics["composite"], abs=1e-4)
     assert results["NER"]["entity-level micro F1"] == pytest.approx(metrics["ner_f1"], abs=1e-4)
-    assert results["case priority"]["critical recall"] == pytest.approx(metrics["cls_priority_critical_recall"], abs=1e-4)
+    # Calibrated on validation, the validation's critical recall is in-sample, and the card's model-index says so.
+    in_sample = "critical recall, in-sample (fitted on these records)"
+    assert results["case priority"][in_sample] == pytest.approx(metrics["cls_priority_critical_recall"], abs=1e-4)
     assert f'AutoModel.from_pretrained("{REPO}", revision="v1.1.0", trust_remote_code=True)' in text  # main's tag
 
 

@@ -17,7 +17,18 @@ After training, one pass over the validation windows fits, and stores in the mod
   `review_share` of the calls is flagged (case records and quality records each); the error rate inside and
   outside the flagged set is reported, so a case worker knows what the flag is worth.
 
-Only counts and scores are reported, never text.
+Those figures on validation are in-sample: the values were fitted to meet their targets there. The report's
+`held_out` part says what they are worth on calls they were not fitted on, per task (`"evaluated_on"`):
+
+- `"test"`: a test split kept out of training and fitting (`data/splits.py`, `test_fraction`), decided with the
+  stored values: critical recall and precision, false alarms per 100 calls, the flagged share and the error rate
+  inside and outside it, ECE before and after the temperatures;
+- `"validation (cross-fitted)"`, where the data was too small for a test split: the same figures from 5 folds
+  of validation, each decided by temperatures and thresholds fitted on the other folds.
+
+Every decision is made by the payload's own functions (`decide_cls`, `decide_qa`, `decode_transcript`'s
+`needs_review`), on a copy of the config holding the values being tried, so what is fitted and reported is what
+`predict` does. Only counts and scores are reported, never text.
 """
 
 from __future__ import annotations
@@ -352,7 +363,7 @@ def _cls_confidences(records: list[dict]) -> dict[str, tuple[list, list]]:
     """Per case head, over labelled records: the top probability of the weighted mean, and whether its class is
     the gold one."""
     pairs: dict[str, tuple[list, list]] = {}
-    for head in records[0]["mean"]:
+    for head in records[0]["mean"] if records else []:
         confidence, correct = pairs.setdefault(head, ([], []))
         for r in records:
             if r["gold"][head] != IGNORE:
@@ -482,11 +493,14 @@ def _held_out_case(val_rows: list[dict], test_rows: list[dict], fitted: Any, tar
     for fold in range(folds):
         inside = [row for row in val_rows if fold_of[row["example_id"]] != fold]
         outside = [row for row in val_rows if fold_of[row["example_id"]] == fold]
+        if not outside:  # few records, few critical ones: dealt round-robin, a fold can stay empty
+            continue
         fold_fitted, _ = fit(inside, [], fitted, target, share)
         records = _cls_records(outside, fold_fitted.temperatures.get("cls", {}))
         outcomes += _cls_outcomes(records, fold_fitted)
         _merge(after, _cls_confidences(records))
     ece = {"before": _ece_cls(_cls_records(val_rows, {})), "after": _ece(after)}
+    folds = len(set(fold_of.values()))  # the folds that held records
     return {"evaluated_on": "validation (cross-fitted)", "folds": folds, **_cls_summary(outcomes, critical_id),
             "ece": ece}  # fmt: skip
 

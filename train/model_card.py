@@ -125,7 +125,8 @@ def eval_results(
         add("text-classification", head, f"case {head}", "accuracy", f"{head} accuracy", f"cls_{head}_accuracy")
         add("text-classification", head, f"case {head}", "f1", f"{head} macro F1", f"cls_{head}_macro_f1")
     # After calibration the validation's critical recall is the one the threshold was fitted to reach: say so.
-    in_sample = f"critical recall, {IN_SAMPLE}" if calibration and calibration.get("critical") else "critical recall"
+    calibrated = bool((calibration or {}).get("critical")) or "calib_critical_threshold" in m
+    in_sample = f"critical recall, {IN_SAMPLE}" if calibrated else "critical recall"
     add("text-classification", "priority", "case priority", "recall", in_sample, "cls_priority_critical_recall")
     for head in config.qa_heads:
         add("text-classification", f"quality-{head}", f"quality {head}", "f1", f"{head} micro F1", f"qa_{head}_f1")

@@ -296,7 +296,7 @@ LIMITED = textwrap.dedent(
 )
 
 
-def test_a_model_save_past_the_file_size_limit_keeps_nothing_half_written(workspace, finished, tmp_path):
+def test_a_model_save_past_the_file_size_limit_keeps_nothing_half_written(workspace, finished, tmp_path, capsys):
     root, files = workspace
     weights = (finished / "model.safetensors").stat().st_size
     others = max(path.stat().st_size for path in finished.iterdir() if path.is_file() and path.suffix == ".json")
@@ -319,7 +319,12 @@ def test_a_model_save_past_the_file_size_limit_keeps_nothing_half_written(worksp
     assert "File too large" in last
     assert not (output / "model.safetensors").exists() and not list(output.glob(".staging-*"))
     with pytest.raises(MixedRunFolderError, match=rf"{RUN_MANIFEST}: missing"):
-        check_run_folder(output)
+        check_run_folder(output)  # what publish checks
+    assert train_main([*args, "--resume_phases", "true"]) == 2  # nor does finishing the run accept it
+    assert capsys.readouterr().err == (
+        f"helpline-fusion train: resume_phases: {output / RUN_MANIFEST}: missing; {output} holds no complete "
+        "training run (a run writes this file last)\n"
+    )
 
 
 def test_init_from_and_teachers_load_with_the_installed_classes_never_the_folders_code(workspace, finished, tmp_path):

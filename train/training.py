@@ -29,7 +29,14 @@ from .finetune import load_for_finetuning
 from .model_card import render_model_card
 from .publish import push_with_trainer
 from .refit import refit_pooled_heads
-from .run_folder import RUN_MANIFEST, RunFolderWriter, check_run_folder, new_run_id, output_dir_lock
+from .run_folder import (
+    RUN_MANIFEST,
+    MixedRunFolderError,
+    RunFolderWriter,
+    check_run_folder,
+    new_run_id,
+    output_dir_lock,
+)
 from .run_settings import (
     RUN_SETTINGS_NAME,
     differing_settings,
@@ -356,7 +363,10 @@ def _finish_phases(project, training_args, settings: dict) -> dict[str, Any]:
     """`--resume_phases true`: load the model this output folder saved after training and run the phases its
     manifest does not list as done, with the run's own settings (refused when they differ)."""
     output_dir = Path(training_args.output_dir)
-    manifest = check_run_folder(output_dir, allow_unfinished=True)
+    try:
+        manifest = check_run_folder(output_dir, allow_unfinished=True)
+    except MixedRunFolderError as error:
+        raise ValueError(f"resume_phases: {error}") from None
     if manifest["settings_digest"] != settings_digest(settings):
         recorded = read_run_settings(output_dir / RUN_SETTINGS_NAME)
         differing = differing_settings(recorded, settings)

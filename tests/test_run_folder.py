@@ -148,6 +148,10 @@ def test_a_mixed_folder_is_refused_naming_the_file(finished, tmp_path):
     with pytest.raises(MixedRunFolderError, match=r"model.safetensors: differs from the file run"):
         check_run_folder(folder)
     (folder / "model.safetensors").unlink()
+    (folder / "model.safetensors").symlink_to(finished / "model.safetensors")  # the same bytes, through a link
+    with pytest.raises(MixedRunFolderError, match=r"model.safetensors: a symbolic link, not the file run \w+ wrote"):
+        check_run_folder(folder)
+    (folder / "model.safetensors").unlink()
     with pytest.raises(MixedRunFolderError, match=rf"model.safetensors: listed in {RUN_MANIFEST} of run \w+ but missing"):
         check_run_folder(folder)
     (folder / RUN_MANIFEST).unlink()

@@ -165,6 +165,8 @@ def check_run_folder(folder: str | Path, *, allow_unfinished: bool = False) -> d
     run_id = manifest["run_id"]
     for name, expected in sorted(manifest["files"].items()):
         path = folder / name
+        if path.is_symlink():  # a run writes regular files; a link could point anywhere (a token file, say)
+            raise MixedRunFolderError(f"{path}: a symbolic link, not the file run {run_id} wrote")
         if not path.is_file():
             raise MixedRunFolderError(f"{path}: listed in {RUN_MANIFEST} of run {run_id} but missing")
         if file_sha256(path) != expected:

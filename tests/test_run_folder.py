@@ -193,6 +193,28 @@ def test_resume_refuses_a_checkpoint_of_other_settings_or_without_a_record(works
     assert not (elsewhere / "data_validation_report.json").exists()  # refused before anything was written
 
 
+def test_resume_latest_skips_a_newer_checkpoint_of_other_settings(finished, tmp_path, caplog):
+    """The audit's M3 case: a folder holding a previous run's later checkpoint; `--resume_from_checkpoint true`
+    resumes this run's own newest checkpoint and says which it skipped, never the other run's."""
+    from helpline_fusion.train.checkpoints import resolve_resume
+
+    folder = tmp_path / "shared"
+    for name in ("checkpoint-3", "checkpoint-6"):
+        shutil.copytree(finished / name, folder / name)
+    other = json.loads((folder / "checkpoint-6" / "run_settings.json").read_text())
+    other["training"]["learning_rate"] = 0.5  # checkpoint-6 now comes from a run of other settings
+    (folder / "checkpoint-6" / "run_settings.json").write_text(json.dumps(other))
+    expected = json.loads((finished / "run_settings.json").read_text())
+    with caplog.at_level("WARNING"):
+        assert resolve_resume("true", folder, expected=expected) == str(folder / "checkpoint-3")
+    assert f"skipping {folder / 'checkpoint-6'}: {folder / 'checkpoint-6' / 'run_settings.json'} records other " \
+        "settings than this run's: learning_rate: 0.5 there, 0.003 here" in caplog.text
+    assert resolve_resume("true", folder) == str(folder / "checkpoint-6")  # without a record to match: the newest
+    shutil.rmtree(folder / "checkpoint-3")
+    with pytest.raises(ValueError, match=rf"no complete checkpoint of this run's settings in {folder} to resume"):
+        resolve_resume("last", folder, expected=expected)
+
+
 HOLDER = textwrap.dedent(
     """
     import sys

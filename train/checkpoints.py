@@ -76,33 +76,42 @@ def checkpoint_problem(folder: str | Path) -> str | None:
     return None
 
 
-def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
-    """The newest complete `checkpoint-N` folder of `output_dir`; incomplete newer ones are skipped with a warning."""
+def last_complete_checkpoint(output_dir: str | Path, expected: dict | None = None) -> Path | None:
+    """The newest complete `checkpoint-N` folder of `output_dir` (with `expected`, a `run_settings` record: the
+    newest whose `run_settings.json` records those settings); newer ones that are not are skipped with a warning."""
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
         return None
     folders = [path for path in output_dir.iterdir() if _CHECKPOINT.match(path.name) and path.is_dir()]
     for folder in sorted(folders, key=lambda path: int(_CHECKPOINT.match(path.name).group(1)), reverse=True):
         problem = checkpoint_problem(folder)
+        if problem is None and expected is not None:
+            try:
+                check_resume_settings(folder, expected)
+            except ValueError as error:
+                problem = str(error).removeprefix("resume_from_checkpoint: ")
         if problem is None:
             return folder
         logger.warning("skipping %s: %s", folder, problem)
     return None
 
 
-def resolve_resume(value: str | bool | None, output_dir: str | Path) -> str | None:
+def resolve_resume(value: str | bool | None, output_dir: str | Path, expected: dict | None = None) -> str | None:
     """The checkpoint folder `trainer.train(resume_from_checkpoint=...)` gets for a `--resume_from_checkpoint`
     value: `None` (start fresh), `true`/`last`/`latest` (the newest complete checkpoint of `output_dir`), or a path.
+    With `expected` (this run's `run_settings` record), only a checkpoint that records the same settings
+    (`check_resume_settings`): `true` skips those of other runs, a named one of another run is refused.
 
     Raises:
-        ValueError: no complete checkpoint to resume from, or the named one is incomplete or missing.
+        ValueError: no complete checkpoint to resume from, or the named one is incomplete, missing or another run's.
     """
     if value is None or value is False or (isinstance(value, str) and value.strip().lower() in {"", "false", "none"}):
         return None
     if value is True or str(value).strip().lower() in RESUME_LATEST:
-        latest = last_complete_checkpoint(output_dir)
+        latest = last_complete_checkpoint(output_dir, expected)
         if latest is None:
-            raise ValueError(f"resume_from_checkpoint: no complete checkpoint in {output_dir} to resume from")
+            which = " of this run's settings" if expected is not None else ""
+            raise ValueError(f"resume_from_checkpoint: no complete checkpoint{which} in {output_dir} to resume from")
         logger.info("resuming from %s", latest)
         return str(latest)
     folder = Path(value)
@@ -113,6 +122,8 @@ def resolve_resume(value: str | bool | None, output_dir: str | Path) -> str | No
         latest = last_complete_checkpoint(folder.parent)
         hint = f"; the newest complete one is {latest}" if latest else ""
         raise ValueError(f"resume_from_checkpoint: {folder} is not a complete checkpoint ({problem}){hint}")
+    if expected is not None:
+        check_resume_settings(folder, expected)
     return str(folder)
 
 

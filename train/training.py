@@ -22,7 +22,7 @@ from ..data.tokenization import tokenize_task
 from ..data.validation import log_report
 from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from .calibration import calibrate, calibration_metrics
-from .checkpoints import check_resume_settings, resolve_resume
+from .checkpoints import resolve_resume
 from .curves import plot_training_curves
 from .distill import CACHE_DIR_NAME, check_distill_settings, parse_teachers, prepare_teachers, public_name
 from .finetune import load_for_finetuning
@@ -314,9 +314,8 @@ def hide_hub_token(training_args: TrainingArguments) -> None:
 
 def _train_and_finish(project, training_args, settings: dict, source: str) -> dict[str, Any]:
     output_dir = Path(training_args.output_dir)
-    resume = resolve_resume(training_args.resume_from_checkpoint, output_dir)  # before any work: never a half-written one
-    if resume:
-        check_resume_settings(resume, settings)  # and never another run's
+    # Before any work: never a half-written checkpoint, never one that other settings trained.
+    resume = resolve_resume(training_args.resume_from_checkpoint, output_dir, expected=settings)
     project.teachers = parse_teachers(project.teachers)  # bad distillation settings fail before any data work
     check_distill_settings(project.teachers, project.tasks, project.distill_alpha, project.distill_temperature)
     if project.refit_heads_epochs < 0:

@@ -247,3 +247,24 @@ def test_the_fit_uses_validation_only_and_cross_fitted_figures_stand_in_without_
     flat = calibration_metrics(without)
     assert flat["calib_heldout_case_critical_recall"] == case["critical"]["critical_recall"]
     assert not [key for key in calibration_metrics(without, held_out=False) if "heldout" in key]
+
+
+def test_the_default_test_split_of_the_public_case_data_is_useful(shared_data):
+    import dataclasses
+
+    from helpline_fusion.data.loaders import load_cases
+    from helpline_fusion.train.settings import ProjectArguments
+
+    defaults = {f.name: f.default for f in dataclasses.fields(ProjectArguments)}
+    cases, _ = load_cases(shared_data / "cases_helpline.json", config=AttentionFusionConfig(), labels_from_data=True)
+    parts = train_validation_split(cases, validation_size=defaults["validation_size"], seed=42,
+                                   test_size=defaults["test_fraction"])  # fmt: skip
+    alone = train_validation_split(cases, validation_size=defaults["validation_size"], seed=42)
+    assert list(parts["validation"]["text"]) == list(alone["validation"]["text"])
+    critical = {name: sum(p == "1" for p in part["priority"]) for name, part in parts.items()}
+    # 651 records: 65 validation (14 critical calls) as before; the test split gets about 100 calls and 20 or more
+    # critical ones; training keeps over 80% of the records it had without a test split (488 of 586).
+    assert len(parts["validation"]) == 65 and critical["validation"] == 14
+    assert len(parts["test"]) >= 90 and critical["test"] >= 20
+    assert len(parts["train"]) >= 0.8 * len(alone["train"])
+    assert not _normalised(parts["test"]["text"]) & (_normalised(parts["train"]["text"]) | _normalised(parts["validation"]["text"]))

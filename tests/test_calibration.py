@@ -211,6 +211,7 @@ def test_test_figures_are_what_predict_decides_on_the_test_records(calibrated):
     held = report["held_out"]
     test_cases, test_qa = parts["cls"]["test"], parts["qa"]["test"]
     assert held["case"]["evaluated_on"] == held["quality"]["evaluated_on"] == "test"
+    assert report["evaluated_on"] == {"case": "test", "quality": "test"}
     assert held["case"]["records"] == len(test_cases) and held["quality"]["records"] == len(test_qa)
     # Decided by `predict` itself, with the calibrated config, on the test transcripts.
     results = model.predict(list(test_cases["text"]), tokenizer)
@@ -242,6 +243,7 @@ def test_the_fit_uses_validation_only_and_cross_fitted_figures_stand_in_without_
         assert held["evaluated_on"] == "validation (cross-fitted)" and held["records"] == records
         # Case folds deal the critical calls round-robin, so there are no more folds than critical calls.
         assert held["folds"] == min(5, critical_calls if task == "case" else records) >= 2
+    assert without["evaluated_on"] == {"case": "validation (cross-fitted)", "quality": "validation (cross-fitted)"}
     case = without["held_out"]["case"]
     assert case["critical"]["critical_calls"] == with_test["critical"]["critical_calls"]
     flat = calibration_metrics(without)

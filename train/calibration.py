@@ -593,6 +593,7 @@ def calibrate(
     if qa_rows:
         held_out["quality"] = _held_out_quality(qa_rows, test_qa, fitted, critical_recall_target, review_share)
     report["held_out"] = held_out
+    report["evaluated_on"] = {task: part["evaluated_on"] for task, part in held_out.items()}  # which stands in
     config.temperatures = fitted.temperatures
     config.critical_threshold = fitted.critical_threshold
     config.review_thresholds = fitted.review_thresholds

@@ -287,7 +287,7 @@ def safety_summary(calibration: dict[str, Any] | None, metrics: dict[str, float]
             return None
         calibration = {
             "critical": {key.removeprefix("calib_"): m[key] for key in m
-                         if key.startswith("calib_") and "review" not in key and "ece" not in key},
+                         if key.startswith("calib_") and not any(part in key for part in ("review", "ece", "heldout"))},
             "review": {kind: {key.removeprefix(f"calib_review_{kind}_"): m[key] for key in m
                               if key.startswith(f"calib_review_{kind}_")} for kind in ("case", "quality")},
         }  # fmt: skip

@@ -1,5 +1,10 @@
 """The training job behind `train/run.py`: data -> validation report -> splits -> windows -> MultiTaskTrainer -> a
-Hub-ready output folder."""
+Hub-ready output folder.
+
+After `trainer.train()` the run goes through named phases (`PHASES`: train, refit, calibrate, evaluate, curves,
+card; `RunPhases`, one method each). The first saves the trained model at once; each phase then updates the
+folder (atomic writes, `train/run_folder.py`) and rewrites its `run_manifest.json`, so a phase that fails leaves a
+loadable model and `--resume_phases true` runs what is left without training again."""
 
 from __future__ import annotations
 

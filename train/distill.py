@@ -217,13 +217,16 @@ def add_teacher_outputs(
 ) -> tuple[Any, dict[str, Any]]:
     """`windows` (tokenised, one task) with the teacher's raw logits as columns, computed by one `datasets.map` pass
     in inference mode; with `cache_dir`, stored in (or read back from) an Arrow file keyed by the windows and the
-    teacher. Returns the dataset and `{"task", "windows", "seconds", "bytes", "cached", "file"}`."""
-    from datasets import Sequence, Value
+    teacher. The file holds the teacher's logits only, joined onto the fresh windows: no token ids of a transcript
+    and no label rest in the cache. Returns the dataset and `{"task", "windows", "seconds", "bytes", "cached",
+    "file"}`."""
+    from datasets import Features, Sequence, Value, concatenate_datasets
 
     columns = teacher_columns(task, teacher.config)
-    features = windows.features.copy()
-    for column in columns:
-        features[column] = Sequence(Sequence(Value("float32"))) if task == "ner" else Sequence(Value("float32"))
+    features = Features(
+        {column: Sequence(Sequence(Value("float32"))) if task == "ner" else Sequence(Value("float32"))
+         for column in columns}
+    )  # fmt: skip
     # The cache key: every column of the windows (labels included) and the teacher's config and weights (not a
     # pickle of the function, which datasets would otherwise hash, teacher included, at every call).
     key = hashlib.blake2b(f"{task}:{_windows_digest(windows)}:{_model_digest(teacher)}".encode(), digest_size=12)
@@ -257,16 +260,18 @@ def add_teacher_outputs(
         return {prefix + head: list(values.float().cpu().numpy()) for head, values in heads.items()}
 
     started = time.perf_counter()
-    result = windows.map(
+    logits = windows.map(
         compute,
         batched=True,
         batch_size=batch_size,
+        remove_columns=windows.column_names,
         features=features,
         cache_file_name=str(cache_file) if cache_file is not None else None,
         load_from_cache_file=True,
         new_fingerprint=key.hexdigest(),
         desc=f"teacher outputs ({task})",
     )
+    result = concatenate_datasets([windows, logits], axis=1)
     seconds = time.perf_counter() - started
     stats = {
         "task": task,

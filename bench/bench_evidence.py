@@ -26,6 +26,7 @@ the model folder (`synthetic_data/*/qa_heldout.json`, the training run's quality
 validation` (the default) keeps the records training validated on: the seeded, grouped split of the run
 (`run_settings.json`: its seed and `validation_size`, else 42 and 0.1); a `qa_heldout*` file is used whole, as
 training used it. Without data it says why and exits 0. CPU model, flags and threads are recorded in the JSON.
+The model runs with this checkout's code (`helpline_fusion`), whatever code the folder was saved with.
 """
 
 from __future__ import annotations
@@ -355,10 +356,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_evidence: skipped, {'; '.join(notes)}", file=sys.stderr)
         return 0
     import torch
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from helpline_fusion.modeling_attention_fusion import AttentionFusionModel
 
     torch.set_num_threads(args.threads)
-    model = AutoModel.from_pretrained(model_dir, trust_remote_code=True).eval()
+    # This checkout's model code, not the copy saved in the folder: a folder saved before evidence existed holds
+    # code that returns no per-head pooling weights.
+    model = AttentionFusionModel.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     try:
         records = load_records(files, model.config, args)

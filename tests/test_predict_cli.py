@@ -115,3 +115,32 @@ def test_every_shared_case_narrative_gets_one_complete_result(model_dir, shared_
     for row, case in zip(rows, cases):
         assert "error" not in row and set(row["case"]) == {"main_category", "sub_category", "intervention", "priority"}
         assert all(case["narrative"][e["start"] : e["end"]] == e["text"] for e in row["entities"])
+
+
+def test_evidence_is_off_by_default_and_one_flag_turns_it_on(model_dir, tmp_path, capsys):
+    text = "my name is amina and i am calling from kisumu about my child who is 12 years old"
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text(json.dumps({"id": "call-1", "text": text}) + "\n")
+    plain, with_evidence = tmp_path / "plain.jsonl", tmp_path / "evidence.jsonl"
+    assert main(["--model", str(model_dir), str(calls), "--output", str(plain)]) == 0
+    assert main(["--model", str(model_dir), str(calls), "--output", str(with_evidence), "--evidence",
+                 "--evidence-top-k", "2"]) == 0  # fmt: skip
+    row = json.loads(plain.read_text())
+    assert "evidence" not in json.dumps(row)
+    row = json.loads(with_evidence.read_text())
+    decisions = [*row["case"].values(), *(m for head in row["quality"].values() for m in head.values())]
+    assert decisions and all(1 <= len(d["evidence"]) <= 2 for d in decisions)
+    for span in (span for d in decisions for span in d["evidence"]):
+        assert span["text"] == text[span["start"] : span["end"]]
+
+
+@pytest.mark.parametrize("extra, why", [(["--evidence-top-k", "2"], "2 without --evidence"),
+                                        (["--evidence", "--evidence-top-k", "0"], "0")])  # fmt: skip
+def test_evidence_top_k_needs_evidence_and_a_positive_count(model_dir, tmp_path, capsys, extra, why):
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text(json.dumps({"id": "call-1", "text": "hello"}) + "\n")
+    assert main(["--model", str(model_dir), str(calls), "--output", str(tmp_path / "o.jsonl"), *extra]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"helpline-fusion predict: --evidence-top-k takes a number of spans of at least 1, with --evidence; got {why}"
+    )
+    assert not (tmp_path / "o.jsonl").exists()

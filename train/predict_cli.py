@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--window-stride", type=int, default=None, help="tokens shared by neighbouring windows")
     parser.add_argument("--top-k", type=int, default=3, help="alternatives listed per case head (default 3)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available)")
+    parser.add_argument(
+        "--evidence", action="store_true",
+        help="add each decision's evidence: the spans its attention pooling weighted most ({start, end, text, "
+        "weight}, offsets into the transcript); off by default, it nearly doubles each result",
+    )  # fmt: skip
+    parser.add_argument(
+        "--evidence-top-k", type=int, default=None,
+        help="evidence spans per decision, with --evidence (default: the model's evidence_top_k, 3)",
+    )  # fmt: skip
     parser.add_argument("--strict", action="store_true", help="stop at the first bad record (exit code 2)")
     parser.add_argument(
         "--max-chars", type=int, default=MAX_CHARS,
@@ -421,6 +430,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_chars < 1:
         print(f"helpline-fusion predict: --max-chars must be at least 1, got {args.max_chars}", file=sys.stderr)
         return 2
+    if args.evidence_top_k is not None and (not args.evidence or args.evidence_top_k < 1):
+        print(
+            "helpline-fusion predict: --evidence-top-k takes a number of spans of at least 1, with --evidence; got "
+            f"{args.evidence_top_k}" + ("" if args.evidence else " without --evidence"),
+            file=sys.stderr,
+        )
+        return 2
     try:
         check_paths(args.input, args.output)
         check_model_folder(args.model)
@@ -451,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         model, tokenizer = load_model(args.model, args.device, revision=args.revision)
         options = {"batch_size": args.batch_size, "bf16": args.bf16, "window_length": args.window_length,
                    "window_stride": args.window_stride, "top_k": args.top_k}  # fmt: skip
+        if args.evidence:
+            options.update(evidence=True, evidence_top_k=args.evidence_top_k)
         records = iter_records(args.input, max_chars=args.max_chars)
         counts = predict_stream(records, model, tokenizer, args.output, options, total=found["good"])
     except (ValueError, OutputError) as error:

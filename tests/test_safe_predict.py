@@ -289,3 +289,36 @@ def test_evaluate_passes_revision_to_the_loader(tmp_path, monkeypatch, capsys):
     assert evaluate_cli.main(["--model", "org/fusion", "--revision", "v1.2.0", "--ner-file", str(ner)]) == 2
     assert seen == [("org/fusion", "v1.2.0")]
     assert capsys.readouterr().err == "helpline-fusion evaluate: --model org/fusion: stopped here\n"
+
+
+def test_a_symlink_planted_at_the_partial_name_is_refused_and_its_target_kept(model_dir, tmp_path, capsys):
+    calls = write_calls(tmp_path / "calls.jsonl", CALLS[:2])
+    target = tmp_path / "precious.txt"
+    target.write_text("not to be truncated\n")
+    out = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.partial").symlink_to(target)
+    assert main(["--model", str(model_dir), str(calls), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]  # after the weight-loading progress bar
+    assert err == f"helpline-fusion predict: cannot write the results to {out} (Too many levels of symbolic links)"
+    assert target.read_text() == "not to be truncated\n" and not out.exists()
+
+
+def test_an_unfinished_training_folder_predicts_with_a_warning_naming_the_phases(model_dir, tmp_path, capsys):
+    folder = tmp_path / "unfinished"
+    shutil.copytree(model_dir, folder)
+    manifest = {"run_id": "r1", "settings_digest": "d", "phases_done": ["train"],
+                "phases_pending": ["refit", "calibrate"], "files": {}}  # fmt: skip
+    (folder / "run_manifest.json").write_text(json.dumps(manifest))
+    calls = write_calls(tmp_path / "calls.jsonl", CALLS[:2])
+    assert main(["--model", str(folder), str(calls), "--output", str(tmp_path / "out.jsonl")]) == 0
+    warning = next(line for line in capsys.readouterr().err.splitlines() if "warning" in line)
+    assert warning == (
+        f"helpline-fusion: warning: --model {folder} is an unfinished training run (phases not run: refit, "
+        "calibrate); its decisions may use uncalibrated thresholds. Finish it with the training command and "
+        "`--resume_phases true`"
+    )
+    assert len(read_rows(tmp_path / "out.jsonl")) == 2
+    # A finished run (no pending phase) and a folder without a manifest say nothing.
+    (folder / "run_manifest.json").write_text(json.dumps({**manifest, "phases_pending": []}))
+    assert main(["--model", str(folder), str(calls), "--output", str(tmp_path / "out2.jsonl")]) == 0
+    assert "warning" not in capsys.readouterr().err

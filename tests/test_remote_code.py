@@ -18,7 +18,7 @@ from .conftest import tiny_bert_config, tiny_distilbert_config
 
 REMOTE_FILES = {
     "configuration_attention_fusion.py", "modeling_attention_fusion.py", "inference_attention_fusion.py",
-    "pipeline_attention_fusion.py", "labels_attention_fusion.py",
+    "pipeline_attention_fusion.py", "labels_attention_fusion.py", "speakers_attention_fusion.py",
 }
 
 # Child processes run from another directory, with a clean PYTHONPATH, and a finder that makes this

@@ -40,6 +40,7 @@ def dataset_windows(dataset, special_margins: tuple[int, int]) -> list[Window]:
     """
     lead, trail = special_margins
     word_column = dataset["word_ids"] if "word_ids" in dataset.column_names else None
+    turn_column = dataset["turn_ids"] if "turn_ids" in dataset.column_names else None  # quality pooling over turns
     windows = []
     for index, (ids, example_id) in enumerate(zip(dataset["input_ids"], dataset["example_id"])):
         if word_column is not None:
@@ -48,7 +49,8 @@ def dataset_windows(dataset, special_margins: tuple[int, int]) -> list[Window]:
         else:
             content = list(range(lead, len(ids) - trail))
             word_ids = [None] * len(content)
-        windows.append(Window(int(example_id), list(ids), content, [(0, 0)] * len(content), word_ids))
+        turn_ids = list(turn_column[index]) if turn_column is not None else None
+        windows.append(Window(int(example_id), list(ids), content, [(0, 0)] * len(content), word_ids, turn_ids))
     return windows
 
 

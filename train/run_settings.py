@@ -49,7 +49,8 @@ IN_MODEL_CONFIG = {
     "tasks": "tasks", "pooling": "pooling", "classifier_dropout": "classifier_dropout",
     "window_length": "window_length", "window_stride": "window_stride", "ner_head": "ner_head",
     "ner_label_all_subwords": "ner_label_all_subwords", "pool_layer_norm": "pool_layer_norm",
-    "pool_layer_mix": "pool_layer_mix", "pool_per_head": "pool_per_head",
+    "pool_layer_mix": "pool_layer_mix", "pool_per_head": "pool_per_head", "qa_pooling": "qa_pooling",
+    "speaker_pattern": "speaker_pattern",
 }  # fmt: skip
 LOSS_WEIGHTS = {"loss_weight_ner": "ner", "loss_weight_cls": "cls", "loss_weight_qa": "qa"}
 

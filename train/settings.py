@@ -131,6 +131,18 @@ class ProjectArguments:
                   "one per task. Unset: the model config's default (false), or the setting of the model given by "
                   "init_from."},
     )
+    qa_pooling: str | None = field(
+        default=None,
+        metadata={"help": "What the quality heads pool over: tokens (the window's tokens, as the case heads) or turns "
+                  "(the counsellor's turns found by speaker labels: turn vectors, then per sub-metric attention and "
+                  "max over them; a transcript without labels is one turn). Unset: the model config's default "
+                  "(tokens), or the setting of the model given by init_from."},
+    )
+    speaker_pattern: str | None = field(
+        default=None,
+        metadata={"help": "Regex of a speaker label at a line start, with a named group (?P<speaker>...), for "
+                  "qa_pooling turns. Unset: Counsellor:, Caller:, Agent:, Client: and the like."},
+    )
     refit_heads_epochs: int = field(
         default=0,
         metadata={"help": "After training, fit the case and quality heads alone for this many epochs on the frozen "

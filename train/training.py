@@ -132,7 +132,8 @@ def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> Atte
         window_stride=project.window_stride,
         **label_kwargs,
     )
-    for name in ("ner_head", "ner_label_all_subwords", "pool_layer_norm", "pool_layer_mix", "pool_per_head"):  # unset: the config's default, or the parent model's
+    for name in ("ner_head", "ner_label_all_subwords", "pool_layer_norm", "pool_layer_mix", "pool_per_head",
+                 "qa_pooling", "speaker_pattern"):  # unset: the config's default, or the parent model's
         if getattr(project, name) is not None:
             model_kwargs[name] = getattr(project, name)
     if project.init_from:

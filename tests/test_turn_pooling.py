@@ -333,7 +333,7 @@ def test_token_pooling_on_the_same_toy_for_comparison(tmp_path):
     assert turns_trap >= tokens_trap, (turns, turns_trap, tokens, tokens_trap)
 
 
-def test_a_tiny_training_run_with_turns_trains_evaluates_and_predicts(tmp_path):
+def test_a_tiny_training_run_with_turns_trains_refits_evaluates_and_predicts(tmp_path):
     from transformers import AutoTokenizer, BertModel
 
     from helpline_fusion.train.settings import parse_settings
@@ -348,9 +348,12 @@ def test_a_tiny_training_run_with_turns_trains_evaluates_and_predicts(tmp_path):
         "--tasks", "qa", "--qa_pooling", "turns", "--max_steps", "3", "--eval_strategy", "no",
         "--save_strategy", "no", "--window_length", "128", "--window_stride", "32", "--per_device_train_batch_size",
         "4", "--report_to", "none", "--use_cpu", "true", "--dataloader_num_workers", "0", "--disable_tqdm", "true",
+        "--refit_heads_epochs", "1",
     ]  # fmt: skip
     train(*parse_settings(argv))
     assert json.loads((output / "config.json").read_text())["qa_pooling"] == "turns"
+    refit = json.loads((output / "refit_heads.json").read_text())  # the refit pools over the cached turns too
+    assert list(refit["windows"]) == ["qa"] and refit["windows"]["qa"] > 0 and len(refit["train_loss"]["qa"]) == 1
     results = json.loads((output / "eval_results.json").read_text())
     assert 0.0 <= results["qa_macro_f1"] <= 1.0 and "qa_closing_macro_f1" in results, sorted(results)
     model = AttentionFusionModel.from_pretrained(output).eval()

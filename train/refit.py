@@ -59,6 +59,7 @@ def cache_pooling_inputs(model, dataset, collator, batch_size: int, bf16: bool =
             cached.append({
                 "states": window_states.float().cpu(),
                 "labels": {head: value[row] for head, value in labels.items()},
+                **({"turn_ids": batch["turn_ids"][row][keep.cpu()]} if "turn_ids" in batch else {}),  # qa_pooling turns
             })  # fmt: skip
     return cached
 
@@ -76,6 +77,11 @@ def _collate(windows: list[dict[str, Any]], mixing: bool, device) -> tuple[Any, 
     states, mask = states.to(device), mask.to(device)
     pooled_input = tuple(states.unbind(dim=1)) if mixing else states
     labels = {head: torch.stack([w["labels"][head] for w in windows]).to(device) for head in windows[0]["labels"]}
+    if "turn_ids" in windows[0]:  # quality heads pooling over counsellor turns: -1 on padding, as the collator pads
+        turn_ids = torch.full((len(windows), longest), -1, dtype=torch.long)
+        for row, (window, length) in enumerate(zip(windows, lengths)):
+            turn_ids[row, :length] = window["turn_ids"]
+        labels["turn_ids"] = turn_ids.to(device)
     return pooled_input, mask, labels
 
 
@@ -147,7 +153,8 @@ def refit_pooled_heads(
                 for index in torch.randperm(len(batches), generator=generator).tolist():
                     task, rows = batches[index]
                     pooled_input, mask, labels = _collate([cache[task][row] for row in rows], mixing, device)
-                    logits, _ = heads[task](pooled_input, mask)
+                    turns = {"turn_ids": labels.pop("turn_ids")} if "turn_ids" in labels else {}
+                    logits, _ = heads[task](pooled_input, mask, **turns)
                     if task == "cls":
                         loss = cls_loss(logits, labels, model.config.case_class_weights)
                     else:

@@ -396,3 +396,75 @@ def test_a_run_into_a_reused_folder_never_leaves_the_previous_runs_files_beside_
         assert not (output / name).exists(), name  # the previous run's, removed with the new model's first manifest
     for name in RUN_JSON - {"eval_results.json", "calibration.json", "refit_heads.json"}:
         assert json.loads((output / name).read_text())["run_id"] == manifest["run_id"], name
+
+
+def test_a_tracking_server_lost_while_training_costs_the_mlflow_record_not_the_model(
+    workspace, tmp_path, capsys, caplog, monkeypatch
+):
+    """MLflow calls inside `trainer.train()` (every log, the end of the run) that fail are one warning; the trained
+    model is saved and the later phases run. An outage in a later phase is that phase's failure, and
+    `--resume_phases true --report_to none` finishes the run without MLflow."""
+    from transformers.integrations import MLflowCallback
+
+    root, files = workspace
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_FLATTEN_PARAMS"):
+        monkeypatch.setenv(name, "placeholder")  # recorded, so that what the run exports is undone afterwards
+        monkeypatch.delenv(name)
+    calls = []
+
+    def gone(self, *args, **kwargs):
+        calls.append(1)
+        raise ConnectionError("tracking server went away")
+
+    output = tmp_path / "lost_while_training"
+    args = run_args(root, files, output, "--report_to", "mlflow", "--save_strategy", "no", "--logging_steps", "1")
+    with pytest.MonkeyPatch.context() as patch, caplog.at_level("WARNING"):
+        patch.setattr(MLflowCallback, "on_log", gone)
+        assert train_main(args) == 0
+    warnings = [r.getMessage() for r in caplog.records if "MLflow logging failed" in r.getMessage()]
+    assert warnings == [
+        "MLflow logging failed (ConnectionError: tracking server went away); training goes on without it, and the "
+        "trained model is still saved"
+    ]
+    assert len(calls) == 1  # after the first failure the callback stops calling the server
+    assert check_run_folder(output)["phases_done"] == list(training.PHASES)
+
+    # The server gone after training: the evaluate phase fails with the command; without MLflow it finishes.
+    output = tmp_path / "lost_after_training"
+    args = run_args(root, files, output, "--report_to", "mlflow", "--save_strategy", "no")
+
+    import mlflow
+
+    start_run = mlflow.start_run
+
+    def no_server(*args, **kwargs):  # up while training; gone when the phases reopen the run
+        if kwargs.get("run_id"):
+            raise ConnectionError("tracking server went away")
+        return start_run(*args, **kwargs)
+
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mlflow, "start_run", no_server)
+        assert train_main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("helpline-fusion train: phase 'evaluate' failed (ConnectionError: tracking server went away)")
+    assert train_main([*args, "--resume_phases", "true", "--report_to", "none"]) == 0
+    assert check_run_folder(output)["phases_done"] == list(training.PHASES)
+
+
+def test_a_run_that_fails_while_training_leaves_a_previous_run_in_the_folder_whole(
+    workspace, finished, tmp_path, capsys
+):
+    root, files = workspace
+    output = copy_top_level(finished, tmp_path / "reused_then_failed")
+    old = check_run_folder(output)
+    args = run_args(root, files, output, "--save_strategy", "no")
+
+    def exploding(self, *args, **kwargs):
+        raise RuntimeError("killed while training")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training.MultiTaskTrainer, "train", exploding)
+        with pytest.raises(RuntimeError, match="killed while training"):
+            train_main(args)
+    assert check_run_folder(output) == old  # every file of the earlier run as it was, the report included

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from transformers import AutoConfig, AutoTokenizer, EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
+from transformers.integrations import MLflowCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..data.collator import MultiTaskCollator
@@ -137,7 +138,7 @@ def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> Atte
         if getattr(project, name) is not None:
             model_kwargs[name] = getattr(project, name)
     if project.init_from:
-        model = load_for_finetuning(project.init_from, **model_kwargs)
+        model = load_for_finetuning(project.init_from, revision=project.init_from_revision, **model_kwargs)
     else:
         encoder_kwargs = {}
         if project.encoder_attention_dropout is not None:
@@ -354,7 +355,7 @@ def _train_and_finish(project, training_args, settings: dict, source: str) -> di
                 batch_size=training_args.per_device_eval_batch_size, cache_dir=output_dir / CACHE_DIR_NAME,
                 device=training_args.device,
             )  # fmt: skip
-        folder.write_json(TEACHER_OUTPUTS_NAME, {"teachers": teacher_stats})
+        data["teacher_outputs"] = {"teachers": teacher_stats}  # written with the trained model (save_trained)
     run_info = RunInfoCallback(data["report"].to_dict(), project)
     trainer = build_trainer(project, training_args, model, tokenizer, collator, tokenized, run_info, folder, settings)
     folder.plan(planned_phases(project, tokenized))
@@ -399,8 +400,6 @@ def _finish_phases(project, training_args, settings: dict) -> dict[str, Any]:
     trainer = build_trainer(project, training_args, model, tokenizer, collator, tokenized, run_info, folder, settings)
     trainer.state.global_step, trainer.state.epoch = state.get("global_step", 0), state.get("epoch")
     trainer.state.log_history = state.get("log_history", [])
-    from transformers.integrations import MLflowCallback
-
     # Its setup would log the (now calibrated) config as params again, which MLflow refuses for an existing run;
     # the evaluate phase logs its metrics into the reopened run itself.
     trainer.remove_callback(MLflowCallback)
@@ -413,11 +412,12 @@ def _finish_phases(project, training_args, settings: dict) -> dict[str, Any]:
 def prepare_job_data(project, training_args, tokenizer, base_config, folder, write_report: bool = True) -> dict:
     with training_args.main_process_first(desc="loading and tokenising data"):
         splits, report, label_kwargs, eval_data = prepare_data(project, training_args, tokenizer, base_config)
-    if write_report:
-        folder.write_json(REPORT_NAME, report.to_dict())
-        if folder.active:
-            log_report(report)
-    return {"splits": splits, "report": report, "label_kwargs": label_kwargs, "eval_data": eval_data}
+    if write_report and folder.active:
+        log_report(report)
+    # The report is written into the folder with the trained model (`RunPhases.save_trained`), not before training:
+    # a run that fails or is killed while training leaves a previous run in the same folder whole.
+    return {"splits": splits, "report": report, "label_kwargs": label_kwargs, "eval_data": eval_data,
+            "write_report": write_report}  # fmt: skip
 
 
 def tokenize_splits(project, training_args, splits, tokenizer, config) -> dict[str, dict[str, Any]]:
@@ -464,7 +464,7 @@ def build_trainer(project, training_args, model, tokenizer, collator, tokenized,
     callbacks: list[TrainerCallback] = [run_info, UmaskCallback(), RunSettingsCallback(settings, folder.run_id)]
     if project.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=project.early_stopping_patience))
-    return MultiTaskTrainer(
+    trainer = MultiTaskTrainer(
         model=model,
         args=training_args,
         train_datasets=tokenized["train"],
@@ -478,6 +478,51 @@ def build_trainer(project, training_args, model, tokenizer, collator, tokenized,
         distill_alpha=project.distill_alpha,
         distill_temperature=project.distill_temperature,
     )
+    callbacks = trainer.callback_handler.callbacks
+    for index, callback in enumerate(callbacks):
+        if type(callback) is MLflowCallback:  # in its place: RunInfoCallback reads the run it opens at train begin
+            callbacks[index] = TolerantMLflowCallback()
+    return trainer
+
+
+class TolerantMLflowCallback(MLflowCallback):
+    """The Trainer's MLflow callback, except that a tracking server that stops answering while the model trains
+    costs the run's MLflow record, not the training: the first failure is one warning and the callback logs
+    nothing more (each call would otherwise retry for minutes); the model is saved when training ends, and the
+    phases after it reopen the MLflow run (a failure there names the phase and how to finish it)."""
+
+    failed = False
+
+    def _tolerant(self, name: str, *args, **kwargs):
+        if self.failed:
+            return None
+        try:
+            return getattr(super(), name)(*args, **kwargs)
+        except Exception as error:  # MLflow raises its own errors and the HTTP client's
+            self.failed = True
+            logger.warning(
+                "MLflow logging failed (%s: %s); training goes on without it, and the trained model is still saved",
+                type(error).__name__, str(error).splitlines()[0] if str(error) else "",
+            )  # fmt: skip
+            return None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        return self._tolerant("on_train_begin", args, state, control, **kwargs)
+
+    def on_log(self, args, state, control, logs, model=None, **kwargs):
+        return self._tolerant("on_log", args, state, control, logs, model=model, **kwargs)
+
+    def on_save(self, args, state, control, **kwargs):
+        return self._tolerant("on_save", args, state, control, **kwargs)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.failed and self._initialized:  # close the run locally, so that the phases can reopen it by id
+            try:
+                self._ml_flow.end_run()
+            except Exception:  # the server still gone: the later phases say so, naming themselves
+                pass
+            return None
+        return self._tolerant("on_train_end", args, state, control, **kwargs)
 
 
 def planned_phases(project, tokenized) -> list[str]:
@@ -569,7 +614,7 @@ class RunPhases:
         self.settings, self.data, self.tokenized = settings, data, tokenized
         self.mlflow_run_id = mlflow_run_id
         # Whether the Trainer's MLflow callback logs the final evaluation (not when the run was resumed in phases).
-        self.callback_logs_mlflow = any(type(c).__name__ == "MLflowCallback" for c in trainer.callback_handler.callbacks)
+        self.callback_logs_mlflow = any(isinstance(c, MLflowCallback) for c in trainer.callback_handler.callbacks)
         self.output_dir = Path(training_args.output_dir)
         self.metrics: dict[str, Any] = {}
         self.refit_report: dict | None = None
@@ -632,6 +677,10 @@ class RunPhases:
         the run's settings and its log history."""
         self.save_model()
         self.folder.write_json("label_maps.json", self.model.config.label_maps())
+        if self.data.get("write_report"):
+            self.folder.write_json(REPORT_NAME, self.data["report"].to_dict())
+        if self.data.get("teacher_outputs"):
+            self.folder.write_json(TEACHER_OUTPUTS_NAME, self.data["teacher_outputs"])
         if self.folder.active:
             write_run_settings(self.output_dir, self.settings, self.folder.run_id)
             self.folder.written.add(RUN_SETTINGS_NAME)
@@ -715,10 +764,18 @@ class RunPhases:
     @contextmanager
     def mlflow_run(self):
         """The run's MLflow run, reopened on the main process (None when the run reports to no MLflow)."""
-        if not self.mlflow_run_id or not self.trainer.is_world_process_zero():
+        if (
+            not self.mlflow_run_id
+            or "mlflow" not in (self.args.report_to or [])  # e.g. `--resume_phases true --report_to none`
+            or not self.trainer.is_world_process_zero()
+        ):
             yield None
             return
         import mlflow
 
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == self.mlflow_run_id:  # still open (training could not close it)
+            yield mlflow
+            return
         with mlflow.start_run(run_id=self.mlflow_run_id):
             yield mlflow

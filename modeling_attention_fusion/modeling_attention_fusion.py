@@ -236,11 +236,13 @@ def turn_vectors(
     # Tokens of no turn go to a spare slot per window (index `turns`), dropped after the sum.
     slot = torch.where(inside, turn_ids, torch.full_like(turn_ids, turns))
     flat = (slot + torch.arange(batch, device=hidden.device)[:, None] * (turns + 1)).reshape(-1)
-    sums = hidden.new_zeros(batch * (turns + 1), size).index_add_(0, flat, hidden.reshape(-1, size))
-    counts = torch.zeros(batch * (turns + 1), dtype=hidden.dtype, device=hidden.device)
-    counts = counts.index_add_(0, flat, inside.reshape(-1).to(hidden.dtype)).view(batch, turns + 1)[:, :turns]
+    # Sums and counts in float32: under bf16 autocast a long turn's count (> 256 tokens) would not be exact.
+    sums = torch.zeros(batch * (turns + 1), size, dtype=torch.float32, device=hidden.device)
+    sums = sums.index_add_(0, flat, hidden.reshape(-1, size).float())
+    counts = torch.zeros(batch * (turns + 1), dtype=torch.float32, device=hidden.device)
+    counts = counts.index_add_(0, flat, inside.reshape(-1).float()).view(batch, turns + 1)[:, :turns]
     vectors = sums.view(batch, turns + 1, size)[:, :turns] / counts.clamp(min=1.0)[..., None]
-    return vectors, counts > 0, counts
+    return vectors.to(hidden.dtype), counts > 0, counts
 
 
 class TurnPooledMultiHead(nn.Module):
@@ -316,7 +318,7 @@ class TurnPooledMultiHead(nn.Module):
                 + layer.bias.to(vectors.dtype)
             )
         # The turn weights spread over each turn's tokens: (batch, queries, seq_len).
-        per_token = weights / counts.clamp(min=1.0)[:, None, :].float()
+        per_token = weights / counts.clamp(min=1.0)[:, None, :]
         token_weights = per_token.gather(2, turn_ids.clamp(min=0)[:, None, :].expand(-1, per_token.shape[1], -1))
         token_weights = token_weights * (turn_ids >= 0)[:, None, :]
         if not head_weights:

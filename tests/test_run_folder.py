@@ -468,3 +468,21 @@ def test_a_run_that_fails_while_training_leaves_a_previous_run_in_the_folder_who
         with pytest.raises(RuntimeError, match="killed while training"):
             train_main(args)
     assert check_run_folder(output) == old  # every file of the earlier run as it was, the report included
+
+
+def test_a_checkpoint_trained_on_other_data_is_not_resumed(workspace, finished):
+    """A run is its settings and its data: after an annotation is fixed, the same settings do not resume a
+    checkpoint trained on the old file (the record holds each local data file's sha256)."""
+    from helpline_fusion.train.checkpoints import check_resume_settings
+    from helpline_fusion.train.run_folder import file_sha256
+
+    _, files = workspace
+    record = json.loads((finished / "checkpoint-6" / "run_settings.json").read_text())
+    assert record["data"] == {name: file_sha256(files[key]) for name, key in (
+        ("ner_file", "ner_file"), ("cases_file", "cases_file"), ("qa_file", "qa_file"),
+        ("qa_eval_file", "qa_heldout_file"))}  # fmt: skip
+    expected = {key: value for key, value in record.items() if key not in ("run_id", "settings_digest")}
+    check_resume_settings(finished / "checkpoint-6", expected)  # the same data: resumable
+    fixed = {**expected, "data": {**expected["data"], "cases_file": "0" * 64}}
+    with pytest.raises(ValueError, match=r"cases_file \(sha256 of the file\): '[0-9a-f]{12}' there, '000000000000' here"):
+        check_resume_settings(finished / "checkpoint-6", fixed)

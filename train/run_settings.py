@@ -66,7 +66,25 @@ def run_settings(project: Any, training_args: Any) -> dict[str, Any]:
         "format": FORMAT_VERSION,
         "project": dataclasses.asdict(project),
         "training": training_args.to_dict(),  # tokens masked by transformers (`<HUB_TOKEN>`)
+        "data": data_digests(project),
     }, default=str))  # fmt: skip
+
+
+DATA_SETTINGS = ("ner_file", "cases_file", "qa_file", "qa_eval_file")
+
+
+def data_digests(project: Any) -> dict[str, str]:
+    """sha256 of each local data file the settings name (`DATA_SETTINGS`): a run is its settings and its data, so
+    a checkpoint or a saved folder trained before an annotation was fixed is not taken for this run's. Hub dataset
+    ids and generated synthetic data (its generator version, seed and size are settings) are not hashed."""
+    from .run_folder import file_sha256
+
+    digests = {}
+    for name in DATA_SETTINGS:
+        value = getattr(project, name, None)
+        if isinstance(value, str) and Path(value).is_file():
+            digests[name] = file_sha256(value)
+    return digests
 
 
 def settings_digest(record: dict[str, Any]) -> str:
@@ -75,7 +93,7 @@ def settings_digest(record: dict[str, Any]) -> str:
     were given the same settings."""
     kept = {
         part: {key: value for key, value in record.get(part, {}).items() if key not in ignored}
-        for part, ignored in (("project", IGNORED_PROJECT), ("training", IGNORED_TRAINING))
+        for part, ignored in (("project", IGNORED_PROJECT), ("training", IGNORED_TRAINING), ("data", frozenset()))
     }
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -200,11 +218,16 @@ def differing_settings(recorded: dict[str, Any], expected: dict[str, Any]) -> li
     expected = expected_as_trained(expected, recorded)
     ignored_training = IGNORED_TRAINING | (SET_BY_TRAINING if recorded.get("format", 0) < 1 else frozenset())
     differing = []
-    for part, ignored in (("project", IGNORED_PROJECT), ("training", ignored_training)):
-        mine, theirs = recorded.get(part, {}), expected[part]
+    for part, ignored in (("project", IGNORED_PROJECT), ("training", ignored_training), ("data", frozenset())):
+        if part == "data" and part not in recorded:
+            continue  # an older record, from before data was hashed
+        mine, theirs = recorded.get(part, {}), expected.get(part, {})
         for key in sorted(set(mine) & set(theirs) - ignored):
             if mine[key] != theirs[key]:
-                differing.append((key, mine[key], theirs[key]))
+                if part == "data":  # the start of each digest is enough to tell them apart
+                    differing.append((f"{key} (sha256 of the file)", mine[key][:12], theirs[key][:12]))
+                else:
+                    differing.append((key, mine[key], theirs[key]))
         if recorded.get("format", 0) >= 1:  # a full record: a setting only one side has differs too
             for key in sorted((set(mine) ^ set(theirs)) - ignored):
                 differing.append((key, mine.get(key, "<absent>"), theirs.get(key, "<absent>")))

@@ -58,8 +58,7 @@ class ProjectArguments:
     )
     init_from_revision: str | None = field(
         default=None,
-        metadata={"help": "Revision (tag, branch or commit) of the Hub model given by init_from; pin one for a "
-                  "reproducible run. It loads with the installed helpline-fusion classes, never the repo's code."},
+        metadata={"help": "Revision (tag, branch or commit) of init_from's Hub repo; its code never runs."},
     )
     tasks: list[str] = field(default_factory=lambda: ["ner", "cls", "qa"], metadata={"help": "Tasks to train."})
     ner_file: str | None = field(default=None, metadata={"help": "NER JSONL file (or Hub dataset id)."})
@@ -133,10 +132,8 @@ class ProjectArguments:
     )
     qa_pooling: str | None = field(
         default=None,
-        metadata={"help": "What the quality heads pool over: tokens (the window's tokens, as the case heads) or turns "
-                  "(the counsellor's turns found by speaker labels: turn vectors, then per sub-metric attention and "
-                  "max over them; a transcript without labels is one turn). Unset: the model config's default "
-                  "(tokens), or the setting of the model given by init_from."},
+        metadata={"help": "What the quality heads pool over: tokens (as the case heads) or turns (the counsellor's "
+                  "turns found by speaker labels). Unset: the model config's default (tokens)."},
     )
     speaker_pattern: str | None = field(
         default=None,
@@ -167,10 +164,8 @@ class ProjectArguments:
     )
     test_fraction: float = field(
         default=0.15,
-        metadata={"help": "With calibrate: share of the case and quality records (grouped like validation) kept out "
-                  "of training as a test split, on which calibration reports what its fitted values are worth; "
-                  "under 30 groups (tiny data) no test split is made and cross-fitted validation figures stand in. "
-                  "0: no test split. The validation split does not change."},
+        metadata={"help": "With calibrate: share of the case and quality records kept out as a test split that "
+                  "calibration reports on (none under 30 groups: cross-fitted validation stands in)."},
     )
     loss_weight_ner: float = field(default=1.0)
     loss_weight_cls: float = field(default=1.0)
@@ -209,10 +204,8 @@ class ProjectArguments:
     )
     resume_phases: bool = field(
         default=False,
-        metadata={"help": "Finish a run whose later phases failed (refit, calibrate, evaluate, curves, card) without "
-                  "training again: give the same settings plus --resume_phases true. The model saved in output_dir "
-                  "right after training is loaded (refused when its run_settings.json records other settings), and "
-                  "the phases its run_manifest.json does not list as done are run."},
+        metadata={"help": "Finish a run whose phases after training failed, without training again: the same "
+                  "settings plus --resume_phases true (refused when run_settings.json records others)."},
     )
 
 

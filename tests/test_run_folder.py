@@ -486,3 +486,20 @@ def test_a_checkpoint_trained_on_other_data_is_not_resumed(workspace, finished):
     fixed = {**expected, "data": {**expected["data"], "cases_file": "0" * 64}}
     with pytest.raises(ValueError, match=r"cases_file \(sha256 of the file\): '[0-9a-f]{12}' there, '000000000000' here"):
         check_resume_settings(finished / "checkpoint-6", fixed)
+
+
+@pytest.mark.parametrize("error, said", [
+    (OSError(28, "No space left on device"), "cannot write to {out}: [Errno 28] No space left on device"),
+    (ConnectionError(111, "Connection refused"), "ConnectionError: [Errno 111] Connection refused"),
+])  # fmt: skip
+def test_an_os_error_is_one_line_that_says_writing_only_when_it_was(workspace, tmp_path, capsys, error, said):
+    root, files = workspace
+    output = tmp_path / "out"
+
+    def failing(*args, **kwargs):
+        raise error
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "train", failing)
+        assert train_main(run_args(root, files, output)) == 2
+    assert capsys.readouterr().err == f"helpline-fusion train: {said.format(out=output)}\n"

@@ -14,6 +14,7 @@ training again: the same command plus `--resume_phases true`.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -217,14 +218,20 @@ def main(argv: list[str] | None = None) -> int:
         if training_args.process_index == 0:
             print(f"helpline-fusion train: {error}", file=sys.stderr)
         return 2
-    except OSError as error:  # a full disk or a file-size limit while training wrote a checkpoint
+    except OSError as error:  # a full disk or a file-size limit while training wrote a checkpoint; or the network
         if training_args.process_index == 0:
-            print(f"helpline-fusion train: cannot write to {training_args.output_dir}: {error}", file=sys.stderr)
+            writing = error.errno in WRITE_ERRNOS
+            where = f"cannot write to {training_args.output_dir}: " if writing else f"{type(error).__name__}: "
+            print(f"helpline-fusion train: {where}{error}", file=sys.stderr)
         return 2
     if training_args.process_index == 0:
         logger.info("final metrics: %s", json.dumps(result["metrics"], sort_keys=True))
         logger.info("model saved to %s", result["output_dir"])
     return 0
+
+
+# OSErrors that mean the output could not be written (as opposed to, say, a connection error, also an OSError).
+WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 if __name__ == "__main__":

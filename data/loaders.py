@@ -330,6 +330,7 @@ def load_ner(
     split: str = "train",
     name: str | None = None,
     reject_malformed: bool = False,
+    realign_spans: bool = False,
 ) -> tuple[Dataset, FileReport]:
     """Load NER records (JSON lines of `{"text", "entities"}`), repairing spans by the rules of `validation.py`.
 
@@ -340,6 +341,8 @@ def load_ner(
         split: the split to read from a `DatasetDict` or Hub dataset.
         name: how the report and messages name the source (default: the path as given).
         reject_malformed: count a malformed JSON line as a rejected record instead of refusing the file.
+        realign_spans: realign the drifted spans of a record that would be rejected as `spans_misaligned`
+            (`realign.py`; off by default). Each realigned record is listed in `report.realigned`.
 
     Example:
         >>> dataset, report = load_ner("../shared/data/ner_helpline.jsonl")  # doctest: +SKIP
@@ -351,10 +354,19 @@ def load_ner(
     def convert(record: Any, where: str, index: int) -> tuple[dict[str, Any], list[str], list[str]]:
         record_id, given = _record_id(record, "id", index)
         label = f"{where} (id {record_id})" if given else where
-        clean, repairs = repair_ner_record(record, label, entity_types)
-        return {"id": record_id, **clean}, repairs, []
+        moved: dict[str, Any] = {}
+        clean, repairs = repair_ner_record(record, label, entity_types, realign_spans=realign_spans, realigned=moved)
+        row = {"id": record_id, **clean}
+        if not moved:
+            return row, repairs, []
+        _check_encodable(row, label)  # before listing it: a record rejected after this point was not realigned
+        realigned.append({"id": record_id, "where": where, **moved})
+        return row, repairs, ["span_realign_unproven"] * moved["unproven"]
 
-    return _load("ner", source, split, name, NER_FEATURES, convert, reject_malformed=reject_malformed)
+    realigned: list[dict[str, Any]] = []
+    dataset, report = _load("ner", source, split, name, NER_FEATURES, convert, reject_malformed=reject_malformed)
+    report.realigned = realigned
+    return dataset, report
 
 
 # --------------------------------------------------------------------------- #
@@ -558,8 +570,9 @@ def load_all(
     config: Any | None = None,
     labels_from_data: bool = False,
     split: str = "train",
+    realign_spans: bool = False,
 ) -> tuple[dict[str, Dataset], ValidationReport]:
-    """Load every given source; returns `({task: dataset}, ValidationReport)`.
+    """Load every given source; returns `({task: dataset}, ValidationReport)` (`realign_spans`: see `load_ner`).
 
     Example:
         >>> datasets_, report = load_all(ner="ner.jsonl", cases="cases.json")  # doctest: +SKIP
@@ -570,7 +583,10 @@ def load_all(
     for task, source in (("ner", ner), ("cls", cases), ("qa", qa)):
         if source is None:
             continue
-        dataset, file_report = LOADERS[task](source, config=config, labels_from_data=labels_from_data, split=split)
+        extra = {"realign_spans": True} if task == "ner" and realign_spans else {}
+        dataset, file_report = LOADERS[task](
+            source, config=config, labels_from_data=labels_from_data, split=split, **extra
+        )
         loaded[task] = dataset
         report.add(file_report)
     return loaded, report

@@ -30,6 +30,12 @@ NER spans (`[start, end)` character offsets):
   (a shift would be a guess). In the public NER file this is 606 of 1,665 records, nearly all from line 1,041
   on; there AGE spans hold a digit in 5% of cases against 99.9% in the other records. One stray span that cuts
   a word (a name written inside a longer token) is kept as it is.
+- `span_realigned` (only with `realign_spans`, off by default): a record the rule above would reject first has
+  its drifted spans moved where the record itself proves they belong (`realign.py`: the one shift that lands a
+  span on the text of a correctly placed span of its label, or the one shift shared by every drifted span), one
+  repair per span moved; the rule above then judges the result, so a record still cutting words is rejected.
+  The report lists each realigned record by id with span index, shift and rule (`realigned`), and flags the
+  drifted spans neither rule proved (`span_realign_unproven`, left where they were).
 - A label outside the schema is a `ValueError` naming the record (or accepted when the label maps are built
   from the data).
 
@@ -157,6 +163,9 @@ class FileReport:
     flags: Counter = field(default_factory=Counter)
     malformed_lines: list[str] = field(default_factory=list)
     """One message per malformed JSON line (`"ner.jsonl line 7: malformed JSON (...)"`), never its content."""
+    realigned: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per realigned NER record: `{"id", "where", "spans": [{"span", "shift", "rule"}], "unproven"}`
+    (span index in the record's `entities`, never the span's text)."""
 
     def add(self, repairs: Iterable[str] = (), rejection: str | None = None) -> str:
         """Count one record read: rejected when `rejection` is given, repaired when `repairs` is not empty."""
@@ -196,6 +205,8 @@ class FileReport:
             out["flags"] = dict(sorted(self.flags.items()))
         if self.malformed_lines:
             out["malformed_lines"] = list(self.malformed_lines)
+        if self.realigned:
+            out["realigned"] = [dict(item) for item in self.realigned]
         return out
 
     @classmethod
@@ -210,6 +221,7 @@ class FileReport:
             reasons=Counter(data.get("reasons", {})),
             flags=Counter(data.get("flags", {})),
             malformed_lines=list(data.get("malformed_lines", [])),
+            realigned=list(data.get("realigned", [])),
         )
 
 
@@ -269,6 +281,13 @@ def format_report(report: ValidationReport | FileReport) -> str:
             for reason, count in sorted(item.reasons.items())
         ]
         lines += [f"  {name + ' (flag)':<34} {count:>6}" for name, count in sorted(item.flags.items())]
+        if item.realigned:
+            rules = Counter(span["rule"] for entry in item.realigned for span in entry["spans"])
+            lines.append(
+                f"  realigned records: {len(item.realigned)} (spans moved by rule: "
+                + ", ".join(f"{rule} {count}" for rule, count in sorted(rules.items()))
+                + "; each by id, span index and shift in the JSON report)"
+            )
     return "\n".join(lines)
 
 
@@ -354,13 +373,25 @@ def resolve_overlaps(spans: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
     return kept, len(spans) - len(kept)
 
 
-def repair_ner_record(record: Any, where: str, entity_types: set[str] | None) -> tuple[dict[str, Any], list[str]]:
+def repair_ner_record(
+    record: Any,
+    where: str,
+    entity_types: set[str] | None,
+    realign_spans: bool = False,
+    realigned: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
     """Check and repair one NER record; returns `({"text", "entities"}, repairs)`.
 
     Args:
         record: the parsed JSON record.
         where: how errors name the record (`"ner.jsonl line 12"`); never the text.
         entity_types: the allowed labels; `None` accepts any label (label maps built from the data).
+        realign_spans: before rejecting a record as `spans_misaligned`, realign its drifted spans by the rules of
+            `realign.py` (a repair `span_realigned` per span moved); the record is rejected still when the
+            result cuts words as often.
+        realigned: when given and the record is realigned (and not rejected), it is filled with `spans` (one
+            `{"span", "shift", "rule"}` per span moved, by index in `entities`) and `unproven` (spans of the drift
+            neither rule proved, left where they were).
 
     Raises:
         RecordRejected: the record is unusable (no text, entities not a list...).
@@ -375,7 +406,7 @@ def repair_ner_record(record: Any, where: str, entity_types: set[str] | None) ->
             "entities_not_a_list", f"{where}: 'entities' should be a list, found {type(raw_entities).__name__}"
         )
     repairs: list[str] = []
-    spans: list[dict[str, Any]] = []
+    valid: list[tuple[int, int, int, str]] = []  # (index in `entities`, start, end, label) of spans inside the text
     for number, span in enumerate(raw_entities):
         if not (
             isinstance(span, dict)
@@ -401,21 +432,47 @@ def repair_ner_record(record: Any, where: str, entity_types: set[str] | None) ->
         if start >= end or not text[start:end].strip():
             repairs.append("span_empty")
             continue
-        trimmed_start = start + (len(text[start:end]) - len(text[start:end].lstrip()))
-        trimmed_end = end - (len(text[start:end]) - len(text[start:end].rstrip()))
-        if (trimmed_start, trimmed_end) != (start, end):
-            repairs.append("span_whitespace_trimmed")
-        spans.append({"start": trimmed_start, "end": trimmed_end, "label": label})
+        valid.append((number, start, end, label))
+    spans, trimmed = _trim_spans(text, valid)
     cutting = sum(cuts_a_word(text, span["start"], span["end"]) for span in spans)
-    if cutting >= MISALIGNED_MIN_SPANS and cutting >= MISALIGNED_SHARE * len(spans):
+    misaligned = cutting >= MISALIGNED_MIN_SPANS and cutting >= MISALIGNED_SHARE * len(spans)
+    moved: dict[str, Any] = {}
+    if misaligned and realign_spans:
+        from .realign import realign
+
+        result = realign(text, [(start, end, label) for _, start, end, label in valid], [v[0] for v in valid])
+        if result.repairs:
+            offsets = iter(result.offsets)
+            valid = [(number, *next(offsets), label) for number, _, _, label in valid]
+            spans, trimmed = _trim_spans(text, valid)
+            cutting = sum(cuts_a_word(text, span["start"], span["end"]) for span in spans)
+            misaligned = cutting >= MISALIGNED_MIN_SPANS and cutting >= MISALIGNED_SHARE * len(spans)
+            moved = {"spans": [repair.to_dict() for repair in result.repairs], "unproven": result.unproven}
+    if misaligned:
         raise RecordRejected(
             "spans_misaligned",
             f"{where}: {cutting} of {len(spans)} entity spans start or end inside a word; the offsets do not fit "
             "this text (computed on another version of it?), so the record's labels cannot be used",
         )
+    repairs += ["span_whitespace_trimmed"] * trimmed
+    repairs += ["span_realigned"] * len(moved.get("spans", ()))
+    if realigned is not None:
+        realigned.update(moved)
     spans, dropped = resolve_overlaps(spans)
     repairs += ["span_overlap_dropped"] * dropped
     return {"text": text, "entities": spans}, repairs
+
+
+def _trim_spans(text: str, valid: list[tuple[int, int, int, str]]) -> tuple[list[dict[str, Any]], int]:
+    """The spans with leading/trailing whitespace cut off, and how many were trimmed."""
+    spans: list[dict[str, Any]] = []
+    trimmed = 0
+    for _, start, end, label in valid:
+        piece = text[start:end]
+        new_start, new_end = start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
+        trimmed += (new_start, new_end) != (start, end)
+        spans.append({"start": new_start, "end": new_end, "label": label})
+    return spans, trimmed
 
 
 MISALIGNED_MIN_SPANS = 2

@@ -115,6 +115,25 @@ def test_ner_records_whose_offsets_cut_words_are_rejected_as_misaligned(tmp_path
     assert not any(SECRET in message for message in messages)
 
 
+def test_ner_realign_spans_repairs_one_shift_shared_by_every_span(tmp_path, caplog):
+    # The record of offsets shifted by 3 above: with realign_spans (off by default) one shift, and only one, puts all
+    # three spans back on word boundaries (data/realign.py, tests/test_realign.py); the other records are unchanged.
+    text = f"Hello, this is {SECRET} from Kisumu. I am 12 years old."
+    name, place, age = text.index(SECRET), text.index("Kisumu"), text.index("12")
+    aligned = [span(name, name + len(SECRET)), span(place, place + 6, "LOCATION"), span(age, age + 2, "AGE")]
+    shifted = [{**entity, "start": entity["start"] + 3, "end": entity["end"] + 3} for entity in aligned]
+    records = [{"text": text, "entities": aligned}, {"id": "call-9", "text": text, "entities": shifted}]
+    path = write_jsonl(tmp_path / "ner.jsonl", records)
+    with caplog.at_level(logging.DEBUG, logger="helpline_fusion.data"):
+        dataset, report = load_task("ner", path, realign_spans=True)
+    assert dataset["entities"][1] == dataset["entities"][0] == aligned
+    assert report.reasons == {"span_realigned": 3} and (report.kept, report.repaired) == (1, 1) and balanced(report)
+    assert report.realigned == [{"id": "call-9", "where": f"{path} line 2", "unproven": 0, "spans": [
+        {"span": i, "shift": -3, "rule": "shared_shift"} for i in range(3)]}]  # fmt: skip
+    assert not any(SECRET in record.getMessage() for record in caplog.records)
+    assert SECRET not in json.dumps(report.to_dict())
+
+
 def test_ner_malformed_json_line_names_file_and_line(tmp_path):
     path = tmp_path / "ner.jsonl"
     path.write_text(

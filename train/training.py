@@ -237,7 +237,7 @@ def prepare_data(project: ProjectArguments, training_args: TrainingArguments, to
     sources = resolve_sources(project, output_dir)
     loaded, report = load_all(
         ner=sources.get("ner"), cases=sources.get("cls"), qa=sources.get("qa"),
-        config=base_config, labels_from_data=project.labels_from_data,
+        config=base_config, labels_from_data=project.labels_from_data, realign_spans=project.realign_spans,
     )
     qa_eval = None
     if "qa" in loaded and project.qa_eval_file:

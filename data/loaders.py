@@ -361,7 +361,7 @@ def load_ner(
             return row, repairs, []
         _check_encodable(row, label)  # before listing it: a record rejected after this point was not realigned
         realigned.append({"id": record_id, "where": where, **moved})
-        return row, repairs, ["span_realign_unproven"] * moved["unproven"]
+        return row, repairs, []
 
     realigned: list[dict[str, Any]] = []
     dataset, report = _load("ner", source, split, name, NER_FEATURES, convert, reject_malformed=reject_malformed)

@@ -12,9 +12,10 @@ it labelled earlier, and runs past its end). Two rules repair such a span, and n
   boundaries under one and the same shift, and no other shift within `MAX_SHIFT` does that for all of them (at
   least `MIN_SHARED_SPANS` spans; no span of the drift proven elsewhere by `same_text`).
 
-Anything ambiguous is left as it was: two shifts fit, the shifted text is not on word boundaries, or the shifts
-of the drifted spans disagree. The caller (`validation.repair_ner_record`) then applies the misalignment rule to
-the result as it would without realignment, so a record that still cuts words stays rejected.
+Anything ambiguous is left as it was and counted as unproven: two shifts fit, the shifted text is not on word
+boundaries, or the shifts of the drifted spans disagree. The caller (`validation.repair_ner_record`) realigns a
+record only when no drifted span is unproven (a record whose offsets belong to another text often has one span
+that happens to land on a name and four that land nowhere), then applies the misalignment rule to the result.
 
 Only a record the misalignment rule rejects is ever realigned, so with realignment on every record kept today is
 kept unchanged. Each repair is described by span index, shift and rule (`Realignment`), never by its text.
@@ -66,11 +67,12 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
 
 @dataclass
 class RealignResult:
-    """What `realign` did: the new `(start, end)` of every span (in the order given), the repairs, and how many
-    spans of the drift neither rule proved (left where they were)."""
+    """What `realign` did: the new `(start, end)` of every span (in the order given), the repairs, how many spans
+    drifted (from the first that cuts a word on) and how many of those neither rule proved (left where they were)."""
 
     offsets: list[tuple[int, int]]
     repairs: list[Realignment]
+    drifted: int
     unproven: int
 
 
@@ -99,7 +101,7 @@ def realign(
         None,
     )
     if drift_at is None:
-        return RealignResult(offsets, [], 0)
+        return RealignResult(offsets, [], 0, 0)
     anchors: dict[str, set[str]] = {}
     for i in order[:drift_at]:
         start, end = _trimmed(text, spans[i][0], spans[i][1])
@@ -144,7 +146,7 @@ def realign(
             offsets[i] = (start + shift, end + shift)
             repairs.append(Realignment(indices[i], shift, rule))
     repairs.sort(key=lambda r: r.span)
-    return RealignResult(offsets, repairs, unproven)
+    return RealignResult(offsets, repairs, len(drifted), unproven)
 
 
 __all__ = ["MAX_SHIFT", "MIN_SHARED_SPANS", "RealignResult", "Realignment", "on_word_boundaries", "realign"]

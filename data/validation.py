@@ -33,9 +33,10 @@ NER spans (`[start, end)` character offsets):
 - `span_realigned` (only with `realign_spans`, off by default): a record the rule above would reject first has
   its drifted spans moved where the record itself proves they belong (`realign.py`: the one shift that lands a
   span on the text of a correctly placed span of its label, or the one shift shared by every drifted span), one
-  repair per span moved; the rule above then judges the result, so a record still cutting words is rejected.
-  The report lists each realigned record by id with span index, shift and rule (`realigned`), and flags the
-  drifted spans neither rule proved (`span_realign_unproven`, left where they were).
+  repair per span moved. Only when every drifted span is proven: one span the rules cannot place and the record
+  is rejected as above (moving some spans of a record whose offsets belong to another text would let the rest of
+  its wrong labels in); the rule above then judges the result. The report lists each realigned record by id with
+  span index, shift and rule (`realigned`), never span text.
 - A label outside the schema is a `ValueError` naming the record (or accepted when the label maps are built
   from the data).
 
@@ -164,8 +165,8 @@ class FileReport:
     malformed_lines: list[str] = field(default_factory=list)
     """One message per malformed JSON line (`"ner.jsonl line 7: malformed JSON (...)"`), never its content."""
     realigned: list[dict[str, Any]] = field(default_factory=list)
-    """One entry per realigned NER record: `{"id", "where", "spans": [{"span", "shift", "rule"}], "unproven"}`
-    (span index in the record's `entities`, never the span's text)."""
+    """One entry per realigned NER record: `{"id", "where", "spans": [{"span", "shift", "rule"}]}` (span index in
+    the record's `entities`, never the span's text)."""
 
     def add(self, repairs: Iterable[str] = (), rejection: str | None = None) -> str:
         """Count one record read: rejected when `rejection` is given, repaired when `repairs` is not empty."""
@@ -387,11 +388,11 @@ def repair_ner_record(
         where: how errors name the record (`"ner.jsonl line 12"`); never the text.
         entity_types: the allowed labels; `None` accepts any label (label maps built from the data).
         realign_spans: before rejecting a record as `spans_misaligned`, realign its drifted spans by the rules of
-            `realign.py` (a repair `span_realigned` per span moved); the record is rejected still when the
-            result cuts words as often.
-        realigned: when given and the record is realigned (and not rejected), it is filled with `spans` (one
-            `{"span", "shift", "rule"}` per span moved, by index in `entities`) and `unproven` (spans of the drift
-            neither rule proved, left where they were).
+            `realign.py` (a repair `span_realigned` per span moved). The record is realigned only when every
+            drifted span is proven (moved by a rule, or found in place by its text); otherwise, or when the result
+            still cuts words as often, it is rejected as without realignment.
+        realigned: when given and the record is realigned (and not rejected), `realigned["spans"]` is set to one
+            `{"span", "shift", "rule"}` per span moved (by index in `entities`).
 
     Raises:
         RecordRejected: the record is unusable (no text, entities not a list...).
@@ -436,28 +437,31 @@ def repair_ner_record(
     spans, trimmed = _trim_spans(text, valid)
     cutting = sum(cuts_a_word(text, span["start"], span["end"]) for span in spans)
     misaligned = cutting >= MISALIGNED_MIN_SPANS and cutting >= MISALIGNED_SHARE * len(spans)
-    moved: dict[str, Any] = {}
+    moved: list[dict[str, Any]] = []
+    refused = ""
     if misaligned and realign_spans:
         from .realign import realign
 
         result = realign(text, [(start, end, label) for _, start, end, label in valid], [v[0] for v in valid])
-        if result.repairs:
+        if result.unproven:  # one drifted span left unproven and the record's offsets are not known to be right
+            refused = f"; realignment proved {result.drifted - result.unproven} of its {result.drifted} drifted spans"
+        elif result.repairs:
             offsets = iter(result.offsets)
             valid = [(number, *next(offsets), label) for number, _, _, label in valid]
             spans, trimmed = _trim_spans(text, valid)
             cutting = sum(cuts_a_word(text, span["start"], span["end"]) for span in spans)
             misaligned = cutting >= MISALIGNED_MIN_SPANS and cutting >= MISALIGNED_SHARE * len(spans)
-            moved = {"spans": [repair.to_dict() for repair in result.repairs], "unproven": result.unproven}
+            moved = [repair.to_dict() for repair in result.repairs]
     if misaligned:
         raise RecordRejected(
             "spans_misaligned",
             f"{where}: {cutting} of {len(spans)} entity spans start or end inside a word; the offsets do not fit "
-            "this text (computed on another version of it?), so the record's labels cannot be used",
+            f"this text (computed on another version of it?), so the record's labels cannot be used{refused}",
         )
     repairs += ["span_whitespace_trimmed"] * trimmed
-    repairs += ["span_realigned"] * len(moved.get("spans", ()))
-    if realigned is not None:
-        realigned.update(moved)
+    repairs += ["span_realigned"] * len(moved)
+    if realigned is not None and moved:
+        realigned["spans"] = moved
     spans, dropped = resolve_overlaps(spans)
     repairs += ["span_overlap_dropped"] * dropped
     return {"text": text, "entities": spans}, repairs

@@ -128,7 +128,7 @@ def test_ner_realign_spans_repairs_one_shift_shared_by_every_span(tmp_path, capl
         dataset, report = load_task("ner", path, realign_spans=True)
     assert dataset["entities"][1] == dataset["entities"][0] == aligned
     assert report.reasons == {"span_realigned": 3} and (report.kept, report.repaired) == (1, 1) and balanced(report)
-    assert report.realigned == [{"id": "call-9", "where": f"{path} line 2", "unproven": 0, "spans": [
+    assert report.realigned == [{"id": "call-9", "where": f"{path} line 2", "spans": [
         {"span": i, "shift": -3, "rule": "shared_shift"} for i in range(3)]}]  # fmt: skip
     assert not any(SECRET in record.getMessage() for record in caplog.records)
     assert SECRET not in json.dumps(report.to_dict())

@@ -307,3 +307,16 @@ def test_predict_on_an_empty_file_says_so(tmp_path, content):
     result = run_cli("predict", "--model", "org/helpline-fusion", str(empty), "--output", "out.jsonl", cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, f"helpline-fusion predict: no records in {empty}\n")
     assert (tmp_path / "out.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize("given", [["[qa]"], ["ner", "ner"], ["nre", "qa"]])
+def test_a_task_list_that_names_no_known_task_once_is_one_line(given, tmp_path, capsys):
+    from helpline_fusion.train.run import main as train_main
+
+    code = train_main(["--tasks", *given, "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "helpline-fusion train: tasks: expected one or more of ner, cls, qa, each once (on the command line: "
+        f"--tasks ner qa), got {given}\n"
+    )
+    assert not (tmp_path / "out").exists()

@@ -294,7 +294,24 @@ def parse_settings(argv: list[str]) -> tuple[ProjectArguments, TrainingArguments
     # Checkpoint selection and early stopping follow the one number across all tasks unless told otherwise.
     parser.set_defaults(**{"metric_for_best_model": "composite", **defaults})
     project, training = parser.parse_args_into_dataclasses(args=argv)
+    check_tasks(project.tasks)
     return project, training
+
+
+TASK_IDS = ("ner", "cls", "qa")
+
+
+def check_tasks(tasks: Any) -> None:
+    """`tasks` names known tasks, at least one, each once: a one-line `ValueError` otherwise (on the command line a
+    list is given as `--tasks ner qa`; a YAML list `[ner, qa]` written on the command line arrives as one word)."""
+    if isinstance(tasks, str):
+        tasks = [tasks]
+    unknown = [task for task in tasks if task not in TASK_IDS]
+    if unknown or not tasks or len(set(tasks)) != len(tasks):
+        raise ValueError(
+            f"tasks: expected one or more of {', '.join(TASK_IDS)}, each once (on the command line: --tasks ner qa), "
+            f"got {list(tasks)}"
+        )
 
 
 # Experimental settings, off by default: `--help-all` lists them, the short `--help` does not.

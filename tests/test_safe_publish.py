@@ -52,7 +52,7 @@ RUN_ID = "0123456789abcdef0123456789abcdef"
 PHASES = ["train", "refit", "calibrate", "evaluate", "curves", "card"]
 CODE_FILES = {
     "configuration_attention_fusion.py", "modeling_attention_fusion.py", "inference_attention_fusion.py",
-    "pipeline_attention_fusion.py", "labels_attention_fusion.py",
+    "pipeline_attention_fusion.py", "labels_attention_fusion.py", "speakers_attention_fusion.py",
 }  # fmt: skip
 MODEL_FILES = {
     "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "label_maps.json",

@@ -264,12 +264,11 @@ def load_model(
 def warn_if_unfinished(name_or_path: str, setting: str = "--model") -> list[str]:
     """A local folder whose training stopped after the model was saved (a phase failed: calibration, say) still
     loads, but its thresholds may be the uncalibrated defaults: say so on stderr, with the phases not run."""
-    from .run_folder import RUN_MANIFEST
+    from .run_folder import MixedRunFolderError, read_manifest
 
-    manifest = Path(name_or_path) / RUN_MANIFEST
     try:
-        pending = list(json.loads(manifest.read_text(encoding="utf-8")).get("phases_pending") or [])
-    except (OSError, ValueError, AttributeError):
+        pending = list(read_manifest(name_or_path).get("phases_pending") or [])
+    except MixedRunFolderError:
         return []  # no manifest (a Hub id, an older folder): nothing to say
     if pending:
         print(

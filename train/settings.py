@@ -298,18 +298,17 @@ def parse_settings(argv: list[str]) -> tuple[ProjectArguments, TrainingArguments
     return project, training
 
 
-TASK_IDS = ("ner", "cls", "qa")
-
-
 def check_tasks(tasks: Any) -> None:
     """`tasks` names known tasks, at least one, each once: a one-line `ValueError` otherwise (on the command line a
     list is given as `--tasks ner qa`; a YAML list `[ner, qa]` written on the command line arrives as one word)."""
+    from ..modeling_attention_fusion.labels_attention_fusion import TASKS  # after parsing: torch is loaded by then
+
     if isinstance(tasks, str):
         tasks = [tasks]
-    unknown = [task for task in tasks if task not in TASK_IDS]
+    unknown = [task for task in tasks if task not in TASKS]
     if unknown or not tasks or len(set(tasks)) != len(tasks):
         raise ValueError(
-            f"tasks: expected one or more of {', '.join(TASK_IDS)}, each once (on the command line: --tasks ner qa), "
+            f"tasks: expected one or more of {', '.join(TASKS)}, each once (on the command line: --tasks ner qa), "
             f"got {list(tasks)}"
         )
 

@@ -76,20 +76,27 @@ def add_records(path: Path, records: list[dict]) -> None:
         path.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8")) + records), encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def lifecycle(tmp_path_factory):
-    """Run every command once; return (root, {command: (returncode, stdout, stderr)}, hub repo files)."""
-    root = tmp_path_factory.mktemp("canary")
-    inputs = root / "inputs"  # the user's own files: the only place besides predict's output the canary belongs
+def plant_canaries(inputs: Path, size: int):
+    """A tiny encoder and tokenizer in `inputs/encoder`, the generated data with the canary records added, and a
+    copy of the NER file with a malformed canary line: `(files, malformed NER file, tokenizer)`."""
     torch.manual_seed(0)
     AutoModel.from_config(tiny_bert_config()).save_pretrained(inputs / "encoder")
-    build_tiny_tokenizer(inputs / "encoder")
-    files = generate(inputs / "data", seed=9, n_ner=40, n_cases=40, n_qa=40, n_qa_heldout=10)
+    tokenizer = build_tiny_tokenizer(inputs / "encoder")
+    files = generate(inputs / "data", seed=9, n_ner=size, n_cases=size, n_qa=size, n_qa_heldout=size // 4)
     add_records(files["ner_file"], ner_canary_records())
     add_records(files["cases_file"], case_canary_records())
     add_records(files["qa_file"], qa_canary_records())
     malformed = inputs / "ner_with_malformed_line.jsonl"
     malformed.write_text(files["ner_file"].read_text() + '{"text": "' + CANARY + ' unterminated\n', encoding="utf-8")
+    return files, malformed, tokenizer
+
+
+@pytest.fixture(scope="module")
+def lifecycle(tmp_path_factory):
+    """Run every command once; return (root, {command: (returncode, stdout, stderr)}, hub repo files)."""
+    root = tmp_path_factory.mktemp("canary")
+    inputs = root / "inputs"  # the user's own files: the only place besides predict's output the canary belongs
+    files, malformed, _ = plant_canaries(inputs, size=40)
     bad_label = inputs / "ner_bad_label.jsonl"
     bad_label.write_text(
         files["ner_file"].read_text()

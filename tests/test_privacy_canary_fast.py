@@ -20,14 +20,10 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-from transformers import AutoModel
 
-from helpline_fusion.data.synthetic import generate
 from tests.hub_server import hub_client_env, running_hub_server
 
-from .conftest import build_tiny_tokenizer, tiny_bert_config
-from .test_privacy_canary import CANARY, add_records, case_canary_records, ner_canary_records, qa_canary_records
+from .test_privacy_canary import CANARY, plant_canaries
 
 
 def canary_token_ids(tokenizer) -> list[int]:
@@ -62,15 +58,7 @@ def leaks(data: bytes, patterns) -> list[str]:
 def short_life(tmp_path_factory):
     root = tmp_path_factory.mktemp("canary_fast")
     inputs = root / "inputs"  # the user's own files: the only place besides predict's output the canary belongs
-    torch.manual_seed(0)
-    AutoModel.from_config(tiny_bert_config()).save_pretrained(inputs / "encoder")
-    tokenizer = build_tiny_tokenizer(inputs / "encoder")
-    files = generate(inputs / "data", seed=9, n_ner=24, n_cases=24, n_qa=24, n_qa_heldout=6)
-    add_records(files["ner_file"], ner_canary_records())
-    add_records(files["cases_file"], case_canary_records())
-    add_records(files["qa_file"], qa_canary_records())
-    malformed = inputs / "ner_with_malformed_line.jsonl"
-    malformed.write_text(files["ner_file"].read_text() + '{"text": "' + CANARY + ' unterminated\n', encoding="utf-8")
+    files, malformed, tokenizer = plant_canaries(inputs, size=24)
     calls = inputs / "calls.jsonl"
     calls.write_text(
         json.dumps({"id": "call-1", "text": f"my name is {CANARY} and my child is 12 years old"}) + "\n"

@@ -41,9 +41,10 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from datasets import Dataset
 
-from ..modeling_attention_fusion.inference_attention_fusion import window_settings
+from ..modeling_attention_fusion.inference_attention_fusion import bio_entities, window_settings
 from ..modeling_attention_fusion.speakers_attention_fusion import find_turns, quality_speakers, window_turn_ids
 from .labels import CLS_PREFIX, QA_PREFIX, LabelMaps
 from .validation import MASKED, resolve_overlaps
@@ -282,34 +283,28 @@ def bio_to_char_spans(
 ) -> list[tuple[str, int, int]]:
     """Entity spans `(label, start, end)` in characters read back from one window's BIO label ids.
 
-    Sub-words labelled -100 extend the entity of their word; an `I-X` without a preceding `X` starts a span.
+    Sub-words labelled -100 extend the entity of their word; the words' tags are grouped by the BIO rule `predict`
+    decodes with (`inference_attention_fusion.bio_entities`): an `I-X` without a preceding `X` starts a span.
 
     Example:
         >>> bio_to_char_spans([-100, 1, -100, 2, 0, -100], [(0, 0), (0, 3), (3, 5), (6, 9), (10, 12), (0, 0)],
         ...                   ["O", "B-NAME", "I-NAME"])
         [('NAME', 0, 9)]
     """
-    spans: list[tuple[str, int, int]] = []
-    current: list[Any] | None = None
-    for label, (start, end) in zip(labels, offsets):
-        if label == MASKED:
-            if current is not None and end > start:
-                current[2] = max(current[2], end)
-            continue
-        tag = id2label[int(label)]
-        if tag.startswith("B-") or (tag.startswith("I-") and (current is None or current[0] != tag[2:])):
-            if current is not None:
-                spans.append(tuple(current))
-            current = [tag[2:], start, end]
-        elif tag.startswith("I-"):
-            current[2] = end
-        else:
-            if current is not None:
-                spans.append(tuple(current))
-            current = None
-    if current is not None:
-        spans.append(tuple(current))
-    return spans
+    tags = [id2label.get(i, "O") for i in range(max(id2label, default=-1) + 1)] if isinstance(id2label, dict) else id2label
+    labels = np.asarray(labels, dtype=np.int64)
+    bounds = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    labelled = np.flatnonzero(labels != MASKED)
+    if labelled.size == 0:
+        return []
+    word_of = np.cumsum(labels != MASKED) - 1  # the labelled token each token follows (-1 before the first)
+    widens = (bounds[:, 1] > bounds[:, 0]) & (word_of >= 0)
+    ends = bounds[labelled, 1].copy()
+    np.maximum.at(ends, word_of[widens], bounds[widens, 1])  # a masked sub-word widens its word
+    return [
+        (label, int(bounds[labelled[first], 0]), int(ends[last]))
+        for label, first, last in bio_entities(labels[labelled], tags)
+    ]
 
 
 # --------------------------------------------------------------------------- #

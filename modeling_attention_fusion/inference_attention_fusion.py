@@ -51,6 +51,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
@@ -297,25 +298,61 @@ def _align(known: list[tuple[int, int]], search_from: int, offsets: list[tuple[i
     return len(known)
 
 
-def merge_window_tokens(
-    windows: Sequence[Window], predictions: Sequence[WindowPrediction]
-) -> list[tuple[tuple[int, int], int | None, torch.Tensor]]:
-    """One entry per transcript token: `(char offsets, word id, tag probabilities)`; a token's probabilities are
-    those of the window where it is most central ([`pick_most_central`])."""
+@dataclass
+class MergedTokens:
+    """A transcript's tokens laid back onto one sequence (numpy arrays of one length, one entry per token):
+    character `starts` / `ends`, `word_ids` (-1 for none), the chosen window's best tag id (`tags`) and its
+    probability (`scores`, float32)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    word_ids: np.ndarray
+    tags: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @classmethod
+    def from_tokens(cls, tokens: Sequence[tuple[tuple[int, int], int | None, Any]]) -> MergedTokens:
+        """From `(char offsets, word id, tag probabilities)` per token (the earlier list form)."""
+        if not tokens:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(empty, empty, empty, empty, np.zeros(0, dtype=np.float32))
+        probs = np.stack([np.asarray(p, dtype=np.float32) for _, _, p in tokens])
+        offsets = np.asarray([o for o, _, _ in tokens], dtype=np.int64).reshape(-1, 2)
+        words = np.asarray([-1 if w is None else w for _, w, _ in tokens], dtype=np.int64)
+        return cls(offsets[:, 0], offsets[:, 1], words, probs.argmax(-1), probs.max(-1))
+
+
+def merge_window_tokens(windows: Sequence[Window], predictions: Sequence[WindowPrediction]) -> MergedTokens:
+    """The transcript's tokens with, for each, the best tag and its probability from the window where the token is
+    most central (the rule of [`pick_most_central`], over whole windows at once: ties go to the earlier window)."""
     offsets: list[tuple[int, int]] = []
     word_ids: list[int | None] = []
-    candidates: list[tuple[int, int, int, torch.Tensor]] = []
+    placed = []  # (first transcript token, tag ids, tag probabilities) per window
     start = 0
     for window, prediction in zip(windows, predictions):
         start = _align(offsets, start, window.offsets)
-        n = len(window.offsets)
-        for position in range(n):
-            if start + position == len(offsets):
-                offsets.append(window.offsets[position])
-                word_ids.append(window.word_ids[position])
-            candidates.append((start + position, position, n, prediction.ner[position]))
-    chosen = pick_most_central(candidates)
-    return [(offset, word, chosen[index]) for index, (offset, word) in enumerate(zip(offsets, word_ids))]
+        offsets.extend(window.offsets[len(offsets) - start :])
+        word_ids.extend(window.word_ids[len(word_ids) - start :])
+        probs = prediction.ner.numpy() if isinstance(prediction.ner, torch.Tensor) else np.asarray(prediction.ner)
+        placed.append((start, probs.argmax(-1), probs.max(-1)))
+    n = len(offsets)
+    tags, scores = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.float32)
+    best = np.full(n, -1, dtype=np.int64)
+    for first, window_tags, window_scores in placed:
+        length = len(window_tags)
+        positions = np.arange(length)
+        centrality = np.minimum(positions, length - 1 - positions)
+        span = slice(first, first + length)
+        better = centrality > best[span]
+        best[span][better] = centrality[better]
+        tags[span][better] = window_tags[better]
+        scores[span][better] = window_scores[better]
+    bounds = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    words = np.fromiter((-1 if w is None else w for w in word_ids), dtype=np.int64, count=n)
+    return MergedTokens(bounds[:, 0], bounds[:, 1], words, tags, scores)
 
 
 def _split_tag(tag: str) -> tuple[str, str | None]:
@@ -326,47 +363,64 @@ def _split_tag(tag: str) -> tuple[str, str | None]:
     return "I", tag  # a plain label (IO scheme): consecutive words of one type form one entity
 
 
-def decode_entities(
-    text: str, tokens: Sequence[tuple[tuple[int, int], int | None, torch.Tensor]], tags: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Entities `{label, text, start, end, score}` from per-token tag probabilities (see the module rules)."""
-    words: list[tuple[int, int, str, float]] = []  # (start, end, tag, probability of the tag)
-    previous_word: int | None = None
-    for (start, end), word, probs in tokens:
-        if end <= start:
-            continue  # a token covering no character cannot carry a span
-        if word is not None and word == previous_word and words:
-            words[-1] = (words[-1][0], end, words[-1][2], words[-1][3])  # a later sub-word widens its word
-            continue
-        previous_word = word
-        best = int(probs.argmax())
-        words.append((start, end, tags[best], float(probs[best])))
+def bio_entities(word_tags: np.ndarray, tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """The one BIO rule (module docstring, step 4) over a sequence of word tag ids: `(label, first word, last word)`
+    per entity. `B-X` starts an entity; `I-X` continues the open entity only if it is of type `X`, else starts one;
+    `O` closes; a plain label `X` (IO scheme) acts as `I-X`.
 
-    entities: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    for start, end, tag, score in words:
-        prefix, label = _split_tag(tag)
-        if prefix == "O":
-            current = None
-            continue
-        if prefix == "B" or current is None or current["label"] != label:
-            current = {"label": label, "start": start, "end": end, "scores": [score]}
-            entities.append(current)
-        else:
-            current["end"] = end
-            current["scores"].append(score)
+    Example:
+        >>> bio_entities(np.array([1, 2, 0, 2, 3, 1]), ["O", "B-NAME", "I-NAME", "I-AGE"])
+        [('NAME', 0, 1), ('NAME', 3, 3), ('AGE', 4, 4), ('NAME', 5, 5)]
+    """
+    word_tags = np.asarray(word_tags, dtype=np.int64)
+    if word_tags.size == 0:
+        return []
+    split = [_split_tag(tag) for tag in tags]
+    types = sorted({label for _, label in split if label is not None})
+    prefix_of = np.asarray([{"O": 0, "B": 1, "I": 2}[prefix] for prefix, _ in split], dtype=np.int64)
+    type_of = np.asarray([-1 if label is None else types.index(label) for _, label in split], dtype=np.int64)
+    prefix, kind = prefix_of[word_tags], type_of[word_tags]
+    inside = prefix != 0
+    previous_kind = np.concatenate([[-1], kind[:-1]])  # -1 before the first word and after an O
+    begins = inside & ((prefix == 1) | (kind != previous_kind))
+    firsts = np.flatnonzero(begins)
+    continues = inside & ~begins
+    follows = np.concatenate([continues[1:], [False]])
+    lasts = np.flatnonzero(inside & ~follows)
+    return [(types[kind[a]], int(a), int(b)) for a, b in zip(firsts, lasts)]
+
+
+def decode_entities(
+    text: str, tokens: MergedTokens | Sequence[tuple[tuple[int, int], int | None, Any]], tags: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Entities `{label, text, start, end, score}` from the merged tokens (see the module rules): a word is read at
+    its first sub-word (tokens covering no character are skipped), [`bio_entities`] groups words, offsets are
+    trimmed of whitespace and the score is the mean tag probability of the entity's words."""
+    if not isinstance(tokens, MergedTokens):
+        tokens = MergedTokens.from_tokens(tokens)
+    keep = np.flatnonzero(tokens.ends > tokens.starts)
+    if keep.size == 0:
+        return []
+    words = tokens.word_ids[keep]
+    new_word = np.ones(keep.size, dtype=bool)
+    new_word[1:] = (words[1:] < 0) | (words[1:] != words[:-1])
+    firsts = keep[new_word]  # the first sub-word of each word
+    lasts = keep[np.concatenate([np.flatnonzero(new_word)[1:] - 1, [keep.size - 1]])]
+    word_starts, word_ends = tokens.starts[firsts], tokens.ends[lasts]
+    scores = tokens.scores[firsts].astype(np.float64)
     result = []
-    for entity in entities:
-        start, end = entity["start"], entity["end"]
+    for label, first, last in bio_entities(tokens.tags[firsts], tags):
+        start, end = int(word_starts[first]), int(word_ends[last])
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        scores = entity["scores"]
+        score = 0.0
+        for value in scores[first : last + 1].tolist():  # summed in order, as a running mean of floats
+            score += value
         result.append(
-            {"label": entity["label"], "text": text[start:end], "start": start, "end": end,
-             "score": sum(scores) / len(scores)}
-        )  # fmt: skip
+            {"label": label, "text": text[start:end], "start": start, "end": end, "score": score / (last - first + 1)}
+        )
     return result
 
 
@@ -797,7 +851,9 @@ __all__ = [
     "WindowPrediction",
     "aggregate_cls_head",
     "aggregate_qa_head",
+    "MergedTokens",
     "attach_evidence",
+    "bio_entities",
     "decide_cls",
     "decide_qa",
     "decode_entities",

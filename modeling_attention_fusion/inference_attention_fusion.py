@@ -45,8 +45,10 @@ How a transcript becomes a result:
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import re
+import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +61,79 @@ from transformers.utils import logging as hf_logging
 from .speakers_attention_fusion import find_turns, quality_speakers, window_turn_ids
 
 logger = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- precision
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni", "amx_int8")
+_TORCH_CPU_CHECKS = {"avx2": "_is_avx2_supported", "avx512f": "_is_avx512_supported",
+                     "avx512_bf16": "_is_avx512_bf16_supported", "amx_bf16": "_is_amx_tile_supported",
+                     "avx512_vnni": "_is_vnni_supported", "amx_int8": "_is_amx_tile_supported"}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> dict[str, bool]:
+    """This CPU's flags that decide precision (`CPU_FLAGS`): from `/proc/cpuinfo` on Linux, else from PyTorch's
+    own CPU checks (`torch.cpu._is_*_supported`; `avx_vnni` is then unknown, reported False)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    found = set(line.split(":", 1)[1].split())
+                    return {name: name in found for name in CPU_FLAGS}
+    except OSError:
+        pass
+    return {name: bool(getattr(torch.cpu, _TORCH_CPU_CHECKS.get(name, ""), lambda: False)()) for name in CPU_FLAGS}
+
+
+def native_bf16(device: torch.device | str = "cpu") -> bool:
+    """Whether `device` computes bfloat16 natively: a CPU with AVX-512 BF16 or AMX, a GPU that supports bf16.
+    Elsewhere PyTorch emulates bf16 (about 20x slower than fp32 on an AVX2-only CPU)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    flags = cpu_flags()
+    return flags["avx512_bf16"] or flags["amx_bf16"]
+
+
+def native_int8() -> bool:
+    """Whether this CPU has int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX): where int8 pays."""
+    flags = cpu_flags()
+    return flags["avx512_vnni"] or flags["avx_vnni"] or flags["amx_int8"]
+
+
+def resolve_precision(precision: str | None, device: torch.device | str = "cpu", bf16: bool | None = None) -> str:
+    """The precision to run at: `fp32` or `bf16` (or `int8`, which only an exported int8 model runs).
+
+    `auto` picks bf16 where `device` computes it natively ([`native_bf16`]) and fp32 elsewhere, and logs the choice;
+    an explicit `bf16` on a CPU without native bf16 runs, with a warning that it is emulated. `bf16=True/False` is
+    the deprecated spelling of `precision="bf16"` / `"fp32"`.
+
+    Raises:
+        ValueError: an unknown precision, or `bf16` given together with a different precision.
+    """
+    if bf16 is not None:
+        spelled = "bf16" if bf16 else "fp32"
+        warnings.warn(f"bf16={bool(bf16)} is deprecated; use precision={spelled!r}", FutureWarning, stacklevel=3)
+        if precision not in (None, spelled):
+            raise ValueError(f"precision: {precision!r} contradicts bf16={bool(bf16)}; give precision only")
+        precision = spelled
+    precision = "fp32" if precision is None else precision
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {list(PRECISIONS)}, got {precision!r}")
+    device = torch.device(device)
+    if precision == "auto":
+        precision = "bf16" if native_bf16(device) else "fp32"
+        flags = ", ".join(name for name, present in cpu_flags().items() if present) if device.type == "cpu" else ""
+        logger.info("precision auto: %s on %s (%s)", precision, device.type, flags or "no relevant CPU flags")
+    elif precision == "bf16" and device.type == "cpu" and not native_bf16(device):
+        logger.warning(
+            "precision bf16: this CPU has no native bfloat16 (AVX-512 BF16 or AMX); PyTorch emulates it, about 20x "
+            "slower than fp32 here (use precision 'auto' or 'fp32')"
+        )
+    return precision
+
 
 # --------------------------------------------------------------------------- windows
 @dataclass
@@ -752,7 +827,8 @@ class FusionPredictorMixin:
         tokenizer: PreTrainedTokenizerBase,
         *,
         batch_size: int = 8,
-        bf16: bool = False,
+        precision: str | None = None,
+        bf16: bool | None = None,
         window_length: int | None = None,
         window_stride: int | None = None,
         top_k: int = 3,
@@ -768,7 +844,11 @@ class FusionPredictorMixin:
             tokenizer: the model's fast tokenizer (offsets map entities back to the original text).
             batch_size: windows per encoder call. On CPU larger batches add little speed but their activation
                 memory grows linearly; on GPU raise it.
-            bf16: run under bfloat16 autocast (CPU or GPU).
+            precision: `"fp32"` (the default: the decisions evaluation and calibration were made with), `"bf16"`
+                (bfloat16 autocast) or `"auto"`: bf16 where the device computes it natively (AVX-512 BF16 or AMX
+                on a CPU), else fp32, the choice logged ([`resolve_precision`]). bf16 on a CPU without native bf16
+                is emulated (about 20x slower) and warns. `"int8"` is for an exported int8 model only.
+            bf16: deprecated spelling of `precision="bf16"` (True) / `"fp32"` (False).
             window_length, window_stride: tokens per window and tokens shared by neighbours; default to the
                 config's `window_length` / `window_stride`.
             top_k: alternatives listed per case head.
@@ -793,7 +873,7 @@ class FusionPredictorMixin:
             `evidence_unavailable` where it is None), and `priority` holds `critical_window`.
 
         Example:
-            >>> results = model.predict(["Hello, I am calling about a child ..."], tokenizer, bf16=True)  # doctest: +SKIP
+            >>> results = model.predict(["Hello, I am calling about a child ..."], tokenizer, precision="auto")  # doctest: +SKIP
             >>> results[0]["case"]["priority"]["label"], results[0]["needs_review"]  # doctest: +SKIP
             ('1', True)
         """
@@ -801,6 +881,13 @@ class FusionPredictorMixin:
         texts = [texts] if single else list(texts)
         if not texts:
             return []
+        device = next(self.parameters()).device
+        precision = resolve_precision(precision, device, bf16=bf16)
+        if precision == "int8":
+            raise ValueError(
+                "precision: int8 runs only in an exported int8 model (helpline-fusion export DIR --format onnx "
+                "--int8, then predict --backend onnx --precision int8); PyTorch runs fp32 or bf16"
+            )
         length, stride = window_settings(self.config, tokenizer, window_length, window_stride)
         spans = None
         if evidence:
@@ -813,7 +900,8 @@ class FusionPredictorMixin:
         self.eval()
         try:
             predictions = run_windows(
-                self, windows, pad_token_id, batch_size=batch_size, bf16=bf16, pad_to_multiple_of=pad_to_multiple_of,
+                self, windows, pad_token_id, batch_size=batch_size, bf16=precision == "bf16",
+                pad_to_multiple_of=pad_to_multiple_of,
                 window_length=length, show_progress=show_progress, pooling_weights=evidence,
             )  # fmt: skip
         finally:
@@ -851,9 +939,12 @@ __all__ = [
     "WindowPrediction",
     "aggregate_cls_head",
     "aggregate_qa_head",
+    "CPU_FLAGS",
     "MergedTokens",
+    "PRECISIONS",
     "attach_evidence",
     "bio_entities",
+    "cpu_flags",
     "decide_cls",
     "decide_qa",
     "decode_entities",
@@ -863,7 +954,10 @@ __all__ = [
     "evidence_spans",
     "joint_main_sub",
     "merge_window_tokens",
+    "native_bf16",
+    "native_int8",
     "pick_most_central",
+    "resolve_precision",
     "run_windows",
     "safety_first_priority",
     "window_settings",

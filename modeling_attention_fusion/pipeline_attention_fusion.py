@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 PIPELINE_TASK = "helpline-fusion"
 _PREDICT_OPTIONS = (
+    "precision",
     "bf16",
     "window_length",
     "window_stride",
@@ -37,7 +38,7 @@ class HelplineFusionPipeline(Pipeline):
     length and batched `batch_size` at a time); a single string gives a single result.
 
     Example:
-        >>> pipe = HelplineFusionPipeline(model=model, tokenizer=tokenizer, bf16=True)  # doctest: +SKIP
+        >>> pipe = HelplineFusionPipeline(model=model, tokenizer=tokenizer, precision="auto")  # doctest: +SKIP
         >>> pipe(["Hello, I am calling about a child ..."], batch_size=8)[0]["case"]["priority"]  # doctest: +SKIP
     """
 

@@ -1,6 +1,6 @@
 """`helpline-fusion predict`: analyse transcripts with a saved model (a local folder or a Hub id).
 
-    helpline-fusion predict --model outputs/quickstart cases.json --output predictions.jsonl --bf16
+    helpline-fusion predict --model outputs/quickstart cases.json --output predictions.jsonl --precision auto
 
 Input: JSON Lines or a JSON array of records, each with the transcript in `text` or `narrative` (the data
 formats' fields). Output: one JSON object per input record, in input order, with its `id` (the record's `id`,
@@ -78,6 +78,16 @@ class BadRecord(ValueError):
         self.reason = reason
 
 
+def cli_precision(args: argparse.Namespace) -> str:
+    """`--precision` (default auto); the deprecated `--bf16` means `--precision bf16`."""
+    if args.bf16:
+        print("helpline-fusion predict: --bf16 is deprecated; use --precision bf16", file=sys.stderr)
+        if args.precision not in (None, "bf16"):
+            raise ValueError(f"--bf16 contradicts --precision {args.precision}; give --precision only")
+        return "bf16"
+    return args.precision or "auto"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helpline-fusion predict",
@@ -91,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--revision", default=None, help="Hub revision of --model: a tag, branch or commit (pin one)")
     parser.add_argument("--output", "-o", type=Path, required=True, help="where to write the JSON Lines results")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per encoder call (default 8)")
-    parser.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast (CPU or GPU)")
+    parser.add_argument(
+        "--precision", choices=("auto", "fp32", "bf16", "int8"), default=None,
+        help="auto (default): bf16 where the CPU computes it natively (AVX-512 BF16/AMX), else fp32, logged",
+    )  # fmt: skip
+    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)  # deprecated: --precision bf16
     parser.add_argument("--window-length", type=int, default=None, help="tokens per window (default: the model's)")
     parser.add_argument("--window-stride", type=int, default=None, help="tokens shared by neighbouring windows")
     parser.add_argument("--top-k", type=int, default=3, help="alternatives listed per case head (default 3)")
@@ -486,7 +500,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         model, tokenizer = load_model(args.model, args.device, revision=args.revision)
-        options = {"batch_size": args.batch_size, "bf16": args.bf16, "window_length": args.window_length,
+        from ..modeling_attention_fusion.inference_attention_fusion import cpu_flags, resolve_precision
+
+        precision = cli_precision(args)
+        if precision != "int8":
+            precision = resolve_precision(precision, next(model.parameters()).device)
+            if (args.precision or "auto") == "auto" and not args.bf16:
+                flags = ", ".join(name for name, present in cpu_flags().items() if present) or "none of them"
+                print(f"helpline-fusion predict: precision auto -> {precision} (CPU flags: {flags})", file=sys.stderr)
+        options = {"batch_size": args.batch_size, "precision": precision, "window_length": args.window_length,
                    "window_stride": args.window_stride, "top_k": args.top_k}  # fmt: skip
         if args.evidence:
             options.update(evidence=True, evidence_top_k=args.evidence_top_k)

@@ -31,8 +31,10 @@ earlier twin is flagged `duplicate_text` in the report (kept, and grouped by `sp
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
+import math
 import re
 from collections.abc import Callable
 from os import PathLike
@@ -66,7 +68,7 @@ from .validation import (
 
 logger = logging.getLogger(__name__)
 
-Source = str | PathLike | Dataset | DatasetDict
+Source = str | PathLike | Dataset | DatasetDict | list
 MAX_REJECTION_WARNINGS = 10
 """Rejected records logged one by one per file; the rest are counted in the report (and logged at DEBUG)."""
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
@@ -169,40 +171,152 @@ def _pick_split(dataset_dict: DatasetDict, split: str, shown: str) -> Dataset:
     raise DataFileError(f"{shown}: no split {split!r}; available splits: {sorted(dataset_dict)}")
 
 
-def read_records(source: Source, split: str = "train", name: str | None = None) -> tuple[str, list[tuple[str, Any]]]:
+def _clean_cell(value: Any) -> Any:
+    """A table cell as the JSON formats would give it: an empty CSV cell or a NaN (pandas writes missing values of a
+    numeric column as NaN) is `None`, in lists and dicts too."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, list):
+        return [_clean_cell(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _clean_cell(item) for key, item in value.items()}
+    return None if value == "" else value
+
+
+def _read_table(path: Path, shown: str, kind: str) -> list[tuple[str, Any]]:
+    """`(where, record)` pairs of a CSV/TSV (every cell a string, read by pandas) or Parquet file (its own types, read
+    by pyarrow); `where` is `"cases.csv row 3"`, rows counted from 1 after the header line."""
+    if not path.exists():
+        raise FileNotFoundError(f"{shown}: no such file")
+    if path.is_dir():
+        raise DataFileError(f"{shown}: is a directory, expected a {kind} file")
+    if kind == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            raise DataFileError(f"{shown}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+    else:
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(
+                path, sep="\t" if kind == "tsv" else ",", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+            )
+        except pd.errors.EmptyDataError:
+            return []
+        except UnicodeDecodeError as exc:
+            raise DataFileError(f"{shown}: not UTF-8 text (byte {exc.start}); expected a {kind.upper()} file") from None
+        except pd.errors.ParserError as exc:  # "Expected 3 fields in line 5, saw 4": a line number, never content
+            raise DataFileError(
+                f"{shown}: malformed {kind.upper()} ({str(exc).strip()}); expected a header line and one record a row "
+                "(quote a cell holding the separator or a line break)"
+            ) from None
+        rows = frame.to_dict("records")
+    return [(f"{shown} row {number}", _clean_cell(row)) for number, row in enumerate(rows, start=1)]
+
+
+TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+"""Local table files by suffix; every other local file is read as a JSON array or JSON lines."""
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+VALIDATION_SPLIT_NAMES = ("validation", "valid", "dev", "val")
+"""A split of a Hub dataset or `DatasetDict` by one of these names is its validation split (used, not re-split)."""
+TEST_SPLIT_NAMES = ("test",)
+
+
+def is_local_source(source: Any) -> bool:
+    """Whether a data source given as a string means a local file rather than a Hub dataset id."""
+    if isinstance(source, PathLike):
+        return True
+    if not isinstance(source, str):
+        return False
+    path = Path(source)
+    suffixes = (*JSON_SUFFIXES, *TABLE_FORMATS)
+    return path.exists() or path.suffix.lower() in suffixes or not _HUB_ID.match(source)
+
+
+def hub_source_name(source: str, config: str | None = None, revision: str | None = None) -> str:
+    """How reports name a Hub dataset: `org/data`, with `:config` and `@revision` when given."""
+    return f"{source}{f':{config}' if config else ''}{f'@{revision}' if revision else ''}"
+
+
+def open_source(
+    source: Source, name: str | None = None, config: str | None = None, revision: str | None = None
+) -> tuple[str, Dataset | DatasetDict | Path]:
+    """`(report name, what to read)`: a local file's `Path`, an in-memory dataset, or a Hub dataset loaded with
+    `datasets.load_dataset(source, name=config, revision=revision)` (every split; `config` and `revision` apply to
+    Hub ids only).
+
+    Raises:
+        DataFileError: loading the Hub dataset failed (naming the id and why), or `config`/`revision` were given for a
+            local file.
+    """
+    if isinstance(source, (Dataset, DatasetDict, list)):
+        return name or "<dataset>", source
+    if not isinstance(source, (str, PathLike)):
+        raise TypeError(
+            f"expected a file path, a Hub dataset id, a Dataset, a DatasetDict or a list of records; got "
+            f"{type(source).__name__}"
+        )
+    if is_local_source(source):
+        if config or revision:
+            raise DataFileError(
+                f"{source}: a local file takes no dataset config or revision (those are for a Hub dataset id)"
+            )
+        return name or str(source), Path(source)
+    import datasets
+
+    shown = name or hub_source_name(source, config, revision)
+    try:
+        loaded = datasets.load_dataset(source, name=config, revision=revision)
+    except Exception as exc:  # the Hub client raises many types; the message is what matters
+        raise DataFileError(
+            f"{shown}: not a local file, and loading it as a Hub dataset failed ({type(exc).__name__}: {exc})"
+        ) from exc
+    return shown, loaded
+
+
+def _rows(dataset: Dataset, shown: str) -> list[tuple[str, Any]]:
+    return [(f"{shown} row {index}", _clean_cell(row)) for index, row in enumerate(dataset.to_list())]
+
+
+def read_records(
+    source: Source,
+    split: str = "train",
+    name: str | None = None,
+    config: str | None = None,
+    revision: str | None = None,
+) -> tuple[str, list[tuple[str, Any]]]:
     """Read a source into `(report name, [(where, record), ...])`.
 
-    `where` names the record for messages (`"ner.jsonl line 12"`, `"cases.json record 41"`, `"<dataset> row 3"`).
+    `where` names the record for messages (`"ner.jsonl line 12"`, `"cases.json record 41"`, `"cases.csv row 3"`,
+    `"<dataset> row 3"`). Local files by suffix: `.csv`/`.tsv` and `.parquet` are tables (a nested field such as
+    NER `entities` or QA `labels` is a JSON string in a CSV cell); anything else is a JSON array or JSON lines.
 
     Raises:
         FileNotFoundError: a local file does not exist.
         DataFileError: the source cannot be read at all (not JSON, wrong container, unknown split, Hub failure).
     """
-    if isinstance(source, (Dataset, DatasetDict)):
-        shown = name or "<dataset>"
-        dataset = _pick_split(source, split, shown) if isinstance(source, DatasetDict) else source
-        return shown, [(f"{shown} row {index}", row) for index, row in enumerate(dataset.to_list())]
-    if isinstance(source, PathLike):
-        shown = name or str(source)
-        return shown, _read_json_file(Path(source), shown)
-    if not isinstance(source, str):
-        raise TypeError(
-            f"expected a file path, a Hub dataset id, a Dataset or a DatasetDict; got {type(source).__name__}"
-        )
-    shown = name or source
-    path = Path(source)
-    if path.exists() or path.suffix in {".json", ".jsonl"} or not _HUB_ID.match(source):
-        return shown, _read_json_file(path, shown)
-    import datasets
+    shown, opened = open_source(source, name=name, config=config, revision=revision)
+    if isinstance(opened, DatasetDict):
+        dataset = _pick_split(opened, split, shown)
+        if not isinstance(source, (Dataset, DatasetDict)) or len(opened) > 1:
+            shown = f"{shown} [{_split_name(opened, dataset, split)}]"
+        return shown, _rows(dataset, shown)
+    if isinstance(opened, Dataset):
+        return shown, _rows(opened, shown)
+    if isinstance(opened, list):  # record dicts in memory (the Python API)
+        return shown, [(f"{shown} row {index}", record) for index, record in enumerate(opened)]
+    kind = TABLE_FORMATS.get(opened.suffix.lower())
+    if kind:
+        return shown, _read_table(opened, shown, kind)
+    return shown, _read_json_file(opened, shown)
 
-    try:
-        loaded = datasets.load_dataset(source)
-    except Exception as exc:  # the Hub client raises many types; the message is what matters
-        raise DataFileError(
-            f"{shown}: not a local file, and loading it as a Hub dataset failed ({type(exc).__name__}: {exc})"
-        ) from exc
-    dataset = _pick_split(loaded, split, shown) if isinstance(loaded, DatasetDict) else loaded
-    return shown, [(f"{shown} row {index}", row) for index, row in enumerate(dataset.to_list())]
+
+def _split_name(dataset_dict: DatasetDict, dataset: Dataset, asked: str) -> str:
+    return next((key for key, value in dataset_dict.items() if value is dataset), asked)
 
 
 # --------------------------------------------------------------------------- #
@@ -251,6 +365,105 @@ def _metadata(record: dict[str, Any], skip: set[str]) -> str:
     return json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
 
 
+TEXT_FIELDS = {"ner": "text", "cls": "narrative", "qa": "text"}
+"""The input text's field of each task's records (what a bare column mapping, `--cases_columns transcript`, maps)."""
+TASK_FIELDS: dict[str, dict[str, str]] = {
+    "ner": {"text": "the transcript", "entities": "the entity spans", "id": "the record id"},
+    "cls": {
+        "narrative": "the case narrative", "category": "the sub-category", "sub_category": "the sub-category",
+        "intervention": "the intervention(s)", "priority": "the priority", "uniqueid": "the case id",
+    },
+    "qa": {
+        "text": "the transcript", "labels": "the quality labels", "sample_id": "the record id",
+        "scenario": "the scenario", "quality_level": "the quality level",
+    },
+}  # fmt: skip
+COLUMN_SETTINGS = {"ner": "ner_columns", "cls": "cases_columns", "qa": "qa_columns"}
+REQUIRED_FIELDS = {"ner": ("text", "entities"), "cls": ("narrative",), "qa": ("text", "labels")}
+ColumnMap = dict[str, str] | str | None
+
+
+def parse_columns(value: ColumnMap, task: str, setting: str = "columns") -> dict[str, str]:
+    """A column mapping as given (a dict field -> column, `"field=column,field=column"`, a JSON object, or a bare
+    column name for the text field) as `{field: column}`.
+
+    Example:
+        >>> parse_columns("transcript", "cls")
+        {'narrative': 'transcript'}
+        >>> parse_columns("text=transcript,sample_id=call_id", "qa")
+        {'text': 'transcript', 'sample_id': 'call_id'}
+    """
+    if value is None or value == "" or value == {}:
+        return {}
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{setting}: not a JSON object ({exc.msg}); expected field=column pairs") from None
+        elif "=" not in text:
+            value = {TEXT_FIELDS[task]: text}
+        else:
+            pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+            if any(len(pair) != 2 or not pair[0].strip() or not pair[1].strip() for pair in pairs):
+                raise ValueError(f"{setting}: expected field=column pairs separated by commas, got {text!r}")
+            value = {field.strip(): column.strip() for field, column in pairs}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError(f"{setting}: expected a mapping of field names to column names, got {value!r}")
+    return dict(value)
+
+
+def _closest(name: str, names: Any) -> str:
+    match = difflib.get_close_matches(name, sorted(str(item) for item in names), n=1, cutoff=0.5)
+    return f"; closest: {match[0]!r}" if match else "; no column has a close name"
+
+
+def _apply_columns(
+    records: list[tuple[str, Any]], task: str, columns: dict[str, str], fields: set[str], shown: str, uniform: bool
+) -> list[tuple[str, Any]]:
+    """Rename each record's columns to the task's field names, refusing at the boundary (one `DataFileError` naming
+    the expected field, the columns found and the closest name) a mapping that names a column the data does not
+    have, or, for sources with one set of columns (tables, datasets), data without a field the task needs."""
+    found: dict[str, None] = {}
+    for _, record in records:
+        if isinstance(record, dict):
+            found.update(dict.fromkeys(record))
+    for field_name, column in columns.items():
+        if field_name not in fields:
+            raise DataFileError(
+                f"{shown}: the column mapping names {field_name!r}, which is not a field of {task} records; "
+                f"expected one of {sorted(fields)}{_closest(field_name, fields)}"
+            )
+        if records and column not in found:
+            raise DataFileError(
+                f"{shown}: no column {column!r} (mapped to the {task} field {field_name!r}); columns found: "
+                f"{list(found)}{_closest(column, found)}"
+            )
+    if columns:
+        renamed = []
+        for where, record in records:
+            if isinstance(record, dict):
+                moved = {field_name: record[column] for field_name, column in columns.items() if column in record}
+                record = {k: v for k, v in record.items() if k not in columns.values() and k not in moved} | moved
+            renamed.append((where, record))
+        records = renamed
+        found = {}
+        for _, record in records:
+            if isinstance(record, dict):
+                found.update(dict.fromkeys(record))
+    if uniform and records:
+        for field_name in REQUIRED_FIELDS[task]:
+            if field_name not in found:
+                what = TASK_FIELDS[task].get(field_name, field_name)
+                raise DataFileError(
+                    f"{shown}: no column {field_name!r} ({what}) for {task} records; columns found: {list(found)}"
+                    f"{_closest(field_name, found)} (map a column to it: --{COLUMN_SETTINGS[task]} "
+                    f"{field_name}=COLUMN, or columns={{{field_name!r}: COLUMN}} in Python)"
+                )
+    return records
+
+
 def _load(
     task: str,
     source: Source,
@@ -260,12 +473,21 @@ def _load(
     convert: Callable[[Any, str, int], tuple[dict[str, Any], list[str], list[str]]],
     prepare: Callable[[list[tuple[str, Any]]], None] | None = None,
     reject_malformed: bool = False,
+    columns: ColumnMap = None,
+    fields: set[str] | None = None,
+    hub_config: str | None = None,
+    revision: str | None = None,
 ) -> tuple[Dataset, FileReport]:
     """Run `convert(record, where, index) -> (row, repairs, flags)` over a source and count every record.
 
     Malformed JSON lines refuse the whole file (naming every one of them) unless `reject_malformed`, when each is
-    counted as a rejected record (what `helpline-fusion validate` reports)."""
-    shown, records = read_records(source, split=split, name=name)
+    counted as a rejected record (what `helpline-fusion validate` reports). `columns` renames the source's columns
+    to the task's fields first (`parse_columns`)."""
+    shown, records = read_records(source, split=split, name=name, config=hub_config, revision=revision)
+    uniform = not (is_local_source(source) and TABLE_FORMATS.get(Path(source).suffix.lower()) is None)
+    records = _apply_columns(
+        records, task, parse_columns(columns, task), set(TASK_FIELDS[task]) | (fields or set()), shown, uniform
+    )
     malformed = [(where, record) for where, record in records if isinstance(record, MalformedLine)]
     if malformed and not reject_malformed:
         raise malformed_lines_error(shown, malformed)
@@ -313,6 +535,27 @@ def _load(
 # --------------------------------------------------------------------------- #
 # NER                                                                         #
 # --------------------------------------------------------------------------- #
+def _entities_from_json(record: Any, where: str) -> Any:
+    """A record whose `entities` is a string holding a JSON list (a CSV cell) with that list, or `RecordRejected`
+    when the string starts as a list but is not JSON. Other strings are left to `repair_ner_record`
+    (`entities_not_a_list`)."""
+    if not isinstance(record, dict) or not isinstance(record.get("entities"), str):
+        return record
+    if not record["entities"].lstrip().startswith("["):
+        return record
+    try:
+        entities = load_json(record["entities"])
+    except json.JSONDecodeError as exc:
+        raise RecordRejected(
+            "entities_unparseable",
+            f"{where}: 'entities' is a string but not JSON ({exc.msg} at column {exc.colno}); expected a JSON list "
+            'such as [{"start": 0, "end": 5, "label": "NAME"}] (the encoding of a CSV cell)',
+        ) from None
+    except UnreadableJSON as exc:
+        raise RecordRejected("entities_unparseable", f"{where}: 'entities' is a string of unreadable JSON ({exc})") from None
+    return {**record, "entities": entities}
+
+
 NER_FEATURES = Features(
     {
         "id": Value("string"),
@@ -331,8 +574,14 @@ def load_ner(
     name: str | None = None,
     reject_malformed: bool = False,
     realign_spans: bool = False,
+    columns: ColumnMap = None,
+    hub_config: str | None = None,
+    revision: str | None = None,
 ) -> tuple[Dataset, FileReport]:
     """Load NER records (JSON lines of `{"text", "entities"}`), repairing spans by the rules of `validation.py`.
+
+    In a CSV file `entities` is a JSON string in its cell (`[{"start": 0, "end": 5, "label": "NAME"}]`); a
+    Parquet file or a dataset may hold it as a list of structs.
 
     Args:
         source: a file path, a Hub dataset id, a `DatasetDict` or a `Dataset`.
@@ -343,6 +592,10 @@ def load_ner(
         reject_malformed: count a malformed JSON line as a rejected record instead of refusing the file.
         realign_spans: realign the drifted spans of a record that would be rejected as `spans_misaligned`
             (`realign.py`; off by default). Each realigned record is listed in `report.realigned`.
+        columns: the source's column for a field named otherwise (`{"text": "transcript"}`, `"text=transcript"`,
+            or a bare name for the text field; `parse_columns`); a column the data lacks is refused naming the
+            closest one.
+        hub_config, revision: the config (`name` of `datasets.load_dataset`) and revision of a Hub dataset id.
 
     Example:
         >>> dataset, report = load_ner("../shared/data/ner_helpline.jsonl")  # doctest: +SKIP
@@ -355,6 +608,7 @@ def load_ner(
         record_id, given = _record_id(record, "id", index)
         label = f"{where} (id {record_id})" if given else where
         moved: dict[str, Any] = {}
+        record = _entities_from_json(record, label)
         clean, repairs = repair_ner_record(record, label, entity_types, realign_spans=realign_spans, realigned=moved)
         row = {"id": record_id, **clean}
         if not moved:
@@ -364,7 +618,10 @@ def load_ner(
         return row, repairs, []
 
     realigned: list[dict[str, Any]] = []
-    dataset, report = _load("ner", source, split, name, NER_FEATURES, convert, reject_malformed=reject_malformed)
+    dataset, report = _load(
+        "ner", source, split, name, NER_FEATURES, convert, reject_malformed=reject_malformed, columns=columns,
+        hub_config=hub_config, revision=revision,
+    )
     report.realigned = realigned
     return dataset, report
 
@@ -399,8 +656,11 @@ def load_cases(
     split: str = "train",
     name: str | None = None,
     reject_malformed: bool = False,
+    columns: ColumnMap = None,
+    hub_config: str | None = None,
+    revision: str | None = None,
 ) -> tuple[Dataset, FileReport]:
-    """Load case records (a JSON array): input `narrative`, targets derived from `category`, `intervention` and
+    """Load case records (a JSON array, JSON lines, CSV or Parquet, a dataset): input `narrative`, targets derived from `category`, `intervention` and
     `priority`.
 
     Args:
@@ -410,6 +670,10 @@ def load_cases(
         split: the split to read from a `DatasetDict` or Hub dataset.
         name: how the report and messages name the source.
         reject_malformed: count a malformed JSON line as a rejected record instead of refusing the file.
+        columns: the source's column for a field named otherwise (`{"text": "transcript"}`, `"text=transcript"`,
+            or a bare name for the text field; `parse_columns`); a column the data lacks is refused naming the
+            closest one.
+        hub_config, revision: the config (`name` of `datasets.load_dataset`) and revision of a Hub dataset id.
 
     Raises:
         ValueError: a label outside the config's schema (unless `labels_from_data`), naming the record.
@@ -461,7 +725,10 @@ def load_cases(
         }
         return row, repairs, ([] if given else ["id_from_index"])
 
-    return _load("cls", source, split, name, _case_features(heads), convert, reject_malformed=reject_malformed)
+    return _load(
+        "cls", source, split, name, _case_features(heads), convert, reject_malformed=reject_malformed,
+        columns=columns, fields=set(heads), hub_config=hub_config, revision=revision,
+    )
 
 
 def _default_interventions() -> list[str]:
@@ -497,8 +764,13 @@ def load_qa(
     split: str = "train",
     name: str | None = None,
     reject_malformed: bool = False,
+    columns: ColumnMap = None,
+    hub_config: str | None = None,
+    revision: str | None = None,
 ) -> tuple[Dataset, FileReport]:
-    """Load call-quality records (a JSON array of `{"text", "labels", "sample_id", "scenario", "quality_level"}`).
+    """Load call-quality records (a JSON array, JSON lines, CSV, Parquet or a dataset of `{"text", "labels", "sample_id", "scenario", "quality_level"}`).
+
+    In a CSV file `labels` is a JSON string in its cell (`{"opening": [1, 0], ...}`).
 
     Each quality head becomes a `qa_<head>` column of 0/1/-100 (masked) values of the head's length.
 
@@ -509,6 +781,10 @@ def load_qa(
         split: the split to read from a `DatasetDict` or Hub dataset.
         name: how the report and messages name the source.
         reject_malformed: count a malformed JSON line as a rejected record instead of refusing the file.
+        columns: the source's column for a field named otherwise (`{"text": "transcript"}`, `"text=transcript"`,
+            or a bare name for the text field; `parse_columns`); a column the data lacks is refused naming the
+            closest one.
+        hub_config, revision: the config (`name` of `datasets.load_dataset`) and revision of a Hub dataset id.
 
     Raises:
         ValueError: an unknown quality head (unless `labels_from_data`), naming the record.
@@ -547,7 +823,10 @@ def load_qa(
             "text_group": Value("int64"),
         }
     )
-    return _load("qa", source, split, name, features, convert, prepare, reject_malformed=reject_malformed)
+    return _load(
+        "qa", source, split, name, features, convert, prepare, reject_malformed=reject_malformed, columns=columns,
+        hub_config=hub_config, revision=revision,
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -563,6 +842,101 @@ def load_task(task: str, source: Source, **kwargs: Any) -> tuple[Dataset, FileRe
     return LOADERS[task](source, **kwargs)
 
 
+def _find_split(dataset_dict: DatasetDict, given: str | None, names: tuple[str, ...], train: str, shown: str) -> str | None:
+    if given:
+        if given not in dataset_dict:
+            raise DataFileError(f"{shown}: no split {given!r}; available splits: {sorted(dataset_dict)}")
+        return given
+    return next((name for name in names if name in dataset_dict and name != train), None)
+
+
+def load_task_splits(
+    task: str,
+    source: Source,
+    split: str = "train",
+    validation_split: str | None = None,
+    test_split: str | None = None,
+    name: str | None = None,
+    hub_config: str | None = None,
+    revision: str | None = None,
+    **kwargs: Any,
+) -> tuple[dict[str, Dataset], list[FileReport]]:
+    """One task's source as `{"train": ...}` plus the `"validation"` and `"test"` splits it already has.
+
+    A Hub dataset or `DatasetDict` with a split named as in `VALIDATION_SPLIT_NAMES` (or `validation_split`) gives
+    the validation set, one named `test` (or `test_split`) the test set: used as they are, never re-split
+    (`splits.use_or_split`). A single file or `Dataset` gives `{"train": ...}` only. Each split is validated on its
+    own and has its own report (`"org/data [validation]"`). `kwargs` go to the task's loader (`config`, `columns`...).
+
+    Example:
+        >>> parts, reports = load_task_splits("cls", "org/cases", hub_config="v2")  # doctest: +SKIP
+        >>> sorted(parts)  # doctest: +SKIP
+        ['test', 'train', 'validation']
+    """
+    task = TASK_ALIASES.get(task, task)
+    if task not in LOADERS:
+        raise ValueError(f"unknown task {task!r}; valid: {list(LOADERS)}")
+    shown, opened = open_source(source, name=name, config=hub_config, revision=revision)
+    if not isinstance(opened, DatasetDict):
+        dataset, report = LOADERS[task](source if isinstance(opened, Path) else opened, split=split, name=shown, **kwargs)
+        return {"train": dataset}, [report]
+    train = split if split in opened or len(opened) > 1 else next(iter(opened))
+    if train not in opened:
+        raise DataFileError(f"{shown}: no split {split!r}; available splits: {sorted(opened)}")
+    chosen = {
+        "train": train,
+        "validation": _find_split(opened, validation_split, VALIDATION_SPLIT_NAMES, train, shown),
+        "test": _find_split(opened, test_split, TEST_SPLIT_NAMES, train, shown),
+    }
+    parts: dict[str, Dataset] = {}
+    reports: list[FileReport] = []
+    for part, split_name in chosen.items():
+        if split_name is None:
+            continue
+        dataset, report = LOADERS[task](opened[split_name], split=split_name, name=f"{shown} [{split_name}]", **kwargs)
+        parts[part] = dataset
+        reports.append(report)
+    return parts, reports
+
+
+SOURCE_OPTIONS = ("columns", "hub_config", "revision", "split", "validation_split", "test_split")
+"""Per-task source options `load_all` / `load_all_splits` take in `options={task: {...}}`."""
+
+
+def load_all_splits(
+    ner: Source | None = None,
+    cases: Source | None = None,
+    qa: Source | None = None,
+    config: Any | None = None,
+    labels_from_data: bool = False,
+    split: str = "train",
+    realign_spans: bool = False,
+    options: dict[str, dict[str, Any]] | None = None,
+) -> tuple[dict[str, dict[str, Dataset]], ValidationReport]:
+    """Like `load_all`, keeping each source's own validation and test splits: `({task: {"train", ...}}, report)`.
+
+    `options[task]` holds that task's `SOURCE_OPTIONS` (`{"cls": {"hub_config": "v2", "split": "train",
+    "columns": "transcript"}}`); the report holds one entry per split read.
+    """
+    loaded: dict[str, dict[str, Dataset]] = {}
+    report = ValidationReport()
+    for task, source in (("ner", ner), ("cls", cases), ("qa", qa)):
+        if source is None:
+            continue
+        extra = {key: value for key, value in ((options or {}).get(task) or {}).items() if value is not None}
+        unknown = sorted(set(extra) - set(SOURCE_OPTIONS))
+        if unknown:
+            raise ValueError(f"options[{task!r}]: unknown source options {unknown}; expected {list(SOURCE_OPTIONS)}")
+        extra.setdefault("split", split)
+        if task == "ner" and realign_spans:
+            extra["realign_spans"] = True
+        parts, reports = load_task_splits(task, source, config=config, labels_from_data=labels_from_data, **extra)
+        loaded[task] = parts
+        for file_report in reports:
+            report.add(file_report)
+    return loaded, report
+
+
 def load_all(
     ner: Source | None = None,
     cases: Source | None = None,
@@ -571,11 +945,13 @@ def load_all(
     labels_from_data: bool = False,
     split: str = "train",
     realign_spans: bool = False,
+    options: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Dataset], ValidationReport]:
-    """Load every given source; returns `({task: dataset}, ValidationReport)` (`realign_spans`: see `load_ner`).
+    """Load every given source; returns `({task: dataset}, ValidationReport)` (`realign_spans`: see `load_ner`;
+    `options`: each task's columns, Hub config, revision and split, see `load_all_splits`).
 
     Example:
-        >>> datasets_, report = load_all(ner="ner.jsonl", cases="cases.json")  # doctest: +SKIP
+        >>> datasets_, report = load_all(ner="ner.jsonl", cases="cases.csv")  # doctest: +SKIP
         >>> write_report(report, output_dir / "data_report.json")  # doctest: +SKIP
     """
     loaded: dict[str, Dataset] = {}
@@ -583,17 +959,78 @@ def load_all(
     for task, source in (("ner", ner), ("cls", cases), ("qa", qa)):
         if source is None:
             continue
-        extra = {"realign_spans": True} if task == "ner" and realign_spans else {}
-        dataset, file_report = LOADERS[task](
-            source, config=config, labels_from_data=labels_from_data, split=split, **extra
-        )
+        extra = {key: value for key, value in ((options or {}).get(task) or {}).items() if value is not None}
+        extra.pop("validation_split", None)
+        extra.pop("test_split", None)
+        extra.setdefault("split", split)
+        if task == "ner" and realign_spans:
+            extra["realign_spans"] = True
+        dataset, file_report = LOADERS[task](source, config=config, labels_from_data=labels_from_data, **extra)
         loaded[task] = dataset
         report.add(file_report)
     return loaded, report
 
 
+TASK_ALIASES = {"cases": "cls", "quality": "qa"}
+
+
+def as_records(
+    obj: Any,
+    task: str,
+    columns: ColumnMap = None,
+    config: Any | None = None,
+    labels_from_data: bool = False,
+    split: str = "train",
+    name: str | None = None,
+    **kwargs: Any,
+) -> tuple[Dataset, FileReport]:
+    """A user's data for one task as the loader's validated `Dataset` and its `FileReport`, whatever it is: a
+    `datasets.Dataset` or `DatasetDict` (`split`), a pandas `DataFrame`, a list of record dicts, a local file
+    (JSON, JSON lines, CSV, Parquet) or a Hub dataset id. The Python API's entry point (`train_datasets={"ner":
+    ner_ds, ...}`): every record goes through the same repairs and is counted in the report as from a file.
+
+    Args:
+        obj: the data.
+        task: `"ner"`, `"cls"` (or `"cases"`) or `"qa"` (or `"quality"`).
+        columns: the data's column for each field named otherwise (`parse_columns`: `{"narrative": "transcript"}`
+            or `"transcript"` for the text field); a wrong name is refused naming the closest column.
+        config: an `AttentionFusionConfig` or `LabelMaps` giving the labels (default: the label reference).
+        labels_from_data: accept labels outside the schema.
+        split: the split of a `DatasetDict` or Hub dataset.
+        name: how the report names the data (default `"<cls dataset>"`, or the path / Hub id).
+        **kwargs: passed to the task's loader (`hub_config`, `revision`, `realign_spans`, `reject_malformed`).
+
+    Example:
+        >>> from datasets import Dataset
+        >>> cases = Dataset.from_list([{"transcript": "A child needs help.", "priority": "2"}])
+        >>> dataset, report = as_records(cases, "cases", columns="transcript")
+        >>> dataset[0]["text"], dataset[0]["priority"], report.path
+        ('A child needs help.', '2', '<cls dataset>')
+    """
+    task = TASK_ALIASES.get(task, task)
+    if task not in LOADERS:
+        raise ValueError(f"unknown task {task!r}; valid: {[*LOADERS, *TASK_ALIASES]}")
+    if type(obj).__name__ == "DataFrame" and hasattr(obj, "to_dict"):  # pandas, without importing it
+        obj = obj.to_dict("records")
+    if isinstance(obj, (Dataset, DatasetDict, list)):
+        name = name or f"<{task} dataset>"
+    return LOADERS[task](
+        obj, config=config, labels_from_data=labels_from_data, split=split, name=name, columns=columns, **kwargs
+    )
+
+
 __all__ = [
     "LOADERS",
+    "SOURCE_OPTIONS",
+    "TABLE_FORMATS",
+    "TEXT_FIELDS",
+    "VALIDATION_SPLIT_NAMES",
+    "as_records",
+    "is_local_source",
+    "load_all_splits",
+    "load_task_splits",
+    "open_source",
+    "parse_columns",
     "NER_FEATURES",
     "MalformedLine",
     "Source",

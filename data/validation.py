@@ -404,7 +404,9 @@ def repair_ner_record(
     raw_entities = record["entities"]
     if not isinstance(raw_entities, list):
         raise RecordRejected(
-            "entities_not_a_list", f"{where}: 'entities' should be a list, found {type(raw_entities).__name__}"
+            "entities_not_a_list",
+            f"{where}: 'entities' should be a list, found {type(raw_entities).__name__} (in a CSV cell: a JSON list "
+            'such as [{"start": 0, "end": 5, "label": "NAME"}])',
         )
     repairs: list[str] = []
     valid: list[tuple[int, int, int, str]] = []  # (index in `entities`, start, end, label) of spans inside the text

@@ -234,20 +234,20 @@ def test_ner_from_hub_id(monkeypatch):
     rows = [{"text": "Amina called", "entities": [span(0, 5)]}]
     calls = []
 
-    def fake_load_dataset(name, *args, **kwargs):
-        calls.append(name)
+    def fake_load_dataset(path, *args, **kwargs):
+        calls.append((path, kwargs))
         return DatasetDict({"train": Dataset.from_list(rows)})
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    dataset, report = load_ner("helpline/ner-data")
-    assert calls == ["helpline/ner-data"] and len(dataset) == 1
-    assert report.path == "helpline/ner-data"
+    dataset, report = load_ner("helpline/ner-data", hub_config="v2", revision="r1")
+    assert calls == [("helpline/ner-data", {"name": "v2", "revision": "r1"})] and len(dataset) == 1
+    assert report.path == "helpline/ner-data:v2@r1 [train]"
 
 
 def test_ner_hub_failure_is_a_clear_error(monkeypatch):
     import datasets
 
-    def failing(name, *args, **kwargs):
+    def failing(path, *args, **kwargs):
         raise ConnectionError("offline")
 
     monkeypatch.setattr(datasets, "load_dataset", failing)

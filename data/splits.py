@@ -200,4 +200,37 @@ def train_validation_split(
     return DatasetDict(parts)
 
 
-__all__ = ["MIN_TEST_GROUPS", "text_groups", "train_validation_split"]
+def use_or_split(
+    parts: dict[str, Dataset],
+    validation_size: float = 0.1,
+    seed: int = 42,
+    test_size: float = 0.0,
+    **kwargs,
+) -> DatasetDict:
+    """The splits a source already has, used as they are; only what is missing is split off its training records.
+
+    `parts` is `loaders.load_task_splits`' output. A given `validation` split is the validation set and the training
+    split is not re-split (no test split is carved from it either: calibration reports its cross-fitted validation
+    figures); a given `test` split is the test set, and validation is split from the training records alone. With
+    neither: `train_validation_split(parts["train"], ...)`.
+
+    Example:
+        >>> splits = use_or_split({"train": train, "validation": dev})  # doctest: +SKIP
+        >>> splits["validation"] is dev  # doctest: +SKIP
+        True
+    """
+    if "validation" in parts:
+        kept = {name: parts[name] for name in ("train", "validation", "test") if name in parts}
+        logger.info(
+            "using the data's own splits %s (%s records); not re-split",
+            list(kept), ", ".join(f"{name} {len(dataset)}" for name, dataset in kept.items()),
+        )  # fmt: skip
+        return DatasetDict(kept)
+    if "test" in parts:
+        split = train_validation_split(parts["train"], validation_size=validation_size, seed=seed, **kwargs)
+        logger.info("using the data's own test split (%d records)", len(parts["test"]))
+        return DatasetDict({"train": split["train"], "validation": split["validation"], "test": parts["test"]})
+    return train_validation_split(parts["train"], validation_size=validation_size, seed=seed, test_size=test_size, **kwargs)
+
+
+__all__ = ["MIN_TEST_GROUPS", "text_groups", "train_validation_split", "use_or_split"]

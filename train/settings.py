@@ -213,6 +213,60 @@ class ProjectArguments:
                   "settings plus --resume_phases true (refused when run_settings.json records others)."},
     )
 
+    # ---- data sources (issue 31.1; ecodata): Hub dataset config/revision/split and column mapping, per task. ----
+    # Listed by --help-all only (DATA_SOURCE_SETTINGS in HELP_ALL_ONLY); read by data/loaders.py via source_options().
+    text_column: str | None = field(
+        default=None, metadata={"help": "Column holding the input text in every task's data (default: text, or "
+                                "narrative for cases); per task: --ner_columns etc."},
+    )
+    ner_columns: dict | str | None = field(
+        default=None, metadata={"help": "NER column mapping: field=column pairs (text=transcript,entities=spans), a "
+                                "JSON object, or a bare column name for the text."},
+    )
+    cases_columns: dict | str | None = field(
+        default=None, metadata={"help": "Case column mapping (narrative=transcript,priority=urgency), as ner_columns."}
+    )
+    qa_columns: dict | str | None = field(
+        default=None, metadata={"help": "Call-quality column mapping (text=transcript,labels=qa), as ner_columns."}
+    )
+    ner_config: str | None = field(default=None, metadata={"help": "Config (subset) of the NER Hub dataset."})
+    ner_revision: str | None = field(default=None, metadata={"help": "Revision of the NER Hub dataset."})
+    ner_split: str | None = field(
+        default=None, metadata={"help": "Training split of the NER Hub dataset (default train); its validation and "
+                                "test splits, when it has them, are used, not re-split."},
+    )
+    cases_config: str | None = field(default=None, metadata={"help": "Config (subset) of the case Hub dataset."})
+    cases_revision: str | None = field(default=None, metadata={"help": "Revision of the case Hub dataset."})
+    cases_split: str | None = field(default=None, metadata={"help": "Training split of the case Hub dataset."})
+    qa_config: str | None = field(default=None, metadata={"help": "Config (subset) of the call-quality Hub dataset."})
+    qa_revision: str | None = field(default=None, metadata={"help": "Revision of the call-quality Hub dataset."})
+    qa_split: str | None = field(default=None, metadata={"help": "Training split of the call-quality Hub dataset."})
+
+
+DATA_SOURCE_SETTINGS = ("text_column",) + tuple(
+    f"{prefix}_{name}" for prefix in ("ner", "cases", "qa") for name in ("columns", "config", "revision", "split")
+)
+_SOURCE_PREFIX = {"ner": "ner", "cls": "cases", "qa": "qa"}
+
+
+def source_options(project: ProjectArguments) -> dict[str, dict]:
+    """`{task: {"columns", "hub_config", "revision", "split"}}` of the data source settings, for
+    `loaders.load_all_splits(options=...)` (`text_column` fills a task's text field unless its mapping names one)."""
+    from ..data.loaders import TEXT_FIELDS, parse_columns
+
+    options: dict[str, dict] = {}
+    for task, prefix in _SOURCE_PREFIX.items():
+        columns = parse_columns(getattr(project, f"{prefix}_columns", None), task, f"{prefix}_columns")
+        if getattr(project, "text_column", None):
+            columns.setdefault(TEXT_FIELDS[task], project.text_column)
+        options[task] = {
+            "columns": columns or None,
+            "hub_config": getattr(project, f"{prefix}_config", None),
+            "revision": getattr(project, f"{prefix}_revision", None),
+            "split": getattr(project, f"{prefix}_split", None),
+        }
+    return options
+
 
 def resolve_encoder(encoder: str) -> str:
     """`package:NAME` -> the model folder that Python package ships; a folder or a Hub id unchanged, after checking
@@ -314,7 +368,7 @@ def check_tasks(tasks: Any) -> None:
 
 
 # Experimental settings, off by default: `--help-all` lists them, the short `--help` does not.
-HELP_ALL_ONLY = frozenset({"realign_spans"})
+HELP_ALL_ONLY = frozenset({"realign_spans", *DATA_SOURCE_SETTINGS})
 
 
 def short_help() -> str:

@@ -2,7 +2,13 @@
 
 Scores any saved model on any files in the supported formats with the trainer's metric keys (`ner_f1`,
 `ner_f1_<TYPE>`, `cls_<head>_accuracy`, `cls_<head>_macro_f1`, `cls_priority_critical_recall`, `qa_<head>_f1`,
-`composite`), prints a table and writes them as JSON. Every record of the files is scored (no split).
+`composite`). Every record of the files is scored (no split).
+
+It prints a report a person reads (`train/report.py`): grouped by task (NER, case, call quality, safety), each
+figure beside its trivial baseline, with seqeval's per-type table; `--json` prints the metrics as JSON instead,
+and `--output` writes them as JSON (the machine output). The plots (confusion matrices, reliability diagrams,
+the critical threshold curve) go beside `--output` (or into `--plots-dir`), and into the MLflow run named by
+`MLFLOW_RUN_ID` when that is set.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +39,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--window-length", type=int, help="default: the model's")
     parser.add_argument("--window-stride", type=int, help="default: the model's")
     parser.add_argument("--revision", help="Hub revision (tag, branch or commit) of --model")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of the report")
+    parser.add_argument("--plots-dir", help="write the plots here (default: beside --output; none without either)")
     return parser.parse_args(argv)
 
 
@@ -40,15 +49,12 @@ def format_table(metrics: dict[str, float]) -> str:
     return "\n".join(f"{key:<{width}}  {value:.4f}" for key, value in sorted(metrics.items()))
 
 
-def evaluate_model(
-    model, tokenizer, ner=None, cases=None, qa=None, batch_size: int = 32, bf16: bool = False,
-    window_length: int | None = None, window_stride: int | None = None,
-) -> tuple[dict[str, float], dict]:
-    """Load, validate, window and score the given files; returns (metrics, validation report dict)."""
-    from ..data.collator import MultiTaskCollator
+def tokenized_files(
+    model, tokenizer, ner=None, cases=None, qa=None, window_length: int | None = None, window_stride: int | None = None
+) -> tuple[dict, dict]:
+    """Load, validate and window the given files for `model`; returns (`{task: windows}`, validation report dict)."""
     from ..data.loaders import load_all
     from ..data.tokenization import tokenize_task
-    from .evaluation import evaluate_tasks
 
     config = model.config
     loaded, report = load_all(ner=ner, cases=cases, qa=qa, config=config)
@@ -59,8 +65,41 @@ def evaluate_model(
         for task, dataset in loaded.items()
         if task in config.tasks
     }
-    metrics = evaluate_tasks(model, tokenized, MultiTaskCollator(tokenizer, config), batch_size=batch_size, bf16=bf16)
-    return metrics, report.to_dict()
+    return tokenized, report.to_dict()
+
+
+def evaluate_model(
+    model, tokenizer, ner=None, cases=None, qa=None, batch_size: int = 32, bf16: bool = False,
+    window_length: int | None = None, window_stride: int | None = None,
+) -> tuple[dict[str, float], dict]:
+    """Load, validate, window and score the given files; returns (metrics, validation report dict)."""
+    from ..data.collator import MultiTaskCollator
+    from .evaluation import evaluate_tasks
+
+    tokenized, report = tokenized_files(model, tokenizer, ner, cases, qa, window_length, window_stride)
+    collator = MultiTaskCollator(tokenizer, model.config)
+    return evaluate_tasks(model, tokenized, collator, batch_size=batch_size, bf16=bf16), report
+
+
+def plots_folder(args: argparse.Namespace) -> Path | None:
+    if args.plots_dir:
+        return Path(args.plots_dir)
+    return Path(args.output).parent if args.output else None
+
+
+def log_run(paths: list[Path], metrics: dict[str, float]) -> str | None:
+    """With `MLFLOW_RUN_ID` set, the plots and the metrics go into that MLflow run; returns its id."""
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if not run_id:
+        return None
+    import mlflow
+
+    from .report import log_to_mlflow
+
+    with mlflow.start_run(run_id=run_id):
+        log_to_mlflow(paths)
+        mlflow.log_dict(metrics, "report/metrics.json")
+    return run_id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,20 +124,47 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
         return 2
+    from ..data.collator import MultiTaskCollator
+    from . import report
+    from .model_card import read_calibration
+
     try:
-        metrics, _ = evaluate_model(
+        tokenized, _ = tokenized_files(
             model, tokenizer, ner=args.ner_file, cases=args.cases_file, qa=args.qa_file,
-            batch_size=args.batch_size, bf16=args.bf16, window_length=args.window_length,
-            window_stride=args.window_stride,
-        )
+            window_length=args.window_length, window_stride=args.window_stride,
+        )  # fmt: skip
+        calibration = read_calibration(args.model) if Path(args.model).is_dir() else None
+        evaluation = report.evaluate(
+            model, tokenized, MultiTaskCollator(tokenizer, model.config), batch_size=args.batch_size, bf16=args.bf16,
+            calibration=calibration,
+        )  # fmt: skip
     except ValueError as error:
         print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
         return 2
-    print(format_table(metrics))
+    metrics = evaluation.metrics
+    if args.json:
+        print(json.dumps(metrics, indent=2, sort_keys=True))
+    else:
+        print(report.format_report(evaluation, title=f"helpline-fusion evaluate --model {args.model}"))
     if args.output:
+        from .run_folder import write_atomic
+
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(metrics, indent=2, sort_keys=True))
-        print(f"metrics written to {args.output}")
+        write_atomic(args.output, json.dumps(metrics, indent=2, sort_keys=True))
+        print(f"metrics written to {args.output}", file=sys.stderr if args.json else sys.stdout)
+    folder = plots_folder(args)
+    paths: list[Path] = []
+    if folder is not None:
+        written = report.write_plots(evaluation, folder)
+        if written is None:
+            print(report.MATPLOTLIB_MISSING, file=sys.stderr)
+        else:
+            paths = written
+            print(f"plots written to {folder}: {', '.join(p.name for p in paths) or 'none for these tasks'}",
+                  file=sys.stderr if args.json else sys.stdout)  # fmt: skip
+    run_id = log_run(paths, metrics)
+    if run_id:
+        print(f"plots and metrics logged to MLflow run {run_id}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -153,30 +153,36 @@ def fold_qa(rows: list[dict], config) -> tuple[dict, dict]:
 
 
 def record_decisions(
-    model, datasets: dict, collator, batch_size: int = 32, bf16: bool = False
+    model, datasets: dict, collator, batch_size: int = 32, bf16: bool = False, rows: dict | None = None
 ) -> dict[str, tuple[Any, Any]]:
     """`(gold, predicted)` per task, folded per record (records in `example_id` order): NER word-level BIO
-    sequences, case label ids per head, quality 0/1 per head."""
+    sequences, case label ids per head, quality 0/1 per head. `rows`: `run_task`'s rows per task, when the caller
+    has them already (`train/report.py` plots from them); filled in for the tasks it lacks."""
     config = model.config
     decisions: dict[str, tuple[Any, Any]] = {}
+    rows = {} if rows is None else rows
     for task, dataset in datasets.items():
         if dataset is None or len(dataset) == 0 or task not in config.tasks:
             continue
-        rows = run_task(model, dataset, collator, task, batch_size=batch_size, bf16=bf16)
+        if task not in rows:
+            rows[task] = run_task(model, dataset, collator, task, batch_size=batch_size, bf16=bf16)
         if task == "ner":
-            decisions[task] = fold_ner(rows, config.ner_labels)
+            decisions[task] = fold_ner(rows[task], config.ner_labels)
         elif task == "cls":
-            decisions[task] = fold_cls(rows, config)
+            decisions[task] = fold_cls(rows[task], config)
         else:
-            decisions[task] = fold_qa(rows, config)
+            decisions[task] = fold_qa(rows[task], config)
     return decisions
 
 
-def evaluate_tasks(model, datasets: dict, collator, batch_size: int = 32, bf16: bool = False) -> dict[str, float]:
-    """Metrics (flat keys, see `metrics`) of `model` on each task's tokenised validation set."""
+def evaluate_tasks(
+    model, datasets: dict, collator, batch_size: int = 32, bf16: bool = False, rows: dict | None = None
+) -> dict[str, float]:
+    """Metrics (flat keys, see `metrics`) of `model` on each task's tokenised validation set (`rows`: see
+    `record_decisions`)."""
     config = model.config
     results: dict[str, float] = {}
-    for task, (gold, pred) in record_decisions(model, datasets, collator, batch_size, bf16).items():
+    for task, (gold, pred) in record_decisions(model, datasets, collator, batch_size, bf16, rows).items():
         if task == "ner":
             results.update(M.ner_metrics(gold, pred, config.ner_entity_types))
         elif task == "cls":

@@ -22,8 +22,8 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..data.collator import MultiTaskCollator
 from ..data.labels import config_kwargs_from_data
-from ..data.loaders import load_all, load_qa
-from ..data.splits import train_validation_split
+from ..data.loaders import load_all_splits, load_qa
+from ..data.splits import use_or_split
 from ..data.tokenization import tokenize_task
 from ..data.validation import log_report
 from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
@@ -51,7 +51,7 @@ from .run_settings import (
     settings_digest,
     write_run_settings,
 )
-from .settings import ProjectArguments, resolve_encoder
+from .settings import ProjectArguments, resolve_encoder, source_options
 from .sources import check_model_folder
 from .trainer import MultiTaskTrainer
 
@@ -75,7 +75,7 @@ def resolve_sources(project: ProjectArguments, output_dir: Path) -> dict[str, st
     for task in project.tasks:
         value = getattr(project, SOURCE_SETTINGS[task])
         if value:
-            looks_local = value.endswith((".json", ".jsonl")) or "/" in value and Path(value).parent.exists()
+            looks_local = value.endswith((".json", ".jsonl", ".csv", ".tsv", ".parquet")) or "/" in value and Path(value).parent.exists()
             if looks_local and not Path(value).is_file():
                 raise FileNotFoundError(f"{SOURCE_SETTINGS[task]}: data file {value} not found")
             sources[task] = value
@@ -235,13 +235,19 @@ class RunInfoCallback(TrainerCallback):
 def prepare_data(project: ProjectArguments, training_args: TrainingArguments, tokenizer, base_config):
     output_dir = Path(training_args.output_dir)
     sources = resolve_sources(project, output_dir)
-    loaded, report = load_all(
+    options = source_options(project)  # each task's Hub config, revision, split and column mapping
+    given, report = load_all_splits(
         ner=sources.get("ner"), cases=sources.get("cls"), qa=sources.get("qa"),
         config=base_config, labels_from_data=project.labels_from_data, realign_spans=project.realign_spans,
+        options=options,
     )
+    loaded = {task: parts["train"] for task, parts in given.items()}
     qa_eval = None
     if "qa" in loaded and project.qa_eval_file:
-        qa_eval, qa_eval_report = load_qa(project.qa_eval_file, config=base_config, labels_from_data=project.labels_from_data)
+        qa_eval, qa_eval_report = load_qa(
+            project.qa_eval_file, config=base_config, labels_from_data=project.labels_from_data,
+            columns=options["qa"]["columns"],
+        )  # fmt: skip
         report.add(qa_eval_report)
     eval_data = describe_eval_data(project, sources, output_dir)  # the report is logged once, by write_report
     label_kwargs = (
@@ -254,8 +260,9 @@ def prepare_data(project: ProjectArguments, training_args: TrainingArguments, to
         # Calibration reports on a test split of the case and quality data, taken from the training side (the
         # validation split is the one it would be without; data/splits.py); none for a held-out QA file.
         with_test = project.calibrate and task in ("cls", "qa") and not (task == "qa" and qa_eval is not None)
-        parts = train_validation_split(
-            dataset, validation_size=project.validation_size, seed=training_args.seed,
+        # A validation/test split the data already has (a Hub dataset's) is used, not re-split (data/splits.py).
+        parts = use_or_split(
+            given[task], validation_size=project.validation_size, seed=training_args.seed,
             test_size=project.test_fraction if with_test else 0.0,
         )  # fmt: skip
         train_ds, val_ds = parts["train"], parts["validation"]

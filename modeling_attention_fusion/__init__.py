@@ -2,7 +2,8 @@
 
 Names are imported on first use, so the data tools (`generate`, `validate`) and `--help` do not pay for torch
 and transformers. The first access to any of them registers the config and model with the Auto classes (and
-for `save_pretrained`, which then writes `auto_map` and copies the remote-code files).
+for `save_pretrained`, which then writes `auto_map` and copies the remote-code files) and the `helpline-fusion` task
+with `transformers.pipeline`. The files that ship to the Hub register nothing when imported.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ __all__ = ["AttentionFusionConfig", "AttentionFusionModel", "AttentionFusionOutp
 
 
 def register() -> None:
-    """Register the config and model with `AutoConfig`/`AutoModel` (idempotent)."""
+    """Register the config and model with `AutoConfig`/`AutoModel` and the `helpline-fusion` pipeline task
+    (idempotent)."""
     global _registered
     if _registered:
         return
@@ -31,12 +33,14 @@ def register() -> None:
 
     from .configuration_attention_fusion import AttentionFusionConfig
     from .modeling_attention_fusion import AttentionFusionModel
+    from .pipeline_attention_fusion import register_pipeline
 
     AutoConfig.register(AttentionFusionConfig.model_type, AttentionFusionConfig, exist_ok=True)
     AutoModel.register(AttentionFusionConfig, AttentionFusionModel, exist_ok=True)
     # save_pretrained writes `auto_map` and copies these files so the model loads anywhere with trust_remote_code.
     AttentionFusionConfig.register_for_auto_class("AutoConfig")
     AttentionFusionModel.register_for_auto_class("AutoModel")
+    register_pipeline()  # pipeline("helpline-fusion", model=model, ...) for a model object of this process
     _registered = True
 
 

@@ -32,6 +32,12 @@ from .labels_attention_fusion import (  # noqa: F401 - re-exported, the config m
 from .speakers_attention_fusion import check_speakers
 
 QA_POOLING_CHOICES = ("tokens", "turns")
+# The pipeline the config names for `pipeline(model=folder_or_hub_id, trust_remote_code=True)`: plain data, so that
+# naming it imports nothing (the pipeline file ships beside the model; see `pipeline_attention_fusion.py`).
+PIPELINE_TASK = "helpline-fusion"
+CUSTOM_PIPELINES = {
+    PIPELINE_TASK: {"impl": "pipeline_attention_fusion.HelplineFusionPipeline", "pt": ["AutoModel"], "type": "text"}
+}
 
 
 def _check_label_list(field: str, head: str, labels: Any) -> list[str]:
@@ -45,6 +51,107 @@ def _check_label_list(field: str, head: str, labels: Any) -> list[str]:
         raise ValueError(f"{where}: duplicated labels {duplicates}; every label must appear once")
     return labels
 
+
+
+def _check_choice(field: str, what: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{field}: unknown {what} {value!r}; valid: {list(choices)}")
+
+
+def _check_tasks(tasks: list[str] | None) -> list[str]:
+    """The tasks, in the reference order."""
+    tasks = list(tasks) if tasks is not None else list(TASKS)
+    unknown = [task for task in tasks if task not in TASKS]
+    if unknown or not tasks:
+        raise ValueError(f"tasks: {tasks!r} must be a non-empty subset of {list(TASKS)}")
+    return [task for task in TASKS if task in tasks]
+
+
+def _check_pooling(pooling: str | dict[str, str]) -> dict[str, str]:
+    """One pooling per sentence-level task (`"attention"` where not given)."""
+    if isinstance(pooling, str):
+        pooling = {task: pooling for task in SENTENCE_TASKS}
+    if not isinstance(pooling, dict):
+        raise ValueError(f"pooling: expected a string or a dict task -> pooling, got {pooling!r}")
+    pooling = {**{task: "attention" for task in SENTENCE_TASKS}, **pooling}
+    for task, kind in pooling.items():
+        if task not in SENTENCE_TASKS:
+            raise ValueError(f"pooling: unknown task {task!r}; pooling applies to {list(SENTENCE_TASKS)}")
+        _check_choice(f"pooling[{task!r}]", "pooling", kind, POOLING_CHOICES)
+    return pooling
+
+
+def _check_window(window_length: int, window_stride: int) -> tuple[int, int]:
+    # Not `max_length`/`stride`: transformers reads `max_length` in a model config as a generation setting.
+    if int(window_length) < 8:
+        raise ValueError(f"window_length: {window_length!r} is too small; use at least 8 tokens")
+    if not 0 <= int(window_stride) < int(window_length):
+        raise ValueError(f"window_stride: {window_stride!r} must be in [0, window_length={window_length})")
+    return int(window_length), int(window_stride)
+
+
+def _check_speakers(pattern: str | None, roles: dict[str, str] | None) -> tuple[str | None, dict[str, str] | None]:
+    if pattern is not None and not isinstance(pattern, str):
+        raise ValueError(f"speaker_pattern: expected a regular expression string, got {pattern!r}")
+    if roles is not None and not isinstance(roles, dict):
+        raise ValueError(f"speaker_roles: expected a dict speaker -> role, got {roles!r}")
+    roles = {str(name).lower(): str(role) for name, role in (roles or {}).items()} or None
+    if pattern is not None or roles is not None:
+        check_speakers(pattern or r"(?P<speaker>x)", roles or {})
+    return pattern, roles
+
+
+def _check_loss_weights(task_loss_weights: dict[str, float] | None) -> dict[str, float]:
+    weights = {task: 1.0 for task in TASKS}
+    for task, weight in (task_loss_weights or {}).items():
+        if task not in TASKS:
+            raise ValueError(f"task_loss_weights: unknown task {task!r}; valid: {list(TASKS)}")
+        if float(weight) < 0:
+            raise ValueError(f"task_loss_weights[{task!r}]: {weight!r} is negative")
+        weights[task] = float(weight)
+    return weights
+
+
+def _check_class_weights(
+    case_class_weights: dict[str, list[float]] | None, case_heads: dict[str, list[str]]
+) -> dict[str, list[float]]:
+    class_weights: dict[str, list[float]] = {}
+    for head, values in (case_class_weights or {}).items():
+        if head not in case_heads:
+            raise ValueError(f"case_class_weights: unknown case head {head!r}; valid: {list(case_heads)}")
+        if len(values) != len(case_heads[head]) or any(float(v) < 0 for v in values):
+            raise ValueError(
+                f"case_class_weights[{head!r}]: expected {len(case_heads[head])} non-negative weights, got {values!r}"
+            )
+        class_weights[head] = [float(v) for v in values]
+    return class_weights
+
+
+def _check_qa_thresholds(
+    qa_thresholds: dict[str, list[float]] | None, qa_heads: dict[str, list[str]]
+) -> dict[str, list[float]]:
+    thresholds = {head: [0.5] * len(names) for head, names in qa_heads.items()}
+    for head, values in (qa_thresholds or {}).items():
+        if head not in thresholds:
+            raise ValueError(f"qa_thresholds: unknown quality head {head!r}; valid: {list(thresholds)}")
+        if len(values) != len(thresholds[head]):
+            raise ValueError(f"qa_thresholds[{head!r}]: {len(values)} values for {len(thresholds[head])} sub-metrics")
+        thresholds[head] = [float(v) for v in values]
+    return thresholds
+
+
+def _check_temperatures(
+    temperatures: dict[str, dict[str, float]] | None, heads: dict[str, dict[str, list[str]]]
+) -> dict[str, dict[str, float]]:
+    temps: dict[str, dict[str, float]] = {}
+    for task, values in (temperatures or {}).items():
+        if task not in heads:
+            raise ValueError(f"temperatures: unknown task {task!r}; valid: {list(heads)}")
+        for head, value in values.items():
+            if head not in heads[task] or not float(value) > 0:
+                raise ValueError(f"temperatures[{task!r}][{head!r}]: expected a known head and a value > 0")
+        temps[task] = {head: float(value) for head, value in values.items()}
+    return temps
 
 class AttentionFusionConfig(PretrainedConfig):
     r"""Configuration of [`AttentionFusionModel`]: a shared encoder, a NER head, four case heads and
@@ -150,54 +257,32 @@ class AttentionFusionConfig(PretrainedConfig):
         **kwargs: Any,
     ) -> None:
         self.encoder_config = self._build_encoder_config(encoder_config)
-
+        # The label schema.
         self.ner_entity_types = _check_label_list("ner_entity_types", "", ner_entity_types or NER_ENTITY_TYPES)
         self.case_heads = self._check_heads("case_heads", case_heads if case_heads is not None else CASE_HEADS)
         self.qa_heads = self._check_heads("qa_heads", qa_heads if qa_heads is not None else QA_HEADS)
         self.sub_to_main = dict(sub_to_main if sub_to_main is not None else SUB_TO_MAIN_CATEGORY)
-
-        if isinstance(pooling, str):
-            pooling = {task: pooling for task in SENTENCE_TASKS}
-        if not isinstance(pooling, dict):
-            raise ValueError(f"pooling: expected a string or a dict task -> pooling, got {pooling!r}")
-        pooling = {**{task: "attention" for task in SENTENCE_TASKS}, **pooling}
-        for task, kind in pooling.items():
-            if task not in SENTENCE_TASKS:
-                raise ValueError(f"pooling: unknown task {task!r}; pooling applies to {list(SENTENCE_TASKS)}")
-            if kind not in POOLING_CHOICES:
-                raise ValueError(f"pooling[{task!r}]: unknown pooling {kind!r}; valid: {list(POOLING_CHOICES)}")
-        self.pooling = pooling
-
+        self.tasks = _check_tasks(tasks)
+        # The architecture.
+        self.pooling = _check_pooling(pooling)
         if not 0.0 <= float(classifier_dropout) < 1.0:
             raise ValueError(f"classifier_dropout: {classifier_dropout!r} is not in [0, 1)")
         self.classifier_dropout = float(classifier_dropout)
-
-        weights = {task: 1.0 for task in TASKS}
-        for task, weight in (task_loss_weights or {}).items():
-            if task not in TASKS:
-                raise ValueError(f"task_loss_weights: unknown task {task!r}; valid: {list(TASKS)}")
-            if float(weight) < 0:
-                raise ValueError(f"task_loss_weights[{task!r}]: {weight!r} is negative")
-            weights[task] = float(weight)
-        self.task_loss_weights = weights
-
-        tasks = list(tasks) if tasks is not None else list(TASKS)
-        unknown = [task for task in tasks if task not in TASKS]
-        if unknown or not tasks:
-            raise ValueError(f"tasks: {tasks!r} must be a non-empty subset of {list(TASKS)}")
-        self.tasks = [task for task in TASKS if task in tasks]
-
-        thresholds = {head: [0.5] * len(names) for head, names in self.qa_heads.items()}
-        for head, values in (qa_thresholds or {}).items():
-            if head not in thresholds:
-                raise ValueError(f"qa_thresholds: unknown quality head {head!r}; valid: {list(thresholds)}")
-            if len(values) != len(thresholds[head]):
-                raise ValueError(
-                    f"qa_thresholds[{head!r}]: {len(values)} values for {len(thresholds[head])} sub-metrics"
-                )
-            thresholds[head] = [float(v) for v in values]
-        self.qa_thresholds = thresholds
-
+        _check_choice("ner_head", "NER head", ner_head, NER_HEAD_CHOICES)
+        self.ner_head = ner_head
+        self.ner_label_all_subwords = bool(ner_label_all_subwords)
+        self.pool_layer_norm = bool(pool_layer_norm)
+        self.pool_layer_mix = bool(pool_layer_mix)
+        self.pool_per_head = bool(pool_per_head)
+        _check_choice("qa_pooling", "quality pooling", qa_pooling, QA_POOLING_CHOICES)
+        self.qa_pooling = qa_pooling
+        self.speaker_pattern, self.speaker_roles = _check_speakers(speaker_pattern, speaker_roles)
+        self.window_length, self.window_stride = _check_window(window_length, window_stride)
+        # The training losses.
+        self.task_loss_weights = _check_loss_weights(task_loss_weights)
+        self.case_class_weights = _check_class_weights(case_class_weights, self.case_heads)
+        # The decisions (temperatures and thresholds are fitted on validation data after training).
+        self.qa_thresholds = _check_qa_thresholds(qa_thresholds, self.qa_heads)
         if "priority" in self.case_heads and str(critical_priority) not in self.case_heads["priority"]:
             raise ValueError(
                 f"critical_priority: {critical_priority!r} is not one of the priority labels "
@@ -206,58 +291,12 @@ class AttentionFusionConfig(PretrainedConfig):
         self.critical_priority = str(critical_priority)
         self.critical_threshold = float(critical_threshold)
         self.review_threshold = float(review_threshold)
-        if int(window_length) < 8:
-            raise ValueError(f"window_length: {window_length!r} is too small; use at least 8 tokens")
-        if not 0 <= int(window_stride) < int(window_length):
-            raise ValueError(f"window_stride: {window_stride!r} must be in [0, window_length={window_length})")
-        # Not `max_length`/`stride`: transformers reads `max_length` in a model config as a generation setting.
-        self.window_length = int(window_length)
-        self.window_stride = int(window_stride)
-
-        if ner_head not in NER_HEAD_CHOICES:
-            raise ValueError(f"ner_head: unknown NER head {ner_head!r}; valid: {list(NER_HEAD_CHOICES)}")
-        self.ner_head = ner_head
-        self.ner_label_all_subwords = bool(ner_label_all_subwords)
-        self.pool_layer_norm = bool(pool_layer_norm)
-        self.pool_layer_mix = bool(pool_layer_mix)
-        self.pool_per_head = bool(pool_per_head)
-        if qa_pooling not in QA_POOLING_CHOICES:
-            raise ValueError(f"qa_pooling: unknown quality pooling {qa_pooling!r}; valid: {list(QA_POOLING_CHOICES)}")
-        self.qa_pooling = qa_pooling
-        if speaker_pattern is not None and not isinstance(speaker_pattern, str):
-            raise ValueError(f"speaker_pattern: expected a regular expression string, got {speaker_pattern!r}")
-        if speaker_roles is not None and not isinstance(speaker_roles, dict):
-            raise ValueError(f"speaker_roles: expected a dict speaker -> role, got {speaker_roles!r}")
-        roles = {str(name).lower(): str(role) for name, role in (speaker_roles or {}).items()} or None
-        if speaker_pattern is not None or roles is not None:
-            check_speakers(speaker_pattern or r"(?P<speaker>x)", roles or {})
-        self.speaker_pattern = speaker_pattern
-        self.speaker_roles = roles
-        class_weights: dict[str, list[float]] = {}
-        for head, values in (case_class_weights or {}).items():
-            if head not in self.case_heads:
-                raise ValueError(f"case_class_weights: unknown case head {head!r}; valid: {list(self.case_heads)}")
-            if len(values) != len(self.case_heads[head]) or any(float(v) < 0 for v in values):
-                raise ValueError(
-                    f"case_class_weights[{head!r}]: expected {len(self.case_heads[head])} non-negative weights, "
-                    f"got {values!r}"
-                )
-            class_weights[head] = [float(v) for v in values]
-        self.case_class_weights = class_weights
-        temps: dict[str, dict[str, float]] = {}
-        for task, heads in (temperatures or {}).items():
-            known = {"cls": self.case_heads, "qa": self.qa_heads}.get(task)
-            if known is None:
-                raise ValueError(f"temperatures: unknown task {task!r}; valid: ['cls', 'qa']")
-            for head, value in heads.items():
-                if head not in known or not float(value) > 0:
-                    raise ValueError(f"temperatures[{task!r}][{head!r}]: expected a known head and a value > 0")
-            temps[task] = {head: float(value) for head, value in heads.items()}
-        self.temperatures = temps
+        self.temperatures = _check_temperatures(temperatures, {"cls": self.case_heads, "qa": self.qa_heads})
         self.review_thresholds = {str(k): float(v) for k, v in (review_thresholds or {}).items()}
         if isinstance(evidence_top_k, bool) or not isinstance(evidence_top_k, int) or evidence_top_k < 1:
             raise ValueError(f"evidence_top_k: expected a whole number of spans >= 1, got {evidence_top_k!r}")
         self.evidence_top_k = evidence_top_k
+        kwargs.setdefault("custom_pipelines", copy.deepcopy(CUSTOM_PIPELINES))
 
         # The token-level head is a classic token classifier: keep the top-level id2label for it.
         kwargs.pop("id2label", None)
@@ -329,4 +368,4 @@ class AttentionFusionConfig(PretrainedConfig):
         return output
 
 
-__all__ = ["QA_POOLING_CHOICES", "AttentionFusionConfig", "bio_tags"]
+__all__ = ["CUSTOM_PIPELINES", "PIPELINE_TASK", "QA_POOLING_CHOICES", "AttentionFusionConfig", "bio_tags"]

@@ -8,10 +8,7 @@ transformers, the standard library and its sibling files (single-dot imports).
 from __future__ import annotations
 
 import inspect
-import json
 import logging
-import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +21,9 @@ from transformers.utils import logging as hf_logging
 
 from .configuration_attention_fusion import CASE_HEADS, QA_HEADS, SENTENCE_TASKS, TASKS, AttentionFusionConfig
 from .inference_attention_fusion import FusionPredictorMixin
-from .pipeline_attention_fusion import PIPELINE_TASK, custom_pipelines_entry
+
+# Not used here: imported so that `save_pretrained` ships the pipeline file that `config.custom_pipelines` names.
+from .pipeline_attention_fusion import HelplineFusionPipeline  # noqa: F401
 
 try:  # transformers 5: init functions that skip weights already loaded from a checkpoint
     from transformers import initialization as init
@@ -452,31 +451,48 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         hidden_size = _hidden_size(self.encoder.config)
         dropout = config.classifier_dropout
 
-        self.ner_head = NerHead(hidden_size, len(config.ner_labels), dropout, config.ner_head) if "ner" in config.tasks else None
+        self.ner_head = None
+        if "ner" in config.tasks:
+            self.ner_head = NerHead(hidden_size, num_tags=len(config.ner_labels), dropout=dropout, kind=config.ner_head)
         # With the layer mix, the sentence-level heads read every hidden state: the embeddings and each layer.
         mix_states = _num_layers(self.encoder.config) + 1 if config.pool_layer_mix else None
-        self.cls_head = (
-            PooledMultiHead(
-                hidden_size, {h: len(v) for h, v in config.case_heads.items()}, config.pooling["cls"], dropout,
-                config.pool_layer_norm, mix_states, config.pool_per_head,
+        self.cls_head = None
+        if "cls" in config.tasks:
+            self.cls_head = PooledMultiHead(
+                hidden_size,
+                sizes={head: len(labels) for head, labels in config.case_heads.items()},
+                pooling=config.pooling["cls"],
+                dropout=dropout,
+                layer_norm=config.pool_layer_norm,
+                mix_states=mix_states,
+                per_head=config.pool_per_head,
                 query_order=pooling_query_order(config.case_heads, CASE_HEADS),
             )
-            if "cls" in config.tasks
-            else None
-        )
-        qa_sizes = {h: len(v) for h, v in config.qa_heads.items()}
+        qa_sizes = {head: len(names) for head, names in config.qa_heads.items()}
         qa_order = pooling_query_order(config.qa_heads, QA_HEADS)
         if "qa" not in config.tasks:
             self.qa_head = None
         elif getattr(config, "qa_pooling", "tokens") == "turns":  # speaker-aware: pool over counsellor turns
             self.qa_head = TurnPooledMultiHead(
-                hidden_size, qa_sizes, dropout, config.pool_layer_norm, mix_states, query_order=qa_order
+                hidden_size,
+                sizes=qa_sizes,
+                dropout=dropout,
+                layer_norm=config.pool_layer_norm,
+                mix_states=mix_states,
+                query_order=qa_order,
             )
         else:
             self.qa_head = PooledMultiHead(
-                hidden_size, qa_sizes, config.pooling["qa"], dropout, config.pool_layer_norm, mix_states,
-                config.pool_per_head, per_output=True, query_order=qa_order,
-            )  # fmt: skip
+                hidden_size,
+                sizes=qa_sizes,
+                pooling=config.pooling["qa"],
+                dropout=dropout,
+                layer_norm=config.pool_layer_norm,
+                mix_states=mix_states,
+                per_head=config.pool_per_head,
+                per_output=True,
+                query_order=qa_order,
+            )
         self.post_init()
 
     # ------------------------------------------------------------------ constructors
@@ -508,42 +524,6 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             )  # fmt: skip
         config = AttentionFusionConfig(encoder_config=encoder.config, **config_kwargs)
         return cls(config, encoder=encoder)
-
-    # ------------------------------------------------------------------ saving and publishing
-    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
-        """Save as usual, recording the `helpline-fusion` pipeline in `config.custom_pipelines`.
-
-        `pipeline(model=folder_or_hub_id, trust_remote_code=True)` then builds [`HelplineFusionPipeline`].
-        """
-        custom = dict(getattr(self.config, "custom_pipelines", None) or {})
-        custom[PIPELINE_TASK] = custom_pipelines_entry()
-        self.config.custom_pipelines = custom
-        return super().save_pretrained(save_directory, *args, **kwargs)
-
-    # The README.md that `push_to_hub` publishes (helpline-fusion sets it when it saves a trained model). When unset,
-    # the helpline-fusion card saved beside the weights this model was loaded from is used.
-    model_card: str | None = None
-
-    def _upload_modified_files(self, working_dir: str | os.PathLike, repo_id: str, *args: Any, **kwargs: Any) -> Any:
-        """`push_to_hub` hook: publish this model's card and `label_maps.json` in the same commit as the weights.
-
-        The one private transformers hook this model relies on (`PushToHubMixin._upload_modified_files`), kept in
-        the payload so that a user holding only the Hub files can re-publish a fine-tuned model with its card;
-        `tests/test_publish.py::test_model_push_to_hub_publishes_our_card_and_label_maps` runs it on the installed
-        transformers.
-
-        transformers' `push_to_hub` writes the Hub's existing (or a generic) card over README.md after
-        `save_pretrained`; this runs right before the upload (transformers 4.x and 5.x) and puts the helpline-fusion
-        card back, aimed at `repo_id`. Push the tokenizer with `tokenizer.push_to_hub(repo_id)`; for versioned
-        releases (one commit + a version tag) use `helpline-fusion publish`.
-        """
-        card = self.model_card or _card_beside(self.name_or_path)
-        if card:
-            with open(os.path.join(working_dir, "README.md"), "w", encoding="utf-8") as handle:
-                handle.write(retarget_model_card(str(card), repo_id))
-        with open(os.path.join(working_dir, "label_maps.json"), "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(self.config.label_maps(), indent=2))
-        return super()._upload_modified_files(working_dir, repo_id, *args, **kwargs)
 
     # ------------------------------------------------------------------ freezing
     def freeze_encoder(self, frozen: bool = True) -> None:
@@ -579,31 +559,51 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
     # ------------------------------------------------------------------ forward
     def forward(
         self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.LongTensor | None = None,
         task: str | None = None,
-        labels: Any = None,
-        token_type_ids: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | dict[str, torch.Tensor] | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
         output_pooling_weights: bool = False,
         return_dict: bool | None = None,
-        turn_ids: torch.Tensor | None = None,
+        turn_ids: torch.LongTensor | None = None,
+        ner_labels: torch.LongTensor | None = None,
+        cls_labels: dict[str, torch.LongTensor] | None = None,
+        qa_labels: dict[str, torch.FloatTensor] | None = None,
         **kwargs: Any,
     ) -> AttentionFusionOutput:
         r"""
-        task (`str`, *optional*): `"ner"`, `"cls"` or `"qa"` runs that task's head only; `None` runs all.
+        input_ids (`torch.LongTensor` of shape `(batch, seq_len)`): token ids of the windows.
+        attention_mask (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*): 1 for tokens, 0 for padding.
+        task (`str`, *optional*): `"ner"`, `"cls"` or `"qa"` runs that task's head only (a training batch holds one
+            task); `None` runs every head of the model.
+        ner_labels (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*): BIO tag ids (`-100`: not scored,
+            e.g. special tokens and padding). Gives `task_losses["ner"]`.
+        cls_labels (`dict[str, torch.LongTensor]`, *optional*): per case head (`"priority"`, ...) the `(batch,)`
+            class ids (`-100`: no label for this head). Gives `task_losses["cls"]`.
+        qa_labels (`dict[str, torch.FloatTensor]`, *optional*): per quality head (`"opening"`, ...) the
+            `(batch, num_sub_metrics)` 0/1 values (`-100`: not applicable). Gives `task_losses["qa"]`.
+        labels (*optional*): the labels of `task`, as the training collator gives them (a batch holds one task):
+            the same as passing them as `ner_labels`, `cls_labels` or `qa_labels`. Needs `task`.
         turn_ids (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*): each token's counsellor turn in its
             window (0, 1, ...; -1 elsewhere), read by quality heads that pool over turns (`qa_pooling: "turns"`),
             which need it; `speakers_attention_fusion.window_turn_ids` makes it. Other heads ignore it.
-        labels: for `task="ner"` a `(batch, seq_len)` tag tensor (`-100` ignored); for `task="cls"` a dict
-            head -> `(batch,)` class ids (`-100` = no label); for `task="qa"` a dict head -> `(batch, n)` of
-            0/1 (`-100` = not applicable). With `task=None`, a dict `{"ner": ..., "cls": ..., "qa": ...}`.
+        output_pooling_weights (`bool`): also return each sentence-level head's pooling weights (evidence).
+
+        Returns:
+            [`AttentionFusionOutput`]: `loss` is the `task_loss_weights`-weighted sum of the losses of the tasks
+            given labels.
+
+        Example:
+            >>> out = model(input_ids=ids, attention_mask=mask, task="cls", cls_labels={"priority": torch.tensor([0])})  # doctest: +SKIP
+            >>> out.task_losses["cls"]  # doctest: +SKIP
         """
         tasks = self._tasks_for(task)
+        task_labels = self._task_labels(task, labels, {"ner": ner_labels, "cls": cls_labels, "qa": qa_labels})
         if attention_mask is None:
             reference = input_ids if input_ids is not None else inputs_embeds[..., 0]
             attention_mask = torch.ones(reference.shape[:2], dtype=torch.long, device=reference.device)
-
         encoder_inputs: dict[str, Any] = {"attention_mask": attention_mask}
         if inputs_embeds is not None:
             encoder_inputs["inputs_embeds"] = inputs_embeds
@@ -616,44 +616,45 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         hidden = encoded.last_hidden_state  # (batch, seq_len, hidden)
         pooled_input = encoded.hidden_states if mixing else hidden  # every layer's states for the layer mix
 
-        task_labels = self._split_labels(task, labels)
-        ner_logits = cls_logits = qa_logits = None
-        pooling_weights: dict[str, torch.Tensor] = {}
-        head_weights: dict[str, dict[str, torch.Tensor]] = {}
-        task_losses: dict[str, torch.Tensor] = {}
+        logits: dict[str, Any] = {}
+        pooling_weights: dict[str, torch.Tensor] = {}  # task -> (batch, seq_len)
+        head_weights: dict[str, dict[str, torch.Tensor]] = {}  # task -> head -> (batch, n, seq_len)
         if "ner" in tasks:
-            ner_logits = self.ner_head(hidden)
-            if task_labels.get("ner") is not None:
-                task_losses["ner"] = ner_loss(ner_logits, task_labels["ner"])
-        if "cls" in tasks:
-            cls_logits, pooling_weights["cls"], *by_head = self.cls_head(
-                pooled_input, attention_mask, output_pooling_weights
-            )
-            head_weights["cls"] = by_head[0] if by_head else {}
-            if task_labels.get("cls") is not None:
-                task_losses["cls"] = cls_loss(cls_logits, task_labels["cls"], self.config.case_class_weights)
-        if "qa" in tasks:
-            extra = {"turn_ids": turn_ids} if isinstance(self.qa_head, TurnPooledMultiHead) else {}
-            qa_logits, pooling_weights["qa"], *by_head = self.qa_head(
-                pooled_input, attention_mask, output_pooling_weights, **extra
-            )
-            head_weights["qa"] = by_head[0] if by_head else {}
-            if task_labels.get("qa") is not None:
-                task_losses["qa"] = qa_loss(qa_logits, task_labels["qa"])
-
+            logits["ner"] = self.ner_head(hidden)  # (batch, seq_len, num_tags)
+        for name in SENTENCE_TASKS:
+            if name in tasks:
+                head = self.cls_head if name == "cls" else self.qa_head
+                extra = {"turn_ids": turn_ids} if isinstance(head, TurnPooledMultiHead) else {}
+                # {head: (batch, classes)}, (batch, seq_len)[, {head: (batch, n, seq_len)}]
+                logits[name], pooling_weights[name], *by_head = head(
+                    pooled_input, attention_mask, output_pooling_weights, **extra
+                )
+                head_weights[name] = by_head[0] if by_head else {}
+        task_losses = self._task_losses(logits, task_labels)
         loss = None
         if task_losses:
             weights = self.config.task_loss_weights
             loss = sum(weights[name] * value for name, value in task_losses.items())
         return AttentionFusionOutput(
             loss=loss,
-            ner_logits=ner_logits,
-            cls_logits=cls_logits,
-            qa_logits=qa_logits,
+            ner_logits=logits.get("ner"),
+            cls_logits=logits.get("cls"),
+            qa_logits=logits.get("qa"),
             task_losses=task_losses or None,
             pooling_weights=pooling_weights if output_pooling_weights else None,
             head_pooling_weights=head_weights if output_pooling_weights else None,
         )
+
+    def _task_losses(self, logits: dict[str, Any], task_labels: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The unweighted loss of each task that has both logits and labels."""
+        losses: dict[str, torch.Tensor] = {}
+        if "ner" in logits and task_labels.get("ner") is not None:
+            losses["ner"] = ner_loss(logits["ner"], task_labels["ner"])
+        if "cls" in logits and task_labels.get("cls") is not None:
+            losses["cls"] = cls_loss(logits["cls"], task_labels["cls"], self.config.case_class_weights)
+        if "qa" in logits and task_labels.get("qa") is not None:
+            losses["qa"] = qa_loss(logits["qa"], task_labels["qa"])
+        return losses
 
     def _tasks_for(self, task: str | None) -> list[str]:
         if task is None:
@@ -662,45 +663,22 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         return [task]
 
     @staticmethod
-    def _split_labels(task: str | None, labels: Any) -> dict[str, Any]:
+    def _task_labels(task: str | None, labels: Any, typed: dict[str, Any]) -> dict[str, Any]:
+        """The labels per task: the typed `ner_labels` / `cls_labels` / `qa_labels`, with `labels` standing for
+        those of `task`."""
         if labels is None:
-            return {}
-        if task is not None:
-            return {task: labels}
-        if not isinstance(labels, dict) or not set(labels) <= set(TASKS):
-            raise ValueError(f"labels: with task=None give a dict with keys among {list(TASKS)}, got {type(labels)}")
-        return labels
+            return typed
+        if task is None:
+            raise ValueError(
+                "labels: give `task` with `labels` (a batch of one task), or pass each task's labels as "
+                "ner_labels=, cls_labels=, qa_labels="
+            )
+        if typed[task] is not None:
+            raise ValueError(f"labels: given both labels and {task}_labels for task {task!r}; pass one")
+        return {**typed, task: labels}
 
 
 # --------------------------------------------------------------------------- helpers
-_CARD_REPO_ID = re.compile(r'from_pretrained\(\s*"([^"]+)"[^)]*trust_remote_code=True')
-
-
-def retarget_model_card(card: str, repo_id: str) -> str:
-    """`card` aimed at `repo_id`: the repo id of its usage snippet (`from_pretrained("org/x", ...,
-    trust_remote_code=True)`) is replaced wherever it appears as a whole id. Other cards come back unchanged.
-
-    Example:
-        >>> retarget_model_card('# org/a\\nAutoModel.from_pretrained("org/a", trust_remote_code=True)', "team/b")
-        '# team/b\\nAutoModel.from_pretrained("team/b", trust_remote_code=True)'
-    """
-    found = _CARD_REPO_ID.search(card)
-    if found is None or found.group(1) == repo_id:
-        return card
-    return re.sub(rf"(?<![\w./-]){re.escape(found.group(1))}(?![\w./-])", repo_id, card)
-
-
-def _card_beside(folder: str | None) -> str | None:
-    """The helpline-fusion card (tagged `helpline-fusion` in its metadata) in the local folder `folder`, if any."""
-    readme = os.path.join(folder, "README.md") if folder and os.path.isdir(folder) else ""
-    if not os.path.isfile(readme):
-        return None
-    with open(readme, encoding="utf-8") as handle:
-        text = handle.read()
-    metadata = text.split("\n---", 1)[0] if text.startswith("---") else ""
-    return text if re.search(r"^- helpline-fusion\s*$", metadata, re.MULTILINE) else None
-
-
 def _config_int(encoder_config: Any, names: tuple[str, ...], what: str) -> int:
     """The first of `names` the encoder config has as an int (architectures name their sizes differently)."""
     for name in names:

@@ -1,11 +1,13 @@
 """The `helpline-fusion` pipeline: `transformers.pipeline` around [`AttentionFusionModel.predict`].
 
-Ships to the Hub with the model (imports only transformers and the standard library). The model's
-`save_pretrained` records the pipeline in `config.custom_pipelines`, so
+Ships to the Hub with the model (imports only transformers, the standard library and its siblings). The config
+names the pipeline in `config.custom_pipelines` (`CUSTOM_PIPELINES`), so
 
     pipe = pipeline(model="folder-or-hub-id", trust_remote_code=True)
 
-builds it, and importing the model code registers the task for `pipeline("helpline-fusion", model=model, ...)`.
+builds it with no registration at all. Importing this file changes nothing global: `pipeline("helpline-fusion",
+model=model_object, ...)` needs the task registered, which `helpline_fusion` does when it loads the model classes
+(`register()`), and a process holding only the Hub files does by calling [`register_pipeline`].
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from .configuration_attention_fusion import PIPELINE_TASK
+
 logger = logging.getLogger(__name__)
 
-PIPELINE_TASK = "helpline-fusion"
 _PREDICT_OPTIONS = (
     "precision",
     "bf16",
@@ -77,20 +80,18 @@ class HelplineFusionPipeline(Pipeline):
         return model_outputs["result"]
 
 
-def custom_pipelines_entry() -> dict[str, Any]:
-    """The `config.custom_pipelines` entry that lets `pipeline(..., trust_remote_code=True)` find this class."""
-    return {"impl": f"{__name__.split('.')[-1]}.{HelplineFusionPipeline.__name__}", "pt": ["AutoModel"],
-            "type": "text"}  # fmt: skip
-
-
 def register_pipeline() -> None:
-    """Register `helpline-fusion` with `transformers.pipeline` (idempotent; a reload of the code replaces it)."""
-    PIPELINE_REGISTRY.supported_tasks.pop(PIPELINE_TASK, None)  # no "already registered" warning on re-import
+    """Register `helpline-fusion` with `transformers.pipeline` (idempotent; a reload of the code replaces it).
+
+    Example:
+        >>> from transformers.dynamic_module_utils import get_class_from_dynamic_module  # doctest: +SKIP
+        >>> get_class_from_dynamic_module("pipeline_attention_fusion.register_pipeline", "org/helpline-fusion")()  # doctest: +SKIP
+        >>> pipe = pipeline("helpline-fusion", model=model, tokenizer=tokenizer)  # doctest: +SKIP
+    """
+    PIPELINE_REGISTRY.supported_tasks.pop(PIPELINE_TASK, None)  # no "already registered" warning on re-registering
     PIPELINE_REGISTRY.register_pipeline(
         PIPELINE_TASK, pipeline_class=HelplineFusionPipeline, pt_model=AutoModel, type="text"
     )
 
 
-register_pipeline()
-
-__all__ = ["HelplineFusionPipeline", "PIPELINE_TASK", "custom_pipelines_entry", "register_pipeline"]
+__all__ = ["HelplineFusionPipeline", "PIPELINE_TASK", "register_pipeline"]

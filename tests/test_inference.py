@@ -415,10 +415,13 @@ CHILD = textwrap.dedent(
     Pipe = get_class_from_dynamic_module("pipeline_attention_fusion.HelplineFusionPipeline", folder)
     direct = Pipe(model=model, tokenizer=tokenizer, device=-1)(texts, batch_size=2)
     by_folder = pipeline(model=folder, trust_remote_code=True, device=-1)
+    from transformers.pipelines import PIPELINE_REGISTRY
+    side_effect = "helpline-fusion" in PIPELINE_REGISTRY.get_supported_tasks()  # loading the code registers nothing
+    get_class_from_dynamic_module("pipeline_attention_fusion.register_pipeline", folder)()
     registered = pipeline("helpline-fusion", model=model, tokenizer=tokenizer, device=-1)
     print(json.dumps({
         "direct": direct, "folder_single": by_folder(texts[0]), "registered": registered(texts),
-        "model_module": type(model).__module__, "folder_pipeline": type(by_folder).__name__,
+        "model_module": type(model).__module__, "folder_pipeline": type(by_folder).__name__, "side_effect": side_effect,
         "project_imported": sorted(m for m in sys.modules if m.split(".")[0] == "helpline_fusion"),
     }))
     """
@@ -452,7 +455,7 @@ def test_pipeline_works_after_a_clean_remote_code_load(tmp_path, tokenizer):
     assert child.returncode == 0, child.stderr[-3000:]
     out = json.loads(child.stdout.strip().splitlines()[-1])
     assert out["project_imported"] == [] and out["model_module"].startswith("transformers_modules.")
-    assert out["folder_pipeline"] == "HelplineFusionPipeline"
+    assert out["folder_pipeline"] == "HelplineFusionPipeline" and out["side_effect"] is False
 
     expected = rounded(model.predict(texts, tokenizer, batch_size=2))
     assert rounded(out["direct"]) == expected

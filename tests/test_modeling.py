@@ -95,9 +95,30 @@ def test_losses_are_finite_with_labels_and_absent_without(tiny_encoder_config):
         assert out.loss is not None and torch.isfinite(out.loss) and out.loss > 0
         assert set(out.task_losses) == {task}
         assert model(input_ids=input_ids, attention_mask=attention_mask, task=task).loss is None
-    out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    out = model(
+        input_ids=input_ids, attention_mask=attention_mask,
+        ner_labels=labels["ner"], cls_labels=labels["cls"], qa_labels=labels["qa"],
+    )  # fmt: skip
     assert set(out.task_losses) == {"ner", "cls", "qa"}
     torch.testing.assert_close(out.loss, sum(out.task_losses.values()))
+
+
+def test_typed_labels_are_the_labels_of_a_one_task_batch():
+    model = make_model().eval()
+    input_ids, attention_mask = make_inputs()
+    labels = make_labels(model.config)
+    for task in ("ner", "cls", "qa"):
+        routed = model(input_ids=input_ids, attention_mask=attention_mask, task=task, labels=labels[task])
+        typed = model(input_ids=input_ids, attention_mask=attention_mask, task=task, **{f"{task}_labels": labels[task]})
+        torch.testing.assert_close(routed.loss, typed.loss)
+        with pytest.raises(ValueError, match=f"labels: given both labels and {task}_labels for task '{task}'; pass one"):
+            model(input_ids=input_ids, attention_mask=attention_mask, task=task, labels=labels[task],
+                  **{f"{task}_labels": labels[task]})  # fmt: skip
+    # Typed labels of one task, with every head run: only that task's loss.
+    out = model(input_ids=input_ids, attention_mask=attention_mask, cls_labels=labels["cls"])
+    assert set(out.task_losses) == {"cls"} and out.ner_logits is not None
+    with pytest.raises(ValueError, match="labels: give `task` with `labels`"):
+        model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
 
 
 def test_unlabelled_case_head_adds_no_loss():

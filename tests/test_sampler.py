@@ -97,3 +97,63 @@ def test_every_rank_trains_the_same_task_at_each_step_on_its_own_shard(strategy)
         # Across ranks, every example is still seen once per epoch.
         seen = {index for rank in ranks for batch in rank for index in batch}
         assert seen == set(range(sum(sizes.values())))
+
+
+# --------------------------------------------------------------------------- length grouping
+def _lengths(sizes, seed=0):
+    import random
+
+    rng = random.Random(seed)
+    return {task: [rng.randint(20, 512) for _ in range(size)] for task, size in sizes.items()}
+
+
+def _padded_tokens(sampler, lengths, batches):
+    """Tokens after padding each batch to its longest window (the collator's dynamic padding)."""
+    total = 0
+    for batch in batches:
+        task = sampler.task_of(batch[0])
+        own = [lengths[task][index - sampler.offsets[task]] for index in batch]
+        total += max(own) * len(own)
+    return total
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_length_grouping_keeps_the_schedule_visits_every_window_once_and_groups_lengths(strategy):
+    world = 2
+    sizes = {"ner": 480, "cls": 240, "qa": 120}
+    lengths = _lengths(sizes)
+    plain = MultiTaskBatchSampler(sizes, batch_size=4, strategy=strategy, seed=7, num_replicas=world)
+    grouped = MultiTaskBatchSampler(sizes, batch_size=4, strategy=strategy, seed=7, num_replicas=world,
+                                    lengths=lengths)  # fmt: skip
+    for epoch in (0, 1):
+        plain.set_epoch(epoch)
+        grouped.set_epoch(epoch)
+        assert grouped.task_schedule() == plain.task_schedule()  # the task schedule is unchanged
+        ranks = [list(BatchSamplerShard(grouped, num_processes=world, process_index=r)) for r in range(world)]
+        for step, (batch0, batch1) in enumerate(zip(*ranks)):
+            assert grouped.task_of(batch0[0]) == grouped.task_of(batch1[0]), f"step {step} mixes tasks across ranks"
+            assert {grouped.task_of(i) for i in batch0 + batch1} == {grouped.task_of(batch0[0])}
+        if strategy == "shuffled":  # every window once per epoch, across ranks
+            seen = sorted(index for rank in ranks for batch in rank for index in batch)
+            assert seen == list(range(sum(sizes.values())))
+        batches = list(grouped)
+        assert _padded_tokens(grouped, lengths, batches) < 0.8 * _padded_tokens(plain, lengths, list(plain))
+
+
+def test_length_grouping_puts_similar_lengths_in_one_step_and_is_seeded():
+    sizes = {"cls": 1000}
+    lengths = _lengths(sizes, seed=3)
+    sampler = MultiTaskBatchSampler(sizes, batch_size=8, seed=1, lengths=lengths)
+    spreads = [max(lengths["cls"][i] for i in batch) - min(lengths["cls"][i] for i in batch) for batch in sampler]
+    assert sorted(spreads)[len(spreads) // 2] < 30  # random batches of 8 over 20..512 spread ~380 tokens
+    again = MultiTaskBatchSampler(sizes, batch_size=8, seed=1, lengths=lengths)
+    assert list(again) == list(sampler)
+    other = MultiTaskBatchSampler(sizes, batch_size=8, seed=2, lengths=lengths)
+    assert list(other) != list(sampler)
+    firsts = [max(lengths["cls"][i] for i in batch) for batch in list(sampler)[:20]]
+    assert firsts != sorted(firsts, reverse=True)  # steps are shuffled, not longest first
+
+
+def test_length_grouping_refuses_lengths_that_do_not_match_the_task():
+    with pytest.raises(ValueError, match="lengths: task 'cls' has 10 examples but 9 lengths"):
+        MultiTaskBatchSampler({"cls": 10}, batch_size=2, lengths={"cls": [5] * 9})

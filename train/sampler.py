@@ -16,6 +16,13 @@ Strategies (`STRATEGIES`):
 - `round_robin`: tasks take turns, one step each.
 Sampled strategies run as many steps per epoch as `shuffled`; a task drawn more often than it has batches
 cycles through a fresh shuffle of its data, so small tasks are revisited rather than starved.
+
+Length grouping (`lengths`, off by default; the Trainer turns it on with `train_sampling_strategy:
+group_by_length`): inside each task, each shuffled pass is cut into megabatches of `GROUP_STEPS` steps, each
+megabatch is sorted by window length (longest first), cut into steps, and the steps of the pass are shuffled
+again. A step's windows (on every rank) then have similar lengths, so dynamic padding pads little, while every
+window is still seen once per pass and the task schedule (which task trains at each step) is exactly the one
+without grouping: it is drawn from the seed alone.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from torch.utils.data import Sampler
 
 STRATEGIES = ("shuffled", "proportional", "temperature", "round_robin")
+GROUP_STEPS = 50  # steps per megabatch that length grouping sorts (transformers' LengthGroupedSampler uses 50)
 
 
 class MultiTaskBatchSampler(Sampler[list[int]]):
@@ -40,6 +49,8 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         temperature: `T` of the `temperature` strategy.
         num_replicas: number of processes that train together (consecutive batches of one step).
         drop_last: drop each task's last incomplete step instead of topping it up from its shuffle.
+        lengths: per task, the length (tokens) of each example: group examples of similar length into the same
+            step (see the module docstring). None (the default): no grouping.
 
     Example:
         >>> sampler = MultiTaskBatchSampler({"ner": 4, "cls": 2}, batch_size=2, strategy="round_robin", seed=0)
@@ -56,6 +67,7 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         temperature: float = 2.0,
         num_replicas: int = 1,
         drop_last: bool = False,
+        lengths: dict[str, Sequence[int]] | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"sampling_strategy: unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
@@ -73,6 +85,14 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
         self.num_replicas = num_replicas
         self.drop_last = drop_last
         self.epoch = 0
+        self.lengths = None
+        if lengths is not None:
+            self.lengths = {task: [int(n) for n in lengths[task]] for task in self.task_sizes if task in lengths}
+            for task, size in self.task_sizes.items():
+                if len(self.lengths.get(task, ())) != size:
+                    raise ValueError(
+                        f"lengths: task {task!r} has {size} examples but {len(self.lengths.get(task, ()))} lengths"
+                    )
         self.offsets: dict[str, int] = {}
         offset = 0
         for task, size in task_sizes.items():
@@ -134,7 +154,10 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         rng = random.Random(f"{self.seed}:{self.epoch}:examples")
-        streams = {task: _Cycle(size, rng) for task, size in self.task_sizes.items()}
+        streams = {
+            task: _Cycle(size, rng, self.lengths[task] if self.lengths else None, self.step_size)
+            for task, size in self.task_sizes.items()
+        }
         for task in self.task_schedule():
             offset = self.offsets[task]
             for _ in range(self.num_replicas):
@@ -142,20 +165,39 @@ class MultiTaskBatchSampler(Sampler[list[int]]):
 
 
 class _Cycle:
-    """Endless shuffled passes over `range(size)`; a pass ends before the next one starts to repeat."""
+    """Endless shuffled passes over `range(size)`; a pass ends before the next one starts to repeat. With `lengths`,
+    each pass is length-grouped in steps of `step` examples (module docstring)."""
 
-    def __init__(self, size: int, rng: random.Random) -> None:
-        self.size, self.rng = size, rng
+    def __init__(self, size: int, rng: random.Random, lengths: Sequence[int] | None = None, step: int = 1) -> None:
+        self.size, self.rng, self.lengths, self.step = size, rng, lengths, step
         self.order: list[int] = []
+
+    def _new_pass(self) -> list[int]:
+        order = list(range(self.size))
+        self.rng.shuffle(order)
+        if self.lengths is None:
+            return order
+        lengths, span = self.lengths, GROUP_STEPS * self.step
+        grouped = []
+        for start in range(0, len(order), span):
+            grouped += sorted(order[start : start + span], key=lambda index: -lengths[index])  # stable
+        steps = [grouped[start : start + self.step] for start in range(0, len(grouped), self.step)]
+        short = steps.pop() if len(steps[-1]) < self.step else []
+        self.rng.shuffle(steps)  # whole steps; a short one stays last, so every step stays one sorted block
+        return [index for step in [*steps, short] for index in step][::-1]  # taken from the end
 
     def take(self, count: int) -> list[int]:
         batch: list[int] = []
         while len(batch) < count:
             if not self.order:
-                self.order = list(range(self.size))
-                self.rng.shuffle(self.order)
+                self.order = self._new_pass()
             batch.append(self.order.pop())
         return batch
+
+
+def task_lengths(dataset: Any) -> dict[str, list[int]]:
+    """The length of every example of each task of a `MultiTaskDataset` (its `input_ids`), for length grouping."""
+    return {task: [len(ids) for ids in ds["input_ids"]] for task, ds in dataset.datasets.items()}
 
 
 def task_sequence(sampler: MultiTaskBatchSampler, batches: Sequence[list[int]]) -> list[str]:

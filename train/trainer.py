@@ -17,7 +17,7 @@ from transformers import Trainer
 
 from .distill import distill_loss
 from .evaluation import evaluate_tasks
-from .sampler import MultiTaskBatchSampler
+from .sampler import MultiTaskBatchSampler, task_lengths
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +144,8 @@ class MultiTaskTrainer(Trainer):
             temperature=self.sampling_temperature,
             num_replicas=self.args.world_size,
             drop_last=self.args.dataloader_drop_last,
+            # `train_sampling_strategy: group_by_length` groups windows of similar length inside each task's steps
+            lengths=task_lengths(self.train_dataset) if self.args.train_sampling_strategy == "group_by_length" else None,
         )
 
     def get_train_dataloader(self) -> DataLoader:

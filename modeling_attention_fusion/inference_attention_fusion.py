@@ -325,8 +325,10 @@ def run_windows(
             ner_probs = output.ner_logits.float().softmax(-1).cpu() if output.ner_logits is not None else None
             cls_logits = {head: logits.float().cpu() for head, logits in (output.cls_logits or {}).items()}
             qa_logits = {head: logits.float().cpu() for head, logits in (output.qa_logits or {}).items()}
-            cls_probs = {head: (v / config.head_temperature("cls", head)).softmax(-1) for head, v in cls_logits.items()}
-            qa_probs = {head: (v / config.head_temperature("qa", head)).sigmoid() for head, v in qa_logits.items()}
+            cls_probs = {head: apply_temperature(v, config.head_temperature("cls", head)) for head, v in cls_logits.items()}
+            qa_probs = {
+                head: apply_temperature(v, config.head_temperature("qa", head), binary=True) for head, v in qa_logits.items()
+            }
             for row, index in enumerate(batch):
                 results[index] = WindowPrediction(
                     ner=ner_probs[row, windows[index].content] if ner_probs is not None else None,
@@ -500,6 +502,24 @@ def decode_entities(
 
 
 # --------------------------------------------------------------------------- case and quality
+def apply_temperature(logits: torch.Tensor, temperature: float, binary: bool = False) -> torch.Tensor:
+    """Calibrated probabilities: `softmax(logits / T)` over a case head's classes, or with `binary=True`
+    `sigmoid(logits / T)` per quality sub-metric. `run_windows` and calibration both score through this.
+
+    Example:
+        >>> apply_temperature(torch.tensor([[2.0, 0.0]]), 2.0)
+        tensor([[0.7311, 0.2689]])
+    """
+    scaled = logits / float(temperature)
+    return scaled.sigmoid() if binary else scaled.softmax(-1)
+
+
+def critical_index(case_heads: dict[str, Sequence[str]], critical_priority: str) -> int | None:
+    """The class id of `critical_priority` in the priority head, None when the model has no such label."""
+    priorities = list(case_heads.get("priority", []))
+    return priorities.index(critical_priority) if critical_priority in priorities else None
+
+
 def _window_weights(sizes: Sequence[int], confidence: torch.Tensor) -> torch.Tensor:
     """`confidence x content tokens` per window: a long, sure window counts more than a short, unsure one."""
     tokens = torch.tensor([max(int(size), 1) for size in sizes], dtype=torch.float32)
@@ -511,11 +531,16 @@ def aggregate_cls_head(
 ) -> tuple[dict[str, Any], torch.Tensor]:
     """Confidence-weighted mean of the windows' class probabilities `(n_windows, C)` (windows of `sizes` content
     tokens): `{label, score, top_k}` and the mean itself."""
-    weights = _window_weights(sizes, probs.max(dim=-1).values)
-    mean = (weights[:, None] * probs).sum(0) / weights.sum()  # (C,)
+    mean = mean_cls_probs(sizes, probs)  # (C,)
     values, indices = mean.topk(min(max(top_k, 1), mean.numel()))
     ranked = [{"label": labels[int(i)], "score": float(v)} for v, i in zip(values, indices)]
     return {"label": ranked[0]["label"], "score": ranked[0]["score"], "top_k": ranked}, mean
+
+
+def mean_cls_probs(sizes: Sequence[int], probs: torch.Tensor) -> torch.Tensor:
+    """The confidence-weighted mean `(C,)` of the windows' class probabilities `(n_windows, C)`."""
+    weights = _window_weights(sizes, probs.max(dim=-1).values)
+    return (weights[:, None] * probs).sum(0) / weights.sum()
 
 
 def safety_first_priority(
@@ -566,11 +591,18 @@ def aggregate_qa_head(sizes: Sequence[int], probs: torch.Tensor) -> torch.Tensor
 
 
 def decide_cls(
-    probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any, top_k: int = 3
+    probs: dict[str, torch.Tensor],
+    sizes: Sequence[int],
+    config: Any,
+    top_k: int = 3,
+    critical_threshold: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The case decisions of one record from its windows' class probabilities (`head -> (n_windows, C)`, after
-    the temperatures) and content sizes: confidence-weighted means, safety-first priority, and main and
-    sub-category as one joint decision. `predict` and evaluation both decide through this function."""
+    the temperatures) and content sizes: confidence-weighted means, safety-first priority at `critical_threshold`
+    (default `config.critical_threshold`), and main and sub-category as one joint decision. `predict`, evaluation
+    and calibration (which tries thresholds) all decide through this function."""
+    if critical_threshold is None:
+        critical_threshold = config.critical_threshold
     case: dict[str, dict[str, Any]] = {}
     means: dict[str, torch.Tensor] = {}
     for head, head_probs in probs.items():
@@ -578,7 +610,7 @@ def decide_cls(
         case[head], means[head] = aggregate_cls_head(sizes, head_probs, labels, top_k)
         if head == "priority" and config.critical_priority in labels:
             case[head] = safety_first_priority(
-                case[head], head_probs, labels, config.critical_priority, config.critical_threshold
+                case[head], head_probs, labels, config.critical_priority, critical_threshold
             )
     if "main_category" in means and "sub_category" in means:
         pair = joint_main_sub(means["main_category"], means["sub_category"], config)
@@ -601,6 +633,46 @@ def decide_qa(probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any)
     return quality
 
 
+def decision_confidences(
+    case: dict[str, dict[str, Any]] | None, quality: dict[str, dict[str, Any]] | None
+) -> dict[str, list[tuple[str, float]]]:
+    """Per review group (`case.<head>`, `quality.<head>`), each decision's name and confidence: a case head's decided
+    score, a quality sub-metric's `max(p, 1 - p)`. What the review rule compares with the group's threshold."""
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for head, decision in (case or {}).items():
+        groups[f"case.{head}"] = [(f"case.{head}", float(decision["score"]))]
+    for head, decisions in (quality or {}).items():
+        groups[f"quality.{head}"] = [
+            (f"quality.{head}.{name}", max(decision["score"], 1 - decision["score"])) for name, decision in decisions.items()
+        ]
+    return groups
+
+
+def review_reasons(
+    case: dict[str, dict[str, Any]] | None,
+    quality: dict[str, dict[str, Any]] | None,
+    config: Any,
+    review_thresholds: dict[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Why a call needs review (empty: it does not): every decision whose confidence is below its group's threshold
+    (`review_thresholds`, default `config.review_thresholds`; `config.review_threshold` for a group not listed), and
+    a main category that disagrees with the sub-category's (`config.sub_to_main`). Sorted by decision: a saved
+    config lists its heads alphabetically, and the same call must give the same result."""
+    thresholds = config.review_thresholds if review_thresholds is None else review_thresholds
+    reasons: list[dict[str, Any]] = []
+    for group, decisions in decision_confidences(case, quality).items():
+        review = float(thresholds.get(group, config.review_threshold))
+        for decision, confidence in decisions:
+            if confidence < review:
+                reasons.append({"decision": decision, "reason": "low_confidence", "score": confidence,
+                                "threshold": review})  # fmt: skip
+    consistency = _cls_consistency(case, config) if case else None
+    if consistency is not None and not consistency["consistent"]:
+        reasons.append({"decision": "case.main_category", "reason": "inconsistent_with_sub_category",
+                        "expected": consistency["expected_main_category"]})  # fmt: skip
+    return sorted(reasons, key=lambda reason: reason["decision"])
+
+
 def decode_transcript(
     text: str,
     windows: Sequence[Window],
@@ -612,41 +684,23 @@ def decode_transcript(
     """The result for one transcript from the predictions of its windows (in window order); with `evidence_top_k`
     (predictions run with `pooling_weights=True`) each decision gets its evidence spans ([`attach_evidence`])."""
     result: dict[str, Any] = {}
-    reasons: list[dict[str, Any]] = []
     sizes = [len(window.content) for window in windows]
     if predictions[0].ner is not None:
         result["entities"] = decode_entities(text, merge_window_tokens(windows, predictions), config.ner_labels)
     if predictions[0].cls:
         probs = {head: torch.stack([p.cls[head] for p in predictions]) for head in config.case_heads}
-        case = decide_cls(probs, sizes, config, top_k)
-        for head in config.case_heads:
-            review = config.review_threshold_of(f"case.{head}")
-            if case[head]["score"] < review:
-                reasons.append({"decision": f"case.{head}", "reason": "low_confidence",
-                                "score": case[head]["score"], "threshold": review})  # fmt: skip
-        result["case"] = case
-        consistency = _cls_consistency(case, config)
+        result["case"] = decide_cls(probs, sizes, config, top_k)
+        consistency = _cls_consistency(result["case"], config)
         if consistency is not None:
             result["case_consistency"] = consistency
-            if not consistency["consistent"]:
-                reasons.append({"decision": "case.main_category", "reason": "inconsistent_with_sub_category",
-                                "expected": consistency["expected_main_category"]})  # fmt: skip
     if predictions[0].qa:
         probs = {head: torch.stack([p.qa[head] for p in predictions]) for head in config.qa_heads}
-        quality = decide_qa(probs, sizes, config)
-        for head, decisions in quality.items():
-            review = config.review_threshold_of(f"quality.{head}")
-            for name, decision in decisions.items():
-                confidence = max(decision["score"], 1 - decision["score"])
-                if confidence < review:
-                    reasons.append({"decision": f"quality.{head}.{name}", "reason": "low_confidence",
-                                    "score": confidence, "threshold": review})  # fmt: skip
-        result["quality"] = quality
+        result["quality"] = decide_qa(probs, sizes, config)
     if evidence_top_k is not None:
         attach_evidence(result, text, windows, predictions, config, evidence_top_k)
+    reasons = review_reasons(result.get("case"), result.get("quality"), config)
     result["needs_review"] = bool(reasons)
-    # Sorted: a saved config lists its heads alphabetically, and the same call must give the same result.
-    result["review_reasons"] = sorted(reasons, key=lambda reason: reason["decision"])
+    result["review_reasons"] = reasons
     result["num_windows"] = len(windows)
     return result
 

@@ -1,5 +1,9 @@
 """`helpline-fusion validate`: check data files before training and print the repair report.
 
+A file is JSON (an array or JSON lines), CSV/TSV or Parquet (by suffix), or a Hub dataset id read at
+`--X-config` / `--X-revision`; a Hub dataset's training split (`--X-split`, default train) and its own validation
+and test splits are each checked and reported. `--X-columns` maps fields named otherwise (`narrative=transcript`).
+
 Exit status: 0 when every file was read (records may still be repaired or rejected: see the report), 2 when a
 file cannot be read at all (missing, not JSON, wrong container) or has malformed JSON lines (each one is named on
 stderr and counted as rejected in the report, as a linter would; training refuses such a file), 1 when a file was read but breaks the label
@@ -15,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from .validation import DataFileError, ValidationReport, format_report, write_report
 
@@ -30,9 +33,20 @@ def _parser() -> argparse.ArgumentParser:
         description="Check helpline data files and print, per file, records read, kept, repaired and rejected "
         "with the reason of each repair and rejection.",
     )
-    parser.add_argument("--ner-file", help="NER data: JSON lines of {text, entities}")
+    parser.add_argument("--ner-file", help="NER data: JSON lines of {text, entities} (or CSV, Parquet, a Hub dataset id)")
     parser.add_argument("--cases-file", help="case records: a JSON array (narrative, category, intervention, priority)")
     parser.add_argument("--qa-file", help="call-quality records: a JSON array of {text, labels, ...}")
+    for prefix in ("ner", "cases", "qa"):
+        parser.add_argument(f"--{prefix}-config", help=argparse.SUPPRESS if prefix != "ner" else
+                            "config of a Hub dataset id (likewise --cases-config, --qa-config)")
+        parser.add_argument(f"--{prefix}-revision", help=argparse.SUPPRESS if prefix != "ner" else
+                            "revision of a Hub dataset id (likewise --cases-revision, --qa-revision)")
+        parser.add_argument(f"--{prefix}-split", help=argparse.SUPPRESS if prefix != "ner" else
+                            "training split of a Hub dataset (default train; likewise --cases-split, --qa-split)")
+        parser.add_argument(f"--{prefix}-columns", help=argparse.SUPPRESS if prefix != "ner" else
+                            "column mapping field=column[,field=column] or the text column's name "
+                            "(likewise --cases-columns, --qa-columns)")
+    parser.add_argument("--text-column", help="the input text's column in every file given (default: text / narrative)")
     parser.add_argument("--report", help="also write the report as JSON to this path")
     parser.add_argument(
         "--config",
@@ -61,12 +75,28 @@ def _load_config(path: str | None):
     return AttentionFusionConfig.from_pretrained(path)
 
 
+def _add_file_report(report: ValidationReport, file_report, task: str, path: str) -> int:
+    """Add one file's (or split's) report; its malformed lines are each named on stderr, like a linter (training
+    refuses the file until they are fixed). Returns the exit status it calls for."""
+    report.add(file_report)
+    if not file_report.malformed_lines:
+        return EXIT_OK
+    for message in file_report.malformed_lines:
+        print(f"error: {message}", file=sys.stderr)
+    print(
+        f"error: {task} file {path!r} has {len(file_report.malformed_lines)} malformed line(s); "
+        "training refuses it until they are fixed",
+        file=sys.stderr,
+    )
+    return EXIT_UNREADABLE
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    files = [("ner", args.ner_file), ("cls", args.cases_file), ("qa", args.qa_file)]
-    files = [(task, path) for task, path in files if path]
+    files = [("ner", args.ner_file, "ner"), ("cls", args.cases_file, "cases"), ("qa", args.qa_file, "qa")]
+    files = [(task, path, prefix) for task, path, prefix in files if path]
     if not files:
         parser.print_usage(sys.stderr)
         print("helpline-fusion validate: give at least one of --ner-file, --cases-file, --qa-file", file=sys.stderr)
@@ -77,17 +107,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"helpline-fusion validate: cannot read the config {args.config!r}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
 
-    from .loaders import LOADERS
+    from .loaders import TEXT_FIELDS, load_task_splits, parse_columns
 
     report = ValidationReport()
     status = EXIT_OK
-    for task, path in files:
+    for task, path, prefix in files:
         try:
-            extra = {"realign_spans": True} if task == "ner" and args.realign_spans else {}
-            _, file_report = LOADERS[task](
-                Path(path), config=config, labels_from_data=args.labels_from_data, name=path, reject_malformed=True,
+            columns = parse_columns(getattr(args, f"{prefix}_columns"), task, f"--{prefix}-columns")
+        except ValueError as exc:
+            print(f"helpline-fusion validate: {exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
+        if args.text_column:
+            columns.setdefault(TEXT_FIELDS[task], args.text_column)
+        extra = {"realign_spans": True} if task == "ner" and args.realign_spans else {}
+        try:
+            _, file_reports = load_task_splits(
+                task, path, split=getattr(args, f"{prefix}_split") or "train", name=path,
+                hub_config=getattr(args, f"{prefix}_config"), revision=getattr(args, f"{prefix}_revision"),
+                config=config, labels_from_data=args.labels_from_data, reject_malformed=True, columns=columns or None,
                 **extra,
-            )
+            )  # fmt: skip
         except (OSError, DataFileError) as exc:
             print(f"error: cannot read {task} file {path!r}: {exc}", file=sys.stderr)
             status = max(status, EXIT_UNREADABLE)
@@ -96,16 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {task} file {path!r} breaks the label schema: {exc}", file=sys.stderr)
             status = max(status, EXIT_SCHEMA)
             continue
-        report.add(file_report)
-        if file_report.malformed_lines:  # every one, like a linter; training refuses the file until they are fixed
-            for message in file_report.malformed_lines:
-                print(f"error: {message}", file=sys.stderr)
-            print(
-                f"error: {task} file {path!r} has {len(file_report.malformed_lines)} malformed line(s); "
-                "training refuses it until they are fixed",
-                file=sys.stderr,
-            )
-            status = max(status, EXIT_UNREADABLE)
+        for file_report in file_reports:
+            status = max(status, _add_file_report(report, file_report, task, path))
 
     if report.files:
         print(format_report(report))

@@ -32,7 +32,10 @@ IGNORED_TRAINING = frozenset({
     "output_dir", "run_name", "report_to", "resume_from_checkpoint", "push_to_hub", "hub_model_id", "hub_strategy",
     "hub_token", "hub_private_repo", "hub_always_push", "hub_revision", "logging_dir", "disable_tqdm",
 })  # fmt: skip
-IGNORED_PROJECT = frozenset({"mlflow_tracking_uri", "mlflow_experiment", "keep_checkpoints", "resume_phases"})
+IGNORED_PROJECT = frozenset({
+    "mlflow_tracking_uri", "mlflow_experiment", "mlflow_log_model", "mlflow_registered_model", "keep_checkpoints",
+    "resume_phases",
+})  # fmt: skip
 # What `training_args.bin` of an older folder may hold (read with `weights_only=True`, these classes allowed, nothing
 # else: a pickle naming any other global is refused unread).
 TRAINING_ARGS_GLOBALS = (

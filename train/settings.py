@@ -200,6 +200,15 @@ class ProjectArguments:
         default=None, metadata={"help": "MLflow store; default sqlite:///<output_dir>/mlflow.db (no server)."}
     )
     mlflow_experiment: str = field(default="helpline-fusion")
+    # Listed by --help-all only (MLFLOW_MODEL_SETTINGS in HELP_ALL_ONLY); read by train/mlflow_model.py.
+    mlflow_log_model: bool = field(
+        default=True, metadata={"help": "With report_to mlflow: log the trained model into the run as an MLflow "
+                                "pyfunc model (predict is model.predict). false: the run holds no model."},
+    )
+    mlflow_registered_model: str | None = field(
+        default=None, metadata={"help": "With report_to mlflow: register the logged model under this name in the "
+                                "MLflow model registry (a new version per run)."},
+    )
     license: str = field(default="mit", metadata={"help": "License named in the model card."})
     keep_checkpoints: bool = field(
         default=True,
@@ -368,7 +377,8 @@ def check_tasks(tasks: Any) -> None:
 
 
 # Experimental settings, off by default: `--help-all` lists them, the short `--help` does not.
-HELP_ALL_ONLY = frozenset({"realign_spans", *DATA_SOURCE_SETTINGS})
+MLFLOW_MODEL_SETTINGS = ("mlflow_log_model", "mlflow_registered_model")
+HELP_ALL_ONLY = frozenset({"realign_spans", *DATA_SOURCE_SETTINGS, *MLFLOW_MODEL_SETTINGS})
 
 
 def short_help() -> str:

@@ -99,3 +99,36 @@ def check_hub_model(repo_id: str, setting: str = "encoder") -> None:
             f"{setting}: cannot reach the Hugging Face Hub to download {repo_id!r} ({type(error).__name__}) and it is "
             f"not in the local cache; {OFFLINE_HINT}"
         ) from None
+
+
+TOKENIZER_LOADING_STATE = (
+    "is_local", "local_files_only", "_commit_hash", "cache_dir", "revision", "token", "force_download", "proxies",
+    "subfolder", "trust_remote_code", "max_length", "stride", "truncation_strategy", "pad_to_multiple_of",
+)  # fmt: skip
+"""Keys transformers 5 records in a tokenizer's `init_kwargs` from the loading call (`is_local`, `local_files_only`)
+or from the call-time truncation and padding stored in the encoder's `tokenizer.json` (`max_length`, `stride`: a
+sentence-transformers export holds `max_length` 128). `save_pretrained` writes every `init_kwargs` key into
+`tokenizer_config.json`, where they are loading state, not the tokenizer: dropped by `load_tokenizer`."""
+
+
+def without_loading_state(tokenizer):
+    """`tokenizer` with `TOKENIZER_LOADING_STATE` removed from its `init_kwargs`, so `save_pretrained` writes the
+    tokenizer as its own files describe it (the padding and truncation sides, special tokens, casing...)."""
+    for key in TOKENIZER_LOADING_STATE:
+        tokenizer.init_kwargs.pop(key, None)
+    return tokenizer
+
+
+def load_tokenizer(source: str, revision: str | None = None):
+    """The tokenizer of an encoder or a saved model, with transformers' own classes (`trust_remote_code=False`:
+    never code from the folder or the Hub, never the "run the custom code?" prompt) and without loading state
+    (`without_loading_state`), as training saves it with the model.
+
+    Example:
+        >>> tokenizer = load_tokenizer("outputs/quickstart")  # doctest: +SKIP
+        >>> "local_files_only" in tokenizer.init_kwargs  # doctest: +SKIP
+        False
+    """
+    from transformers import AutoTokenizer
+
+    return without_loading_state(AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False))

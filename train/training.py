@@ -16,7 +16,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoConfig, AutoTokenizer, EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
+from transformers import AutoConfig, EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 from transformers.integrations import MLflowCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
@@ -52,7 +52,7 @@ from .run_settings import (
     write_run_settings,
 )
 from .settings import ProjectArguments, resolve_encoder, source_options
-from .sources import check_model_folder
+from .sources import check_model_folder, load_tokenizer
 from .trainer import MultiTaskTrainer
 
 logger = logging.getLogger(__name__)
@@ -336,7 +336,8 @@ def _train_and_finish(project, training_args, settings: dict, source: str) -> di
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {project.refit_heads_epochs}")
     set_seed(training_args.seed)  # before the heads are initialised: a run is reproducible from its seed
     revision = project.init_from_revision if project.init_from else None
-    tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)  # installed classes, no downloaded code
+    # transformers' classes, no downloaded code; saved with the model without loading state (local_files_only...)
+    tokenizer = load_tokenizer(source, revision=revision)
     base_config = (
         AttentionFusionConfig.from_pretrained(project.init_from, revision=revision)
         if project.init_from else AttentionFusionConfig()
@@ -399,7 +400,7 @@ def _finish_phases(project, training_args, settings: dict) -> dict[str, Any]:
     project.teachers = parse_teachers(project.teachers)
     set_seed(training_args.seed)
     model = AttentionFusionModel.from_pretrained(output_dir)  # the installed classes: no code from the folder
-    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    tokenizer = load_tokenizer(str(output_dir))
     data = prepare_job_data(project, training_args, tokenizer, model.config, folder, write_report=False)
     tokenized = tokenize_splits(project, training_args, data["splits"], tokenizer, model.config)
     collator = MultiTaskCollator(tokenizer, model.config)

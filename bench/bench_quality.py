@@ -5,6 +5,7 @@
     python bench/bench_quality.py --quick               # a few steps each, to check the pipeline
     python bench/bench_quality.py --variants fused --output A -- ...   # one process per core, then:
     python bench/bench_quality.py --combine A/quality.json B/quality.json
+    python bench/bench_quality.py --kfold 5 --variants cls_only -- --num_train_epochs 1   # case figures by k-fold
 
 Trains four models with `configuration/helpline-cpu.yaml` (MiniLM encoder, bf16 on CPU, the shared NER and
 case files plus synthetic call-quality data): the fused model and one single-task baseline per task, each
@@ -39,6 +40,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--combine", nargs="+", metavar="QUALITY_JSON", default=None,
                         help="train nothing: print the table and goals of runs from earlier quality.json files (e.g. "
                         "the fused and single-task models trained by two processes, one per core)")
+    parser.add_argument("--kfold", type=int, default=0, metavar="K",
+                        help="case figures by K-fold cross-validation over the public case records instead: one "
+                        "training per fold (each variant that has the case task), every record predicted once by the "
+                        "model that did not train on it; mean, spread and bootstrap intervals beside the majority")
     parser.add_argument("overrides", nargs="*", help="extra settings, e.g. --num_train_epochs 3 (after --)")
     return parser.parse_args()
 
@@ -79,12 +84,12 @@ def combine(paths: list[str], output: Path) -> int:
     return 0
 
 
-def train_variant(name: str, tasks: list[str], args: argparse.Namespace) -> dict:
+def train_variant(name: str, tasks: list[str], args: argparse.Namespace, extra: list[str] = ()) -> dict:
     from helpline_fusion.train.settings import parse_settings
     from helpline_fusion.train.training import train
 
     argv = [args.config, "--tasks", *tasks, "--output_dir", str(Path(args.output) / name), "--report_to", "none",
-            *args.overrides]
+            *args.overrides, *extra]
     if args.quick:
         argv += ["--max_steps", "6", "--eval_strategy", "no", "--save_strategy", "no",
                  "--load_best_model_at_end", "false", "--synthetic_size", "120", "--max_train_examples", "48"]
@@ -195,6 +200,10 @@ def main() -> int:
     if not (shared / "ner_helpline.jsonl").is_file() and "--ner_file" not in args.overrides:
         print(f"bench_quality: the public helpline data is not at {shared}; nothing to measure")
         return 0
+    if args.kfold:
+        from bench_kfold import kfold_report
+
+        return kfold_report(args, shared / "cases_helpline.json", train_variant, VARIANTS)
     from helpline_fusion.data.synthetic import generate
 
     Path(args.output).mkdir(parents=True, exist_ok=True)

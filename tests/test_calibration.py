@@ -270,3 +270,23 @@ def test_the_default_test_split_of_the_public_case_data_is_useful(shared_data):
     assert len(parts["test"]) >= 90 and critical["test"] >= 20
     assert len(parts["train"]) >= 0.8 * len(alone["train"])
     assert not _normalised(parts["test"]["text"]) & (_normalised(parts["train"]["text"]) | _normalised(parts["validation"]["text"]))
+
+
+def test_calibration_states_no_decision_rule_of_its_own():
+    # One rule, one place: the temperatures, the critical threshold and the review flag are applied by the payload's
+    # functions, imported here; calibration neither recomputes a softmax/sigmoid nor patches a config to try a value.
+    import ast
+    import inspect
+
+    from helpline_fusion.train import calibration
+
+    tree = ast.parse(inspect.getsource(calibration))
+    called = {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    called |= {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert not called & {"softmax", "sigmoid", "setattr", "copy", "deepcopy", "replace"}, called & {"softmax", "sigmoid"}
+    imported = {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and "inference_attention_fusion" in
+        (node.module or "") for alias in node.names
+    }  # fmt: skip
+    assert {"apply_temperature", "decide_cls", "decide_qa", "review_reasons", "decision_confidences"} <= imported
+    assert {"apply_temperature", "decide_cls", "review_reasons"} <= called

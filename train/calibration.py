@@ -26,29 +26,32 @@ Those figures on validation are in-sample: the values were fitted to meet their 
 - `"validation (cross-fitted)"`, where the data was too small for a test split: the same figures from 5 folds
   of validation, each decided by temperatures and thresholds fitted on the other folds.
 
-Every decision is made by the payload's own functions (`decide_cls`, `decide_qa`, `decode_transcript`'s
-`needs_review`), on a copy of the config holding the values being tried, so what is fitted and reported is what
-`predict` does. Only counts and scores are reported, never text.
+Every score and decision is made by the payload's own functions, the ones `predict` runs: `apply_temperature`,
+`decide_cls` (given the critical threshold being tried), `decide_qa`, and `review_reasons` / `decision_confidences`
+(given the review thresholds being tried). This module fits numbers; it states no decision rule of its own, so
+the values it fits are the ones `predict` applies by construction. Only counts and scores are reported, never
+text.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..modeling_attention_fusion.inference_attention_fusion import (
-    Window,
-    WindowPrediction,
-    aggregate_cls_head,
     aggregate_qa_head,
+    apply_temperature,
+    critical_index,
     decide_cls,
     decide_qa,
-    decode_transcript,
+    decision_confidences,
+    mean_cls_probs,
+    review_reasons,
 )
 from .evaluation import _group, run_task
 
@@ -126,22 +129,28 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
 
 
 # --------------------------------------------------------------------------- per-record views
-def _scaled(logits: np.ndarray, temperature: float, binary: bool) -> np.ndarray:
-    """Probabilities from raw head logits as `run_windows` makes them: `logits / T`, then softmax (case heads) or
-    sigmoid (quality sub-metrics)."""
-    scaled = torch.as_tensor(np.asarray(logits, dtype=np.float32)) / float(temperature)
-    return (scaled.sigmoid() if binary else scaled.softmax(-1)).numpy()
+@dataclass
+class Fitted:
+    """The values calibration fits and writes into the config; the decision functions take them as arguments."""
+
+    temperatures: dict[str, dict[str, float]] = field(default_factory=dict)
+    critical_threshold: float = 0.5
+    review_thresholds: dict[str, float] = field(default_factory=dict)
 
 
 def _records(rows: list[dict], temperatures: dict[str, float], binary: bool) -> list[dict]:
     """Per record (in `example_id` order): its `id`, `gold` per head, the windows' content `sizes` and the
-    per-window probabilities per head after `temperatures` (`windows`: head -> `(n_windows, classes)`)."""
+    per-window probabilities per head after `temperatures` (`windows`: head -> `(n_windows, classes)`), scored by the
+    payload's `apply_temperature` as `run_windows` scores them."""
     records = []
     for example_id, windows in _group(rows).items():
         probs = {
-            head: _scaled(np.stack([w["logits"][head] for w in windows]), temperatures.get(head, 1.0), binary)
+            head: apply_temperature(
+                torch.as_tensor(np.stack([w["logits"][head] for w in windows]), dtype=torch.float32),
+                temperatures.get(head, 1.0), binary=binary,
+            ).numpy()
             for head in windows[0]["logits"]
-        }
+        }  # fmt: skip
         sizes = [w.get("size", 1) for w in windows]
         records.append({"id": example_id, "gold": windows[0]["gold"], "windows": probs, "sizes": sizes})
     return records
@@ -149,12 +158,11 @@ def _records(rows: list[dict], temperatures: dict[str, float], binary: bool) -> 
 
 def _cls_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
     """Case records, each with `mean`: per head the confidence-weighted mean `predict` decides on
-    (`aggregate_cls_head`)."""
+    (`mean_cls_probs`)."""
     records = _records(rows, temperatures, binary=False)
     for record in records:
         record["mean"] = {
-            head: aggregate_cls_head(record["sizes"], torch.from_numpy(p), [""] * p.shape[1], 1)[1].numpy()
-            for head, p in record["windows"].items()
+            head: mean_cls_probs(record["sizes"], torch.from_numpy(p)).numpy() for head, p in record["windows"].items()
         }
     return records
 
@@ -170,28 +178,31 @@ def _qa_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
     return records
 
 
-def _with(config: Any, **values: Any) -> Any:
-    """A shallow copy of `config` with `values` set: the payload's functions read the fitted values from a config,
-    and a candidate value is tried on a copy, never on the model's own config."""
-    copied = copy.copy(config)
-    for name, value in values.items():
-        setattr(copied, name, value)
-    return copied
-
-
-def _cls_decisions(record: dict, config: Any, heads: tuple[str, ...] | None = None) -> dict[str, tuple[int, float]]:
-    """(label id, score) per head (all, or `heads`: priority's decision depends on no other head), decided by
-    `decide_cls` (as `predict` decides) under `config`."""
+def _case(record: dict, config: Any, critical_threshold: float, heads: tuple[str, ...] | None = None) -> dict:
+    """The record's case decisions by `decide_cls` at `critical_threshold` (all heads, or `heads`)."""
     probs = {head: torch.from_numpy(p) for head, p in record["windows"].items() if heads is None or head in heads}
     sizes = record.get("sizes") or [1] * len(next(iter(probs.values())))
-    decided = decide_cls(probs, sizes, config)
+    return decide_cls(probs, sizes, config, critical_threshold=critical_threshold)
+
+
+def _quality(record: dict, config: Any) -> dict:
+    """The record's quality decisions by `decide_qa`."""
+    return decide_qa({head: torch.from_numpy(p) for head, p in record["windows"].items()}, record["sizes"], config)
+
+
+def _cls_decisions(
+    record: dict, config: Any, heads: tuple[str, ...] | None = None, critical_threshold: float | None = None
+) -> dict[str, tuple[int, float]]:
+    """(label id, score) per head (all, or `heads`: priority's decision depends on no other head), decided by
+    `decide_cls` at `critical_threshold` (default: `config.critical_threshold`)."""
+    threshold = config.critical_threshold if critical_threshold is None else critical_threshold
+    decided = _case(record, config, threshold, heads)
     return {head: (list(config.case_heads[head]).index(d["label"]), float(d["score"])) for head, d in decided.items()}
 
 
 # --------------------------------------------------------------------------- thresholds
 def _critical_id(config: Any) -> int | None:
-    priorities = list(config.case_heads.get("priority", []))
-    return priorities.index(config.critical_priority) if config.critical_priority in priorities else None
+    return critical_index(config.case_heads, config.critical_priority)
 
 
 def critical_figures(pred: np.ndarray, gold: np.ndarray, critical_id: int) -> dict[str, float]:
@@ -227,14 +238,13 @@ def choose_critical_threshold(
     call's peak that does, lowered halfway to the next lower peak of any call. The margin changes no decision on
     these calls, but a threshold equal to a call's peak would lose that call to rounding (the stored value has 6
     decimals) or to the last-bit differences of a reloaded model, and calls not seen here fall in the gap too.
-    Each candidate is tried through `decide_cls` on a copy of `config` holding it."""
+    Each candidate is tried through `decide_cls(..., critical_threshold=candidate)`."""
     gold = np.array([r["gold"]["priority"] for r in records])
     critical = gold == critical_id
     peaks = np.array([float(r["windows"]["priority"][:, critical_id].max()) for r in records])
 
     def decided(threshold: float) -> np.ndarray:
-        at = _with(config, critical_threshold=threshold)
-        return np.array([_cls_decisions(r, at, ("priority",))["priority"][0] for r in records])
+        return np.array([_cls_decisions(r, config, ("priority",), threshold)["priority"][0] for r in records])
 
     chosen = ceiling
     candidates = sorted({ceiling, *[p for p in peaks[critical] if p < ceiling]}, reverse=True)
@@ -268,23 +278,20 @@ def _share_thresholds(confidences: dict[str, np.ndarray], share: float) -> tuple
 
 
 def choose_review_thresholds(
-    cls_records: list[dict], qa_records: list[dict], config: Any, share: float
+    cls_records: list[dict], qa_records: list[dict], config: Any, share: float, critical_threshold: float | None = None
 ) -> dict[str, float]:
     """One threshold per decision group (`case.<head>`, `quality.<head>`) such that `share` of the case records
-    (and of the quality records) is flagged. A group's confidence is what `predict`'s review rule compares: the
-    decided score of a case head (`decide_cls` under `config`, so at its critical threshold), the least
-    `max(p, 1 - p)` of a quality head's sub-metrics."""
+    (and of the quality records) is flagged. A group's confidence is what `predict`'s review rule compares
+    (`decision_confidences`: the decided score of a case head, by `decide_cls` at `critical_threshold`, default
+    `config.critical_threshold`; the least `max(p, 1 - p)` of a quality head's sub-metrics)."""
+    threshold = config.critical_threshold if critical_threshold is None else critical_threshold
     thresholds: dict[str, float] = {}
-    if cls_records:
-        decisions = [_cls_decisions(r, config) for r in cls_records]
-        confidences = {f"case.{h}": np.array([d[h][1] for d in decisions]) for h in decisions[0]}
-        thresholds.update(_share_thresholds(confidences, share)[0])
-    if qa_records:
-        confidences = {
-            f"quality.{h}": np.array([np.maximum(r["mean"][h], 1 - r["mean"][h]).min() for r in qa_records])
-            for h in qa_records[0]["mean"]
-        }
-        thresholds.update(_share_thresholds(confidences, share)[0])
+    for records, decide in ((cls_records, lambda r: (_case(r, config, threshold), None)),
+                            (qa_records, lambda r: (None, _quality(r, config)))):  # fmt: skip
+        if records:
+            groups = [decision_confidences(*decide(r)) for r in records]
+            confidences = {group: np.array([min(c for _, c in g[group]) for g in groups]) for group in groups[0]}
+            thresholds.update(_share_thresholds(confidences, share)[0])
     # Stored with 6 decimals, rounded down so the record a threshold sits on stays unflagged as fitted; a group with
     # nothing to flag (-inf) gets 0, below every confidence.
     return {group: math.floor(value * 1e6) / 1e6 if math.isfinite(value) else 0.0 for group, value in thresholds.items()}
@@ -302,38 +309,29 @@ def _flag_report(flagged: np.ndarray, wrong: np.ndarray) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- what the fitted values are worth
-def _decoded(record: dict, config: Any, task: str) -> dict[str, Any]:
-    """The record's result as `predict` builds it (`decode_transcript`: decisions and `needs_review`) from its
-    windows' probabilities, under `config`."""
-    windows = [Window(int(record.get("id", 0)), [], list(range(int(size))), [], []) for size in record["sizes"]]
-    predictions = [
-        WindowPrediction(**{task: {head: torch.from_numpy(p[i]) for head, p in record["windows"].items()}})
-        for i in range(len(windows))
-    ]
-    return decode_transcript("", windows, predictions, config)
-
-
-def _cls_outcomes(records: list[dict], config: Any) -> list[dict]:
-    """Per case record: gold and decided label ids per head, and whether `predict` flags it for review."""
+def _cls_outcomes(records: list[dict], config: Any, fitted: Fitted) -> list[dict]:
+    """Per case record: gold and decided label ids per head, and whether `predict`'s review rule flags it, both
+    under the `fitted` values."""
     outcomes = []
     for record in records:
-        result = _decoded(record, config, "cls")
-        pred = {head: list(config.case_heads[head]).index(d["label"]) for head, d in result["case"].items()}
-        outcomes.append({"gold": record["gold"], "pred": pred, "flagged": bool(result["needs_review"])})
+        case = _case(record, config, fitted.critical_threshold)
+        pred = {head: list(config.case_heads[head]).index(d["label"]) for head, d in case.items()}
+        flagged = bool(review_reasons(case, None, config, fitted.review_thresholds))
+        outcomes.append({"gold": record["gold"], "pred": pred, "flagged": flagged})
     return outcomes
 
 
-def _qa_outcomes(records: list[dict], config: Any) -> list[dict]:
+def _qa_outcomes(records: list[dict], config: Any, fitted: Fitted) -> list[dict]:
     """Per quality record: whether any applicable sub-metric is decided wrongly, and whether it is flagged."""
     outcomes = []
     for record in records:
-        result = _decoded(record, config, "qa")
+        quality = _quality(record, config)
         wrong = False
-        for head, decisions in result["quality"].items():
+        for head, decisions in quality.items():
             gold = np.asarray(record["gold"][head])
             met = np.array([d["met"] for d in decisions.values()])
             wrong |= bool(((met != (gold > 0.5)) & (gold != IGNORE)).any())
-        outcomes.append({"wrong": wrong, "flagged": bool(result["needs_review"])})
+        outcomes.append({"wrong": wrong, "flagged": bool(review_reasons(None, quality, config, fitted.review_thresholds))})
     return outcomes
 
 
@@ -376,8 +374,7 @@ def _qa_confidences(records: list[dict], config: Any) -> dict[str, tuple[list, l
     """Per quality head, over applicable sub-metrics: `max(p, 1 - p)`, and whether `decide_qa`'s met is right."""
     pairs: dict[str, tuple[list, list]] = {}
     for r in records:
-        probs = {head: torch.from_numpy(p) for head, p in r["windows"].items()}
-        for head, decisions in decide_qa(probs, r["sizes"], config).items():
+        for head, decisions in _quality(r, config).items():
             confidence, correct = pairs.setdefault(head, ([], []))
             gold = np.asarray(r["gold"][head])
             for decision, value in zip(decisions.values(), gold):
@@ -426,9 +423,9 @@ def cross_fitted_critical(
     pred = np.zeros(len(records), dtype=int)
     for fold in range(folds):
         inside = [r for r, f in zip(records, fold_of) if f != fold]
-        at = _with(config, critical_threshold=choose_critical_threshold(inside, config, critical_id, target)["critical_threshold"])
+        threshold = choose_critical_threshold(inside, config, critical_id, target)["critical_threshold"]
         for index in np.flatnonzero(fold_of == fold):
-            pred[index] = _cls_decisions(records[index], at, ("priority",))["priority"][0]
+            pred[index] = _cls_decisions(records[index], config, ("priority",), threshold)["priority"][0]
     figures = critical_figures(pred, gold, critical_id)
     return {
         "crossfit_critical_recall": figures["critical_recall"],
@@ -449,9 +446,10 @@ def _folds(critical: np.ndarray, folds: int) -> np.ndarray:
 # --------------------------------------------------------------------------- fitting, and the whole pass
 def fit(
     cls_rows: list[dict], qa_rows: list[dict], config: Any, critical_recall_target: float, review_share: float
-) -> tuple[Any, dict[str, Any]]:
-    """Fit every calibrated value on the rows of one split: a copy of `config` holding the temperatures, the
-    critical threshold and the review thresholds, and the in-sample report of the critical threshold (or None)."""
+) -> tuple[Fitted, dict[str, float] | None]:
+    """Fit every calibrated value on the rows of one split: the temperatures, the critical threshold and the review
+    thresholds (`Fitted`; the critical threshold stays `config`'s without case rows), and the in-sample report of
+    the critical threshold (or None)."""
     temperatures: dict[str, dict[str, float]] = {}
     for task, rows in (("cls", cls_rows), ("qa", qa_rows)):
         if rows:
@@ -460,25 +458,29 @@ def fit(
                 logits = np.stack([row["logits"][head] for row in rows])
                 labels = np.stack([row["gold"][head] for row in rows])
                 temperatures[task][head] = round(fit_temperature(logits, labels, binary=task == "qa"), 4)
-    fitted = _with(config, temperatures=temperatures)
+    fitted = Fitted(temperatures, float(config.critical_threshold))
     cls_records = _cls_records(cls_rows, temperatures.get("cls", {})) if cls_rows else []
     qa_records = _qa_records(qa_rows, temperatures.get("qa", {})) if qa_rows else []
     critical_id = _critical_id(config)
     critical = None
     if cls_records and critical_id is not None:
-        critical = choose_critical_threshold(cls_records, fitted, critical_id, critical_recall_target)
+        critical = choose_critical_threshold(cls_records, config, critical_id, critical_recall_target)
         fitted.critical_threshold = critical["critical_threshold"]
-    fitted.review_thresholds = choose_review_thresholds(cls_records, qa_records, fitted, review_share)
+    fitted.review_thresholds = choose_review_thresholds(
+        cls_records, qa_records, config, review_share, fitted.critical_threshold
+    )
     return fitted, critical
 
 
-def _held_out_case(val_rows: list[dict], test_rows: list[dict], fitted: Any, target: float, share: float) -> dict:
+def _held_out_case(
+    val_rows: list[dict], test_rows: list[dict], config: Any, fitted: Fitted, target: float, share: float
+) -> dict:
     """The case figures of the fitted values on records they were not fitted on: the test split's, or where there is
     none, the validation's cross-fitted (each fold decided by values fitted on the other folds)."""
-    critical_id = _critical_id(fitted)
+    critical_id = _critical_id(config)
     if test_rows:
         after = _cls_records(test_rows, fitted.temperatures.get("cls", {}))
-        summary = _cls_summary(_cls_outcomes(after, fitted), critical_id)
+        summary = _cls_summary(_cls_outcomes(after, config, fitted), critical_id)
         ece = {"before": _ece_cls(_cls_records(test_rows, {})), "after": _ece_cls(after)}
         return {"evaluated_on": "test", **summary, "ece": ece}
     by_id = _group(val_rows)
@@ -495,9 +497,9 @@ def _held_out_case(val_rows: list[dict], test_rows: list[dict], fitted: Any, tar
         outside = [row for row in val_rows if fold_of[row["example_id"]] == fold]
         if not outside:  # few records, few critical ones: dealt round-robin, a fold can stay empty
             continue
-        fold_fitted, _ = fit(inside, [], fitted, target, share)
+        fold_fitted, _ = fit(inside, [], config, target, share)
         records = _cls_records(outside, fold_fitted.temperatures.get("cls", {}))
-        outcomes += _cls_outcomes(records, fold_fitted)
+        outcomes += _cls_outcomes(records, config, fold_fitted)
         _merge(after, _cls_confidences(records))
     ece = {"before": _ece_cls(_cls_records(val_rows, {})), "after": _ece(after)}
     folds = len(set(fold_of.values()))  # the folds that held records
@@ -505,12 +507,14 @@ def _held_out_case(val_rows: list[dict], test_rows: list[dict], fitted: Any, tar
             "ece": ece}  # fmt: skip
 
 
-def _held_out_quality(val_rows: list[dict], test_rows: list[dict], fitted: Any, target: float, share: float) -> dict:
+def _held_out_quality(
+    val_rows: list[dict], test_rows: list[dict], config: Any, fitted: Fitted, target: float, share: float
+) -> dict:
     """As `_held_out_case`, for the quality heads."""
     if test_rows:
         after = _qa_records(test_rows, fitted.temperatures.get("qa", {}))
-        ece = {"before": _ece_qa(_qa_records(test_rows, {}), fitted), "after": _ece_qa(after, fitted)}
-        return {"evaluated_on": "test", **_qa_summary(_qa_outcomes(after, fitted)), "ece": ece}
+        ece = {"before": _ece_qa(_qa_records(test_rows, {}), config), "after": _ece_qa(after, config)}
+        return {"evaluated_on": "test", **_qa_summary(_qa_outcomes(after, config, fitted)), "ece": ece}
     ids = list(_group(val_rows))
     folds = min(5, len(ids))
     if folds < 2:
@@ -521,13 +525,13 @@ def _held_out_quality(val_rows: list[dict], test_rows: list[dict], fitted: Any, 
     for fold in range(folds):
         inside = [row for row in val_rows if fold_of[row["example_id"]] != fold]
         outside = [row for row in val_rows if fold_of[row["example_id"]] == fold]
-        fold_fitted, _ = fit([], inside, fitted, target, share)
+        fold_fitted, _ = fit([], inside, config, target, share)
         # The case groups' thresholds are the whole fit's; only the quality ones come from this fold's fit.
         fold_fitted.review_thresholds = {**fitted.review_thresholds, **fold_fitted.review_thresholds}
         records = _qa_records(outside, fold_fitted.temperatures.get("qa", {}))
-        outcomes += _qa_outcomes(records, fold_fitted)
-        _merge(after, _qa_confidences(records, fold_fitted))
-    ece = {"before": _ece_qa(_qa_records(val_rows, {}), fitted), "after": _ece(after)}
+        outcomes += _qa_outcomes(records, config, fold_fitted)
+        _merge(after, _qa_confidences(records, config))
+    ece = {"before": _ece_qa(_qa_records(val_rows, {}), config), "after": _ece(after)}
     return {"evaluated_on": "validation (cross-fitted)", "folds": folds, **_qa_summary(outcomes), "ece": ece}
 
 
@@ -536,6 +540,25 @@ def _rows(model, datasets: dict | None, collator, task: str, batch_size: int, bf
     if dataset is None or task not in model.config.tasks or not len(dataset):
         return []
     return run_task(model, dataset, collator, task, batch_size=batch_size, bf16=bf16)
+
+
+def _in_sample(cls_rows: list[dict], qa_rows: list[dict], config: Any, fitted: Fitted) -> dict[str, Any]:
+    """The report's in-sample part: ECE before and after the temperatures, and what the review flag is worth on the
+    validation records the values were fitted on."""
+    report: dict[str, Any] = {}
+    cls_after = _cls_records(cls_rows, fitted.temperatures.get("cls", {})) if cls_rows else []
+    qa_after = _qa_records(qa_rows, fitted.temperatures.get("qa", {})) if qa_rows else []
+    if cls_rows:
+        report["ece_case"] = {"before": _ece_cls(_cls_records(cls_rows, {})), "after": _ece_cls(cls_after)}
+    if qa_rows:
+        report["ece_quality"] = {"before": _ece_qa(_qa_records(qa_rows, {}), config), "after": _ece_qa(qa_after, config)}
+    review: dict[str, Any] = {}
+    if cls_after:
+        in_sample = _cls_summary(_cls_outcomes(cls_after, config, fitted), None)
+        review["case"], review["case_per_head"] = in_sample["review"], in_sample["review_per_head"]
+    if qa_after:
+        review["quality"] = _qa_summary(_qa_outcomes(qa_after, config, fitted))["review"]
+    return {**report, "review": review, "cls_after": cls_after}
 
 
 def calibrate(
@@ -562,45 +585,31 @@ def calibrate(
         0.85
     """
     config = model.config
-    cls_rows = _rows(model, eval_datasets, collator, "cls", batch_size, bf16)
-    qa_rows = _rows(model, eval_datasets, collator, "qa", batch_size, bf16)
-    test_cls = _rows(model, test_datasets, collator, "cls", batch_size, bf16)
-    test_qa = _rows(model, test_datasets, collator, "qa", batch_size, bf16)
+    cls_rows, qa_rows = (_rows(model, eval_datasets, collator, task, batch_size, bf16) for task in ("cls", "qa"))
+    test_cls, test_qa = (_rows(model, test_datasets, collator, task, batch_size, bf16) for task in ("cls", "qa"))
     fitted, critical = fit(cls_rows, qa_rows, config, critical_recall_target, review_share)
 
+    in_sample = _in_sample(cls_rows, qa_rows, config, fitted)
+    cls_after = in_sample.pop("cls_after")
     report: dict[str, Any] = {"fitted_on": "validation", "temperatures": fitted.temperatures}
-    cls_after = _cls_records(cls_rows, fitted.temperatures.get("cls", {})) if cls_rows else []
-    qa_after = _qa_records(qa_rows, fitted.temperatures.get("qa", {})) if qa_rows else []
-    if cls_rows:
-        report["ece_case"] = {"before": _ece_cls(_cls_records(cls_rows, {})), "after": _ece_cls(cls_after)}
-    if qa_rows:
-        report["ece_quality"] = {"before": _ece_qa(_qa_records(qa_rows, {}), config), "after": _ece_qa(qa_after, config)}
+    report.update({key: value for key, value in in_sample.items() if key != "review"})
     if critical is not None:
         critical["target_recall"] = critical_recall_target
-        critical.update(cross_fitted_critical(cls_after, fitted, _critical_id(config), critical_recall_target))
+        critical.update(cross_fitted_critical(cls_after, config, _critical_id(config), critical_recall_target))
         report["critical"] = critical
-    review: dict[str, Any] = {"target_share": review_share}
-    if cls_after:
-        in_sample = _cls_summary(_cls_outcomes(cls_after, fitted), None)
-        review["case"], review["case_per_head"] = in_sample["review"], in_sample["review_per_head"]
-    if qa_after:
-        review["quality"] = _qa_summary(_qa_outcomes(qa_after, fitted))["review"]
-    report["review"] = review
+    report["review"] = {"target_share": review_share, **in_sample["review"]}
     report["review_thresholds"] = fitted.review_thresholds
     held_out: dict[str, Any] = {}
     if cls_rows:
-        held_out["case"] = _held_out_case(cls_rows, test_cls, fitted, critical_recall_target, review_share)
+        held_out["case"] = _held_out_case(cls_rows, test_cls, config, fitted, critical_recall_target, review_share)
     if qa_rows:
-        held_out["quality"] = _held_out_quality(qa_rows, test_qa, fitted, critical_recall_target, review_share)
+        held_out["quality"] = _held_out_quality(qa_rows, test_qa, config, fitted, critical_recall_target, review_share)
     report["held_out"] = held_out
     report["evaluated_on"] = {task: part["evaluated_on"] for task, part in held_out.items()}  # which stands in
     config.temperatures = fitted.temperatures
     config.critical_threshold = fitted.critical_threshold
     config.review_thresholds = fitted.review_thresholds
-    logger.info(
-        "calibration fitted on the validation split; held-out figures on %s: %s",
-        {task: part["evaluated_on"] for task, part in held_out.items()}, report,
-    )  # fmt: skip
+    logger.info("calibration fitted on the validation split; held-out figures on %s: %s", report["evaluated_on"], report)
     return report
 
 

@@ -279,8 +279,8 @@ def reliability(evaluation: Evaluation, task: str, bins: int = 10) -> dict[str, 
 
 def threshold_curve(rows: list[dict], config: Any, steps: int = 50) -> dict[str, Any] | None:
     """Critical recall and false alarms per 100 calls of the safety-first rule at thresholds from 0 to 1 (and at the
-    model's own `critical_threshold`), each decided by the payload's `decide_cls` on a copy of the config holding
-    it (`calibration._cls_decisions`). None without priority labels or a critical class."""
+    model's own `critical_threshold`), each decided by the payload's `decide_cls` given that threshold
+    (`calibration._cls_decisions`). None without priority labels or a critical class."""
     from . import calibration as C
 
     critical_id = _critical_id(config)
@@ -295,8 +295,7 @@ def threshold_curve(rows: list[dict], config: Any, steps: int = 50) -> dict[str,
     thresholds = sorted({*np.linspace(0.0, 1.0, steps + 1).round(6).tolist(), chosen})
     recall, alarms = [], []
     for threshold in thresholds:
-        at = C._with(config, critical_threshold=threshold)
-        pred = np.array([C._cls_decisions(r, at, ("priority",))["priority"][0] for r in records])
+        pred = np.array([C._cls_decisions(r, config, ("priority",), threshold)["priority"][0] for r in records])
         figures = C.critical_figures(pred, gold, critical_id)
         recall.append(figures["critical_recall"])
         alarms.append(figures["false_alarms_per_100_calls"])

@@ -139,7 +139,7 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
                                "data_report": {"kept": report.kept, "repaired": report.repaired,
                                                "rejected": report.rejected}, "variants": {}}
     for name in [v for v in args.variants if "cls" in variants[v]]:
-        fold_scores, pooled_hits, seconds = [], {}, []
+        fold_scores, pooled_hits, seconds, out_of_fold = [], {}, [], []
         for index, held in enumerate(folds):
             train_rows = sorted(set(range(len(raw))) - set(held.tolist()))
             with tempfile.TemporaryDirectory() as tmp:
@@ -153,7 +153,15 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
             trainer = run["trainer"]
             model = trainer.accelerator.unwrap_model(trainer.model).eval()
             decisions = model.predict([dataset[int(i)]["text"] for i in held], tokenizer=trainer.processing_class,
-                                      bf16=bool(run["training_args"].bf16))
+                                      bf16=bool(run["training_args"].bf16), top_k=1000)
+            # Every held-out record's full distributions (by id), so a decision rule can be re-scored offline.
+            out_of_fold.extend({
+                "id": ids[int(i)], "fold": index, "critical_threshold": model.config.critical_threshold,
+                "critical_probability": d["case"]["priority"].get("critical_probability"),
+                **{head: {"gold": gold[head][int(i)], "predicted": d["case"][head]["label"],
+                          "probs": {c["label"]: round(c["score"], 5) for c in d["case"][head]["top_k"]}}
+                   for head in HEADS},
+            } for i, d in zip(held, decisions))
             held_gold = {head: [gold[head][int(i)] for i in held] for head in HEADS}
             predicted = {head: [d["case"][head]["label"] for d in decisions] for head in HEADS}
             majority = {head: Counter(gold[head][i] for i in train_rows).most_common(1)[0][0] for head in HEADS}
@@ -177,7 +185,7 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
         table = format_summary(summary, list(HEADS))
         print(f"\n### {name}: case figures by {args.kfold}-fold cross-validation over {len(raw)} records\n")
         print(table)
-        results["variants"][name] = {"summary": summary, "seconds_per_fold": seconds,
+        results["variants"][name] = {"summary": summary, "seconds_per_fold": seconds, "out_of_fold": out_of_fold,
                                      "held_out_ids_per_fold": [[ids[int(i)] for i in held] for held in folds]}
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 Scores any saved model on any files in the supported formats with the trainer's metric keys (`ner_f1`,
 `ner_f1_<TYPE>`, `cls_<head>_accuracy`, `cls_<head>_macro_f1`, `cls_priority_critical_recall`, `qa_<head>_f1`,
-`composite`). Every record of the files is scored (no split).
+`composite`). Every record of the files is scored (no split); a Hub dataset id is read at `--X-config` /
+`--X-revision`, its `--X-split` (default `test`) scored.
 
 It prints a report a person reads (`train/report.py`): grouped by task (NER, case, call quality, safety), each
 figure beside its trivial baseline, with seqeval's per-type table; `--json` prints the metrics as JSON instead,
@@ -30,9 +31,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--model", required=True, help="saved model folder or Hub id (loaded with the installed classes: no code from it runs)"
     )
-    parser.add_argument("--ner-file")
+    parser.add_argument("--ner-file", help="JSON, JSON lines, CSV, Parquet, or a Hub dataset id")
     parser.add_argument("--cases-file")
     parser.add_argument("--qa-file")
+    for prefix in ("ner", "cases", "qa"):  # a Hub dataset's config, revision and split; a column mapping (ecodata)
+        shown = prefix == "ner"
+        parser.add_argument(f"--{prefix}-config", help="config of a Hub dataset (likewise --cases-, --qa-)" if shown
+                            else argparse.SUPPRESS)
+        parser.add_argument(f"--{prefix}-revision", help="revision of a Hub dataset" if shown else argparse.SUPPRESS)
+        parser.add_argument(f"--{prefix}-split", default="test", help="split of a Hub dataset scored (default test, "
+                            "or its only split)" if shown else argparse.SUPPRESS)
+        parser.add_argument(f"--{prefix}-columns", help="column mapping field=column[,...] or the text column"
+                            if shown else argparse.SUPPRESS)
+    parser.add_argument("--text-column", help="the input text's column in every file given")
     parser.add_argument("--output", help="write the metrics here as JSON")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on CPUs with bf16 support)")
@@ -49,15 +60,33 @@ def format_table(metrics: dict[str, float]) -> str:
     return "\n".join(f"{key:<{width}}  {value:.4f}" for key, value in sorted(metrics.items()))
 
 
+def source_options(args: argparse.Namespace) -> dict[str, dict]:
+    """`{task: {"columns", "hub_config", "revision", "split"}}` from the per-task flags (`loaders.load_all`)."""
+    from ..data.loaders import TEXT_FIELDS, parse_columns
+
+    options = {}
+    for task, prefix in (("ner", "ner"), ("cls", "cases"), ("qa", "qa")):
+        columns = parse_columns(getattr(args, f"{prefix}_columns", None), task, f"--{prefix}-columns")
+        if getattr(args, "text_column", None):
+            columns.setdefault(TEXT_FIELDS[task], args.text_column)
+        options[task] = {
+            "columns": columns or None, "hub_config": getattr(args, f"{prefix}_config", None),
+            "revision": getattr(args, f"{prefix}_revision", None), "split": getattr(args, f"{prefix}_split", None),
+        }  # fmt: skip
+    return options
+
+
 def tokenized_files(
-    model, tokenizer, ner=None, cases=None, qa=None, window_length: int | None = None, window_stride: int | None = None
+    model, tokenizer, ner=None, cases=None, qa=None, window_length: int | None = None, window_stride: int | None = None,
+    options: dict[str, dict] | None = None,
 ) -> tuple[dict, dict]:
-    """Load, validate and window the given files for `model`; returns (`{task: windows}`, validation report dict)."""
+    """Load, validate and window the given files for `model`; returns (`{task: windows}`, validation report dict).
+    `options`: each task's Hub config, revision, split and column mapping (`source_options`)."""
     from ..data.loaders import load_all
     from ..data.tokenization import tokenize_task
 
     config = model.config
-    loaded, report = load_all(ner=ner, cases=cases, qa=qa, config=config)
+    loaded, report = load_all(ner=ner, cases=cases, qa=qa, config=config, options=options)
     length = window_length or config.window_length
     stride = window_stride if window_stride is not None else config.window_stride
     tokenized = {
@@ -107,9 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.ner_file or args.cases_file or args.qa_file):
         print("helpline-fusion evaluate: give at least one of --ner-file, --cases-file, --qa-file", file=sys.stderr)
         return 2
+    from ..data.loaders import is_local_source
+
+    try:
+        options = source_options(args)
+    except ValueError as error:
+        print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
+        return 2
     for name in ("ner_file", "cases_file", "qa_file"):
         value = getattr(args, name)
-        if value and not Path(value).is_file():
+        if value and is_local_source(value) and not Path(value).is_file():  # else a Hub dataset id
             print(f"helpline-fusion evaluate: --{name.replace('_', '-')} {value}: file not found", file=sys.stderr)
             return 2
     try:
@@ -131,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tokenized, _ = tokenized_files(
             model, tokenizer, ner=args.ner_file, cases=args.cases_file, qa=args.qa_file,
-            window_length=args.window_length, window_stride=args.window_stride,
+            window_length=args.window_length, window_stride=args.window_stride, options=options,
         )  # fmt: skip
         calibration = read_calibration(args.model) if Path(args.model).is_dir() else None
         evaluation = report.evaluate(

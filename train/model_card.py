@@ -19,6 +19,7 @@ import enum
 import json
 import logging
 import re
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..modeling_attention_fusion.labels_attention_fusion import TASK_TITLES
+from .report import software_versions
 
 logger = logging.getLogger(__name__)
 
@@ -134,68 +136,117 @@ def eval_results(
     return results
 
 
-def render_model_card(
-    config: Any,
-    metrics: dict[str, float],
-    *,
-    repo_id: str = "org/helpline-fusion",
-    base_model: str | None = None,
-    training_args: Any = None,
-    validation_report: dict | None = None,
-    split_sizes: dict[str, dict[str, int]] | None = None,
-    sampling_strategy: str = "shuffled",
-    license: str = "mit",
-    datasets: list[str] | None = None,
-    extra_results: str = "",
-    eval_data: dict[str, dict] | None = None,
-    distillation: dict[str, Any] | None = None,
-    refit_heads_epochs: int = 0,
-    calibration: dict[str, Any] | None = None,
-    revision: str | None = None,
-) -> ModelCard:
-    """Render the card for a trained model; `metrics` are the final evaluation metrics (with or without `eval_`).
+@dataclass
+class HelplineFusionModelCardData:
+    """What the card says about one training run, gathered while it runs (the SpanMarker / SetFit pattern): a
+    [`ModelCardCallback`] records the training arguments when training begins and the metrics of every evaluation;
+    the run's phases add the rest (data, refit, calibration). [`to_model_card`] renders it with the model's config.
 
-    `eval_data` names, per task, the data the validation scores were measured on (see `eval_results`); its Hub
-    dataset ids also go into the card's `datasets` metadata. `distillation`: `{"teachers": {task: Hub id or
-    "local model"}, "alpha", "temperature"}` of a distilled model. `calibration`: the calibration report
-    (`calibration.json`), whose held-out figures head the card's safety section. `revision`: the tag or commit
-    the usage snippets pin (default `REVISION_PLACEHOLDER`, filled in by `card_for_repo` when publishing).
+    Args:
+        metrics: the final evaluation metrics (with or without `eval_`).
+        repo_id: the repo the card's snippets and links name (`card_for_repo` aims it elsewhere when publishing).
+        eval_data: per task, the data the validation scores were measured on (see `eval_results`); its Hub dataset
+            ids also go into the card's `datasets` metadata.
+        distillation: `{"teachers": {task: Hub id or "local model"}, "alpha", "temperature"}` of a distilled model.
+        calibration: the calibration report (`calibration.json`), whose held-out figures head the safety section.
+        revision: the tag or commit the usage snippets pin (default `REVISION_PLACEHOLDER`, filled in by
+            `card_for_repo` when publishing).
+        plots: the evaluation plots beside the card (`report.card_plots(folder)`: `{"file", "title"}`), shown in it.
+        The others are what their names say; the card also lists the versions of helpline-fusion (and the code's
+        commit), torch and transformers it was made with.
 
     Example:
-        >>> card = render_model_card(model.config, metrics, repo_id="org/helpline-fusion",
-        ...                          calibration=json.load(open("out/calibration.json")))  # doctest: +SKIP
+        >>> card = HelplineFusionModelCardData(metrics, repo_id="org/helpline-fusion").to_model_card(model.config)  # doctest: +SKIP
         >>> "## Safety figures" in card.text  # doctest: +SKIP
         True
     """
-    m = _strip_prefix(metrics)
-    hub_datasets = sorted({entry["name"] for entry in (eval_data or {}).values() if entry.get("hub")})
-    datasets = datasets or hub_datasets or None
-    base_model = base_model or getattr(config, "base_model_name", None)
-    card_data = ModelCardData(
-        language=["en", "sw"],
-        license=license,
-        library_name="transformers",
-        pipeline_tag="token-classification",
-        tags=["helpline-fusion", "multi-task", "ner", "text-classification", "child-helpline", "custom_code"],
-        base_model=base_model,
-        datasets=datasets,
-        # The full repo id, so `retarget_model_card` can aim a saved card at the repo it is published to.
-        model_name=repo_id,
-        eval_results=eval_results(m, config, eval_data, calibration) or None,
-    )
-    headline = {
-        key: m[key]
-        for key in ["composite", "ner_f1", "ner_precision", "ner_recall"]
-        + [f"cls_{h}_accuracy" for h in config.case_heads]
-        + ["cls_priority_critical_recall", "cls_priority_critical_precision", "qa_macro_f1"]
-        if key in m
-    }
-    safety = safety_summary(calibration, m)
-    if safety is not None:  # the threshold was fitted on this split: its critical figures here are in-sample
-        headline = {
-            (f"{key}, {IN_SAMPLE}: see Safety figures" if key.startswith("cls_priority_critical") else key): value
-            for key, value in headline.items()
-        }
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    repo_id: str = "org/helpline-fusion"
+    base_model: str | None = None
+    training_args: Any = None
+    validation_report: dict | None = None
+    split_sizes: dict[str, dict[str, int]] | None = None
+    sampling_strategy: str = "shuffled"
+    license: str = "mit"
+    datasets: list[str] | None = None
+    extra_results: str = ""
+    eval_data: dict[str, dict] | None = None
+    distillation: dict[str, Any] | None = None
+    refit_heads_epochs: int = 0
+    calibration: dict[str, Any] | None = None
+    revision: str | None = None
+    plots: list[dict[str, str]] | None = None
+
+    def to_model_card(self, config: Any) -> ModelCard:
+        """The card of a model with `config`, from the template (`model_card.md`)."""
+        m = _strip_prefix(self.metrics)
+        base_model = self.base_model or getattr(config, "base_model_name", None)
+        safety = safety_summary(self.calibration, m)
+        ner_rows, cls_rows, qa_rows = _metric_rows(config, m)
+        return ModelCard.from_template(
+            self._metadata(config, m, base_model),
+            template_str=_template_text(),
+            model_name=self.repo_id,
+            repo_id=self.repo_id,
+            repo_url=f"https://huggingface.co/{self.repo_id}",
+            revision=self.revision or REVISION_PLACEHOLDER,
+            base_model=base_model or "unknown",
+            tasks=list(config.tasks),
+            ner_entity_types=config.ner_entity_types,
+            case_heads=config.case_heads,
+            qa_heads=config.qa_heads,
+            window_length=config.window_length,
+            window_stride=config.window_stride,
+            critical_threshold=config.critical_threshold,
+            headline_metrics=_headline(config, m, calibrated=safety is not None),
+            ner_type_metrics=ner_rows,
+            cls_metrics=cls_rows,
+            qa_metrics=qa_rows,
+            hyperparameters=_hyperparameters(self.training_args),
+            sampling_strategy=self.sampling_strategy,
+            data_rows=_data_rows(self.validation_report),
+            split_rows=[{"task": t, **sizes} for t, sizes in (self.split_sizes or {}).items()],
+            extra_results=self.extra_results,
+            distillation=self.distillation,
+            refit_heads_epochs=self.refit_heads_epochs,
+            safety=safety,
+            in_sample=IN_SAMPLE,
+            data_summary=data_summary(self.eval_data),
+            eval_data_rows=[{"task": TASK_TITLES.get(t, t), **entry} for t, entry in (self.eval_data or {}).items()],
+            year=datetime.date.today().year,
+            plots=self.plots or [],
+            versions=software_versions(),
+        )
+
+    def _metadata(self, config: Any, m: dict[str, float], base_model: str | None) -> ModelCardData:
+        hub_datasets = sorted({entry["name"] for entry in (self.eval_data or {}).values() if entry.get("hub")})
+        return ModelCardData(
+            language=["en", "sw"],
+            license=self.license,
+            library_name="transformers",
+            pipeline_tag="token-classification",
+            tags=["helpline-fusion", "multi-task", "ner", "text-classification", "child-helpline", "custom_code"],
+            base_model=base_model,
+            datasets=self.datasets or hub_datasets or None,
+            # The full repo id, so `card_for_repo` can aim a saved card at the repo it is published to.
+            model_name=self.repo_id,
+            eval_results=eval_results(m, config, self.eval_data, self.calibration) or None,
+        )
+
+
+def _headline(config: Any, m: dict[str, float], calibrated: bool) -> dict[str, float]:
+    """The card's headline figures; after calibration the validation's critical figures are marked in-sample (the
+    threshold was fitted on that split)."""
+    keys = ["composite", "ner_f1", "ner_precision", "ner_recall", *(f"cls_{h}_accuracy" for h in config.case_heads),
+            "cls_priority_critical_recall", "cls_priority_critical_precision", "qa_macro_f1"]  # fmt: skip
+    marked = {key: f"{key}, {IN_SAMPLE}: see Safety figures" if calibrated and key.startswith("cls_priority_critical")
+              else key for key in keys}  # fmt: skip
+    return {marked[key]: m[key] for key in keys if key in m}
+
+
+def _metric_rows(config: Any, m: dict[str, float]) -> tuple[list[dict], list[dict], list[dict]]:
+    """The per-entity-type, per-case-head and per-quality-head tables."""
     ner_rows = [
         {"type": t, "f1": m[f"ner_f1_{t}"], "support": int(m.get(f"ner_support_{t}", 0))}
         for t in config.ner_entity_types
@@ -206,54 +257,98 @@ def render_model_card(
          "majority": m.get(f"cls_{h}_majority_accuracy", 0.0)}
         for h in config.case_heads
         if f"cls_{h}_accuracy" in m
-    ]
+    ]  # fmt: skip
     qa_rows = [
         {"head": h, "f1": m[f"qa_{h}_f1"], "accuracy": m.get(f"qa_{h}_accuracy", 0.0),
          "macro_f1": m.get(f"qa_{h}_macro_f1", 0.0), "all_met": m.get(f"qa_{h}_f1_all_met", 0.0)}
         for h in config.qa_heads
         if f"qa_{h}_f1" in m
-    ]
-    data_rows = []
+    ]  # fmt: skip
+    return ner_rows, cls_rows, qa_rows
+
+
+def _data_rows(validation_report: dict | None) -> list[dict[str, Any]]:
+    """Per data file (by name, never its path): records read, kept, repaired, rejected and why."""
+    rows = []
     for path, entry in ((validation_report or {}).get("files") or {}).items():
         reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(entry.get("reasons", {}).items()))
-        data_rows.append({"file": Path(path).name, **{k: entry.get(k, 0) for k in ("task", "read", "kept", "repaired", "rejected")}, "reasons": reasons})
-    hyperparameters = {}
-    if training_args is not None:
-        hyperparameters = {
-            name: _plain(getattr(training_args, name)) for name in HYPERPARAMETERS if hasattr(training_args, name)
-        }
-    return ModelCard.from_template(
-        card_data,
-        template_str=_template_text(),
-        model_name=repo_id,
-        repo_id=repo_id,
-        repo_url=f"https://huggingface.co/{repo_id}",
-        revision=revision or REVISION_PLACEHOLDER,
-        base_model=base_model or "unknown",
-        tasks=list(config.tasks),
-        ner_entity_types=config.ner_entity_types,
-        case_heads=config.case_heads,
-        qa_heads=config.qa_heads,
-        window_length=config.window_length,
-        window_stride=config.window_stride,
-        critical_threshold=config.critical_threshold,
-        headline_metrics=headline,
-        ner_type_metrics=ner_rows,
-        cls_metrics=cls_rows,
-        qa_metrics=qa_rows,
-        hyperparameters=hyperparameters,
-        sampling_strategy=sampling_strategy,
-        data_rows=data_rows,
-        split_rows=[{"task": t, **sizes} for t, sizes in (split_sizes or {}).items()],
-        extra_results=extra_results,
-        distillation=distillation,
-        refit_heads_epochs=refit_heads_epochs,
-        safety=safety,
-        in_sample=IN_SAMPLE,
-        data_summary=data_summary(eval_data),
-        eval_data_rows=[{"task": TASK_TITLES.get(t, t), **entry} for t, entry in (eval_data or {}).items()],
-        year=datetime.date.today().year,
-    )
+        counts = {k: entry.get(k, 0) for k in ("task", "read", "kept", "repaired", "rejected")}
+        rows.append({"file": Path(path).name, **counts, "reasons": reasons})
+    return rows
+
+
+def _hyperparameters(training_args: Any) -> dict[str, Any]:
+    if training_args is None:
+        return {}
+    return {name: _plain(getattr(training_args, name)) for name in HYPERPARAMETERS if hasattr(training_args, name)}
+
+
+def render_model_card(config: Any, metrics: dict[str, float], **card_data: Any) -> ModelCard:
+    """Render the card for a trained model: `HelplineFusionModelCardData(metrics, **card_data).to_model_card(config)`.
+
+    Example:
+        >>> card = render_model_card(model.config, metrics, repo_id="org/helpline-fusion",
+        ...                          calibration=json.load(open("out/calibration.json")))  # doctest: +SKIP
+    """
+    return HelplineFusionModelCardData(metrics=metrics, **card_data).to_model_card(config)
+
+
+def _build_callback_class() -> type:
+    # A subclass of transformers' TrainerCallback, built on first use: rendering a card and `helpline-fusion
+    # publish` then never import torch and transformers.
+    from transformers import TrainerCallback
+
+    class ModelCardCallback(TrainerCallback):
+        """Collects the card data while the Trainer runs (as SpanMarker's and SetFit's `ModelCardCallback`): the
+        training arguments and hub repo when training begins, the metrics of each evaluation. The trainer's
+        `create_model_card` renders [`HelplineFusionModelCardData`] from it ([`write_model_card`]).
+
+        Example:
+            >>> callback = ModelCardCallback(HelplineFusionModelCardData(license="mit"))  # doctest: +SKIP
+            >>> trainer = MultiTaskTrainer(..., callbacks=[callback])  # doctest: +SKIP
+            >>> callback.card_data.calibration = report  # doctest: +SKIP
+            >>> trainer.create_model_card()  # doctest: +SKIP
+        """
+
+        def __init__(self, card_data: HelplineFusionModelCardData | None = None) -> None:
+            self.card_data = card_data or HelplineFusionModelCardData()
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.card_data.training_args = args
+            if args.hub_model_id:
+                self.card_data.repo_id = args.hub_model_id
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kwargs: Any) -> None:
+            self.card_data.metrics = {**self.card_data.metrics, **(metrics or {})}
+
+    return ModelCardCallback
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ModelCardCallback":
+        globals()[name] = _build_callback_class()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def write_model_card(trainer: Any, **overrides: Any) -> ModelCard:
+    """The trainer's card, saved as `README.md` in `trainer.args.output_dir`: the card data of its
+    [`ModelCardCallback`] (one with the trainer's arguments if it has none), with `overrides` (card data fields;
+    other keyword arguments, those `Trainer.push_to_hub` passes such as `model_name`, are ignored). The helpline
+    card, never the Trainer's generic draft.
+
+    Example:
+        >>> write_model_card(trainer, calibration=report)  # doctest: +SKIP
+    """
+    callback_class = __getattr__("ModelCardCallback")
+    callback = next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, callback_class)), None)
+    card_data = callback.card_data if callback is not None else HelplineFusionModelCardData(training_args=trainer.args)
+    names = {f.name for f in fields(HelplineFusionModelCardData)}
+    card_data = replace(card_data, **{key: value for key, value in overrides.items() if key in names})
+    card = card_data.to_model_card(trainer.accelerator.unwrap_model(trainer.model).config)
+    if trainer.is_world_process_zero():
+        card.save(Path(trainer.args.output_dir) / "README.md")
+    return card
 
 
 def _share(value: float) -> str:
@@ -285,12 +380,7 @@ def safety_summary(calibration: dict[str, Any] | None, metrics: dict[str, float]
     if calibration is None:
         if "calib_critical_threshold" not in m:
             return None
-        calibration = {
-            "critical": {key.removeprefix("calib_"): m[key] for key in m
-                         if key.startswith("calib_") and not any(part in key for part in ("review", "ece", "heldout"))},
-            "review": {kind: {key.removeprefix(f"calib_review_{kind}_"): m[key] for key in m
-                              if key.startswith(f"calib_review_{kind}_")} for kind in ("case", "quality")},
-        }  # fmt: skip
+        calibration = _report_from_metrics(m)
     critical = calibration.get("critical") or {}
     review = calibration.get("review") or {}
     held = calibration.get("held_out") or {}
@@ -303,35 +393,9 @@ def safety_summary(calibration: dict[str, Any] | None, metrics: dict[str, float]
                      "measured_on": _where(part) if part and held_value else "", "in_sample": in_sample or ""})  # fmt: skip
 
     case, quality = held.get("case") or {}, held.get("quality") or {}
-    hc = case.get("critical") or {}
-    if hc and not hc.get("critical_calls"):
-        hc = {}  # held-out records without a critical call measure no recall: "not measured", never a bold 0.000
-    if hc or critical:
-        found = round(hc.get("critical_recall", 0.0) * hc.get("critical_calls", 0))
-        add("critical recall (share of critical calls decided critical)", case,
-            f"**{hc['critical_recall']:.3f}** ({found} of {hc['critical_calls']} critical calls)" if hc else None,
-            f"{critical['critical_recall']:.3f} (of {int(critical.get('critical_calls', 0))} critical calls)"
-            if "critical_recall" in critical else None)  # fmt: skip
-        add("critical precision (share of calls decided critical that are)", case,
-            f"**{hc['critical_precision']:.3f}** (of {hc['decided_critical']} calls decided critical)" if hc else None,
-            f"{critical['critical_precision']:.3f}" if "critical_precision" in critical else None)
-        add("false alarms per 100 calls (decided critical, not critical)", case,
-            f"**{hc['false_alarms_per_100_calls']:.1f}** ({hc['false_alarms']} of {hc['records']} calls)" if hc else None,
-            f"{critical['false_alarms_per_100_calls']:.1f}" if "false_alarms_per_100_calls" in critical else None)
+    _critical_rows(add, case, critical)
     for task, title, part in (("case", "case", case), ("quality", "call-quality", quality)):
-        flags, fitted = part.get("review") or {}, review.get(task) or {}
-        add(f"{title} calls flagged `needs_review`", part,
-            f"**{_share(flags['flagged_share'])}** of {flags['records']} calls" if flags else None,
-            _share(fitted["flagged_share"]) if "flagged_share" in fitted else None)
-        add(f"{title} calls with any wrong decision: flagged vs not flagged", part,
-            f"**{flags['error_rate_flagged']:.3f}** vs **{flags['error_rate_not_flagged']:.3f}**" if flags else None,
-            f"{fitted['error_rate_flagged']:.3f} vs {fitted['error_rate_not_flagged']:.3f}"
-            if "error_rate_flagged" in fitted else None)  # fmt: skip
-        ece_key = "ece_case" if task == "case" else "ece_quality"
-        if part.get("ece") or calibration.get(ece_key):
-            add(f"{title} expected calibration error, before → after the temperatures", part,
-                _pair(part.get("ece")) if part.get("ece") else None,
-                _pair(calibration.get(ece_key)) if calibration.get(ece_key) else None)
+        _review_rows(add, title, part, review.get(task) or {}, calibration.get(f"ece_{task}"))
     return {
         "rows": rows,
         "held_out": bool(held),
@@ -342,6 +406,51 @@ def safety_summary(calibration: dict[str, Any] | None, metrics: dict[str, float]
         "crossfit_folds": int(critical.get("crossfit_folds", 0) or 0),
         "review_share": review.get("target_share", 0.2),
     }
+
+
+def _report_from_metrics(m: dict[str, float]) -> dict[str, Any]:
+    """The in-sample parts of a calibration report, rebuilt from the flat `calib_*` metrics."""
+    return {
+        "critical": {key.removeprefix("calib_"): m[key] for key in m
+                     if key.startswith("calib_") and not any(part in key for part in ("review", "ece", "heldout"))},
+        "review": {kind: {key.removeprefix(f"calib_review_{kind}_"): m[key] for key in m
+                          if key.startswith(f"calib_review_{kind}_")} for kind in ("case", "quality")},
+    }  # fmt: skip
+
+
+def _critical_rows(add: Any, case: dict[str, Any], critical: dict[str, Any]) -> None:
+    """The critical recall, precision and false-alarm rows: held out (`case`) beside in-sample (`critical`)."""
+    hc = case.get("critical") or {}
+    if hc and not hc.get("critical_calls"):
+        hc = {}  # held-out records without a critical call measure no recall: "not measured", never a bold 0.000
+    if not hc and not critical:
+        return
+    found = round(hc.get("critical_recall", 0.0) * hc.get("critical_calls", 0))
+    add("critical recall (share of critical calls decided critical)", case,
+        f"**{hc['critical_recall']:.3f}** ({found} of {hc['critical_calls']} critical calls)" if hc else None,
+        f"{critical['critical_recall']:.3f} (of {int(critical.get('critical_calls', 0))} critical calls)"
+        if "critical_recall" in critical else None)  # fmt: skip
+    add("critical precision (share of calls decided critical that are)", case,
+        f"**{hc['critical_precision']:.3f}** (of {hc['decided_critical']} calls decided critical)" if hc else None,
+        f"{critical['critical_precision']:.3f}" if "critical_precision" in critical else None)
+    add("false alarms per 100 calls (decided critical, not critical)", case,
+        f"**{hc['false_alarms_per_100_calls']:.1f}** ({hc['false_alarms']} of {hc['records']} calls)" if hc else None,
+        f"{critical['false_alarms_per_100_calls']:.1f}" if "false_alarms_per_100_calls" in critical else None)
+
+
+def _review_rows(add: Any, title: str, part: dict[str, Any], fitted: dict[str, Any], ece: dict | None) -> None:
+    """One task's review-flag and calibration-error rows: held out (`part`) beside in-sample (`fitted`, `ece`)."""
+    flags = part.get("review") or {}
+    add(f"{title} calls flagged `needs_review`", part,
+        f"**{_share(flags['flagged_share'])}** of {flags['records']} calls" if flags else None,
+        _share(fitted["flagged_share"]) if "flagged_share" in fitted else None)
+    add(f"{title} calls with any wrong decision: flagged vs not flagged", part,
+        f"**{flags['error_rate_flagged']:.3f}** vs **{flags['error_rate_not_flagged']:.3f}**" if flags else None,
+        f"{fitted['error_rate_flagged']:.3f} vs {fitted['error_rate_not_flagged']:.3f}"
+        if "error_rate_flagged" in fitted else None)  # fmt: skip
+    if part.get("ece") or ece:
+        add(f"{title} expected calibration error, before → after the temperatures", part,
+            _pair(part.get("ece")) if part.get("ece") else None, _pair(ece) if ece else None)
 
 
 def _plain(value: Any) -> Any:

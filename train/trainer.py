@@ -17,6 +17,7 @@ from transformers import Trainer
 
 from .distill import distill_loss
 from .evaluation import evaluate_tasks
+from .model_card import write_model_card
 from .sampler import MultiTaskBatchSampler, task_lengths
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,13 @@ class MultiTaskTrainer(Trainer):
                 logs[f"loss_{task}"] = round(sum(values) / len(values), 4)
             self._task_losses.clear()
         super().log(logs, start_time)
+
+    # ------------------------------------------------------------------ model card
+    def create_model_card(self, **kwargs) -> None:
+        """The helpline-fusion card in `output_dir/README.md`, never the Trainer's generic draft: the card data the
+        trainer's `ModelCardCallback` gathered (`model_card.write_model_card`); keyword arguments that name card data
+        fields (`calibration=...`) override it, others (what `Trainer.push_to_hub` passes) are ignored."""
+        write_model_card(self, **kwargs)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:

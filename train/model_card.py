@@ -324,10 +324,15 @@ def _build_callback_class() -> type:
     return ModelCardCallback
 
 
+def _callback_class() -> type:
+    if "ModelCardCallback" not in globals():
+        globals()["ModelCardCallback"] = _build_callback_class()
+    return globals()["ModelCardCallback"]
+
+
 def __getattr__(name: str) -> Any:
     if name == "ModelCardCallback":
-        globals()[name] = _build_callback_class()
-        return globals()[name]
+        return _callback_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -340,8 +345,7 @@ def write_model_card(trainer: Any, **overrides: Any) -> ModelCard:
     Example:
         >>> write_model_card(trainer, calibration=report)  # doctest: +SKIP
     """
-    callback_class = __getattr__("ModelCardCallback")
-    callback = next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, callback_class)), None)
+    callback = next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, _callback_class())), None)
     card_data = callback.card_data if callback is not None else HelplineFusionModelCardData(training_args=trainer.args)
     names = {f.name for f in fields(HelplineFusionModelCardData)}
     card_data = replace(card_data, **{key: value for key, value in overrides.items() if key in names})

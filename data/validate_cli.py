@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = {"realign_spans": True} if task == "ner" and args.realign_spans else {}
         try:
             _, file_reports = load_task_splits(
-                task, path, split=getattr(args, f"{prefix}_split") or "train", name=path,
+                task, path, split=getattr(args, f"{prefix}_split") or "train",
                 hub_config=getattr(args, f"{prefix}_config"), revision=getattr(args, f"{prefix}_revision"),
                 config=config, labels_from_data=args.labels_from_data, reject_malformed=True, columns=columns or None,
                 **extra,

@@ -370,13 +370,7 @@ def _publish(
     composite: float | None, *, tag: str | None, public: bool, message: str | None, require_better: bool,
     token: str | None,
 ) -> PublishResult:  # fmt: skip
-    token = token or get_token()
-    if not token:
-        raise PublishError(
-            f"no Hugging Face token: publishing to {repo_id} needs a token with write access. Run `hf auth login` "
-            "or set HF_TOKEN, then re-run. Nothing was sent."
-        )
-    api = HfApi(token=token)
+    api = _api(repo_id, token)
     repo_id = _create_repo(api, repo_id, public)
     head, remote_files, tags, private = _published_state(api, repo_id)
     if private is False and not public:
@@ -393,7 +387,46 @@ def _publish(
             f"tag {tag} already exists on {repo_id} (commit {tags[tag][:10]}): a version is never replaced. Choose "
             f"another --tag (next free: {next_version(tags)})."
         )
-    if require_better and previous is not None and (composite is None or not math.isfinite(previous)):
+    if require_better:
+        _check_better(folder, repo_id, composite, previous, head, tags)
+    if not is_helpline_card(card):
+        logger.warning("%s: README.md is not a helpline-fusion card (no 'helpline-fusion' tag); publishing it as is",
+                       folder)  # fmt: skip
+    existing = _already_published(api, repo_id, head, tags, remote_files, additions, card, manifest)
+    if existing is None:
+        # The card's snippets pin the tag this version gets.
+        operations, stale = _version_operations(additions, card_for_repo(card, repo_id, revision=tag), manifest,
+                                                remote_files)  # fmt: skip
+        title, description = _commit_text(folder, manifest, tag, len(files), stale, composite, previous, message)
+        commit = _commit(api, repo_id, operations, title, description, head)
+        if commit == head and head in tags.values():
+            existing = next(name for name, target in tags.items() if target == head)
+    if existing is not None:
+        logger.info("%s already holds exactly this folder as %s: nothing to publish", repo_id, existing)
+        return PublishResult(repo_id, existing, head, f"{api.endpoint}/{repo_id}/tree/{existing}", composite,
+                             previous, files, created=False)  # fmt: skip
+    _tag(api, repo_id, tag, commit, title)
+    logger.info("published %s %s as commit %s (%s)", repo_id, tag, commit, "public" if private is False else "private")
+    return PublishResult(repo_id, tag, commit, f"{api.endpoint}/{repo_id}/tree/{tag}", composite, previous, files)
+
+
+def _api(repo_id: str, token: str | None) -> HfApi:
+    token = token or get_token()
+    if not token:
+        raise PublishError(
+            f"no Hugging Face token: publishing to {repo_id} needs a token with write access. Run `hf auth login` "
+            "or set HF_TOKEN, then re-run. Nothing was sent."
+        )
+    return HfApi(token=token)
+
+
+def _check_better(
+    folder: Path, repo_id: str, composite: float | None, previous: float | None, head: str, tags: dict[str, str]
+) -> None:
+    """The "only if better" gate: refuse a folder whose composite is below the published one, or not comparable."""
+    if previous is None:
+        return
+    if composite is None or not math.isfinite(previous):
         reason = (
             "the folder has no composite metric (eval_results.json or its card's model-index)" if composite is None
             else f"the published card's composite is {previous}, not a finite number"
@@ -404,38 +437,26 @@ def _publish(
         )
     # The published composite is read from the card, which holds 4 decimals: compare at that precision, or the same
     # folder published again (composite 0.57845 against the card's 0.5785) would count as worse than itself.
-    if require_better and previous is not None and round(composite, 4) < round(previous, 4):
+    if round(composite, 4) < round(previous, 4):
         raise NotBetterError(
             f"refusing to publish {folder} to {repo_id}: its composite {composite:.4f} is below the published "
             f"version's {previous:.4f} (main at {head[:10]}{_tag_note(tags, head)}). Pass --force to publish it anyway."
         )
-    if not is_helpline_card(card):
-        logger.warning("%s: README.md is not a helpline-fusion card (no 'helpline-fusion' tag); publishing it as is",
-                       folder)  # fmt: skip
-    existing = _already_published(api, repo_id, head, tags, remote_files, additions, card, manifest)
-    if existing is not None:
-        logger.info("%s already holds exactly this folder as %s: nothing to publish", repo_id, existing)
-        return PublishResult(repo_id, existing, head, f"{api.endpoint}/{repo_id}/tree/{existing}", composite,
-                             previous, files, created=False)  # fmt: skip
-    # The card's snippets pin the tag this version gets.
-    operations, stale = _version_operations(additions, card_for_repo(card, repo_id, revision=tag), manifest,
-                                            remote_files)  # fmt: skip
+
+
+def _commit_text(
+    folder: Path, manifest: dict, tag: str, count: int, stale: list[str], composite: float | None,
+    previous: float | None, message: str | None,
+) -> tuple[str, str]:  # fmt: skip
+    """The commit's title (`message`, or `Publish <tag> (composite <value>)`) and description."""
     title = message or f"Publish {tag}" + (f" (composite {composite:.4f})" if composite is not None else "")
     description = (
-        f"helpline-fusion publish of `{folder.name}` (run {manifest['run_id']}) as {tag}: {len(files)} files"
+        f"helpline-fusion publish of `{folder.name}` (run {manifest['run_id']}) as {tag}: {count} files"
         + (f", removed from the previous version: {', '.join(stale)}" if stale else "")
         + (f"; composite {composite:.4f}" if composite is not None else "")
         + (f" (published before: {previous:.4f})" if previous is not None else "")
     )
-    commit = _commit(api, repo_id, operations, title, description, head)
-    if commit == head and head in tags.values():
-        existing = next(name for name, target in tags.items() if target == head)
-        logger.info("%s already holds exactly this folder as %s: nothing to publish", repo_id, existing)
-        return PublishResult(repo_id, existing, head, f"{api.endpoint}/{repo_id}/tree/{existing}", composite,
-                             previous, files, created=False)  # fmt: skip
-    _tag(api, repo_id, tag, commit, title)
-    logger.info("published %s %s as commit %s (%s)", repo_id, tag, commit, "public" if private is False else "private")
-    return PublishResult(repo_id, tag, commit, f"{api.endpoint}/{repo_id}/tree/{tag}", composite, previous, files)
+    return title, description
 
 
 def push_with_trainer(trainer: Any, commit_message: str = "helpline-fusion training run") -> str | None:

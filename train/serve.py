@@ -370,7 +370,7 @@ def create_app(settings: ServeSettings, loader: Any = None) -> Any:
                 return not_ready(request)
             texts, single, options = parse_analyze(await read_body(request, settings.max_body_bytes), settings)
         except BadRequest as bad:
-            logger.info("request %s: refused %d (%s)", rid, bad.status, bad.field)
+            logger.info("request %s: refused %d (%s)", rid, bad.status, _loggable(bad.field))
             return error(bad.status, str(bad), request, bad.field, bad.index)
         try:
             job = holder["batcher"].submit(rid, texts, options)
@@ -378,7 +378,7 @@ def create_app(settings: ServeSettings, loader: Any = None) -> Any:
             logger.info("request %s: queue full (%d transcripts waiting)", rid, holder["batcher"].queued)
             return error(503, "the queue is full; retry after a moment", request, headers={"Retry-After": "1"})
         logger.info("request %s: %d transcripts, %s characters", rid, len(texts), _lengths(texts))
-        outcome = await _unless_disconnected(request, job)
+        outcome = await _unless_disconnected(request, job, holder["batcher"])
         if outcome is None:
             logger.info("request %s: client disconnected", rid)
             return error(499, "client disconnected", request)
@@ -396,7 +396,7 @@ def create_app(settings: ServeSettings, loader: Any = None) -> Any:
     return RequestLog(app)
 
 
-async def _unless_disconnected(request: Any, job: Any) -> tuple[list[dict[str, Any]], Any] | None:
+async def _unless_disconnected(request: Any, job: Any, batcher: Batcher) -> tuple[list[dict[str, Any]], Any] | None:
     """The job's outcome, or None when the client disconnects first (the job is then cancelled: it leaves the
     queue, or its results are dropped)."""
     async def watch() -> None:
@@ -412,8 +412,15 @@ async def _unless_disconnected(request: Any, job: Any) -> tuple[list[dict[str, A
         watcher.cancel()
     if job.future in done:
         return job.future.result()
-    job.cancel()
+    batcher.abandon(job)
     return None
+
+
+def _loggable(field: str | None) -> str:
+    """A refused field's name for the log: one of ours, or "an unknown field" (a name the client chose is input)."""
+    if field is None or field in (*REQUEST_FIELDS, "body", "Content-Length"):
+        return str(field)
+    return field if field.startswith("texts[") and field[6:-1].isdigit() else "an unknown field"
 
 
 def _lengths(texts: list[str]) -> str:
@@ -426,12 +433,13 @@ def _request_id(request: Any) -> str:
 
 class RequestLog:
     """The outermost ASGI layer: a request id per request (`X-Request-ID` on the response), one access-log line
-    (method, path without its query, status, bytes, milliseconds), and no exception ever reaching uvicorn (which
+    (method, the path without its query when it is one of the app's routes, status, bytes, milliseconds), and no exception ever reaching uvicorn (which
     would log a traceback): after a 500 the error is swallowed here."""
 
     def __init__(self, app: Any) -> None:
         self.app, self._ids = app, itertools.count(1)
         self._prefix = secrets.token_hex(3)
+        self._paths = {getattr(route, "path", None) for route in getattr(app, "routes", [])}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -460,7 +468,8 @@ class RequestLog:
                 ).encode()})  # fmt: skip
             logger.error("request %s: %s after the response started", rid, type(error).__name__)
         finally:
-            access_logger.info("%s %s %s %s %d bytes %.1f ms", rid, scope["method"], scope["path"],
+            path = scope["path"] if scope["path"] in self._paths else "(another path)"  # a path may be input
+            access_logger.info("%s %s %s %s %d bytes %.1f ms", rid, scope["method"], path,
                                sent["status"], sent["bytes"], (time.monotonic() - started) * 1000)  # fmt: skip
 
 
@@ -573,7 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=stop_if_failed, name="helpline-load-watch", daemon=True).start()
     logger.info("serving %s on http://%s:%d (settings %s)", settings.model, settings.host, settings.port,
                 {k: v for k, v in asdict(settings).items() if k not in {"api_key", "model"}})  # fmt: skip
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised Ctrl-C: a normal stop
+        pass
     if state.status == "failed":
         print(f"helpline-fusion serve: {state.error}", file=sys.stderr)
         return 2

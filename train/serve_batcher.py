@@ -98,6 +98,14 @@ class Batcher:
         self._arrival.set()
         return job
 
+    def abandon(self, job: Job) -> None:
+        """The client left: a queued job leaves the queue now; a running one has its results dropped when done."""
+        job.cancel()
+        if job in self._pending:
+            self._pending.remove(job)
+            self.stats["dropped_disconnected"] += 1
+            logger.info("request %s: client gone before its batch ran; dropped from the queue", job.request_id)
+
     def _drop_cancelled(self) -> None:
         for job in [job for job in self._pending if job.future.done()]:
             self._pending.remove(job)

@@ -103,3 +103,35 @@ def test_the_tokenizer_loads_without_any_remote_code_argument_and_no_prompt(trai
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "CLASS BertTokenizer" in proc.stdout
     assert PROMPT not in proc.stdout + proc.stderr
+
+
+def test_the_published_tokenizer_loads_from_a_hub_id_with_transformers_classes_and_no_prompt(trained, tmp_path):
+    """Against the local Hub-protocol server: the folder as uploaded, then a clean process with stdin closed."""
+    from transformers import AutoTokenizer
+
+    from tests.hub_server import hub_client_env, run_hub_client, running_hub_server
+
+    expected = AutoTokenizer.from_pretrained(trained, trust_remote_code=False)(TEXT)["input_ids"]
+    names = ["config.json", "tokenizer.json", "tokenizer_config.json"]
+    upload = (
+        "from huggingface_hub import HfApi\napi = HfApi()\napi.create_repo('org/helpline-fusion')\n"
+        f"api.upload_folder(repo_id='org/helpline-fusion', folder_path={str(trained)!r}, allow_patterns={names!r})\n"
+    )
+    load = (
+        "from transformers import AutoTokenizer\n"
+        "tokenizer = AutoTokenizer.from_pretrained('org/helpline-fusion', trust_remote_code=False)\n"
+        f"print('CLASS', type(tokenizer).__name__, tokenizer({TEXT!r})['input_ids'])\n"
+    )
+    with running_hub_server() as hub:
+        run_hub_client(upload, hub.endpoint, tmp_path / "publisher")
+        assert json.loads(hub.repo_files("org/helpline-fusion")["tokenizer_config.json"]).keys().isdisjoint(
+            TOKENIZER_LOADING_STATE
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", load], env=hub_client_env(hub.endpoint, tmp_path / "consumer"), cwd=tmp_path,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert PROMPT not in proc.stdout + proc.stderr
+    assert f"CLASS BertTokenizer {expected}" in proc.stdout
+    assert not list((tmp_path / "consumer").rglob("*.py"))  # no remote-code module was fetched

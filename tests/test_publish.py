@@ -533,28 +533,27 @@ def test_an_incomplete_folder_is_refused_before_any_request(trained, hub, tmp_pa
 
 
 # --------------------------------------------------------------------------- the HF-native routes
-def test_model_push_to_hub_publishes_our_card_and_label_maps(trained, hub):
+def test_model_push_to_hub_then_the_card_publishes_our_card(trained, hub):
+    # The HF-native route, with no private hook in the payload: transformers pushes the weights and the remote code
+    # (and its own draft card); the helpline-fusion card goes up as a card, aimed at the repo.
     repo = "org/native"
     model = AutoModel.from_pretrained(trained, trust_remote_code=True)
     model.push_to_hub(repo, commit_message="native push")
     AutoTokenizer.from_pretrained(trained).push_to_hub(repo)  # the tokenizer travels on its own, as in transformers
-
     files = hub.repo_files(repo)
-    card = files["README.md"].decode()
-    assert {"config.json", "model.safetensors", "modeling_attention_fusion.py", "tokenizer.json"} <= set(files)
-    local_maps = json.loads((trained / "label_maps.json").read_text())
-    local_maps.pop("run_id", None)  # which training run wrote the folder's copy; the model's own carries no run
-    assert json.loads(files["label_maps.json"]) == local_maps
+    assert {"config.json", "model.safetensors", "modeling_attention_fusion.py", "pipeline_attention_fusion.py",
+            "tokenizer.json"} <= set(files)  # fmt: skip
+    assert json.loads(files["config.json"])["custom_pipelines"]["helpline-fusion"]["impl"] == (
+        "pipeline_attention_fusion.HelplineFusionPipeline"
+    )
+    assert hub.commit_titles(repo)[1] == "native push"
+
+    card_for_repo(ModelCard.load(trained / "README.md"), repo).push_to_hub(repo)
+    card = hub.repo_files(repo)["README.md"].decode()
     assert f'AutoModel.from_pretrained("{repo}", revision=' in card
     assert "This is the model card of a 🤗 transformers model" not in card
     metrics = json.loads((trained / "eval_results.json").read_text())
     assert composite_from_card(ModelCard(card)) == pytest.approx(metrics["composite"], abs=1e-4)
-    assert hub.commit_titles(repo)[1] == "native push"
-
-    # A model that carries its card (as the training job leaves it) publishes that one, over the Hub's current card.
-    model.model_card = card.replace("## Evaluation", "## Evaluation\n\nCarried by the model.")
-    model.push_to_hub(repo)
-    assert "Carried by the model." in hub.repo_files(repo)["README.md"].decode()
 
 
 def test_trainer_push_to_hub_keeps_our_card_and_tags_the_version(trained, hub):

@@ -20,6 +20,9 @@ _EXPORTS: dict[str, str] = {
     "load_qa": "loaders",
     "load_task": "loaders",
     "load_all": "loaders",
+    "load_all_splits": "loaders",
+    "load_task_splits": "loaders",
+    "as_records": "loaders",
     "read_records": "loaders",
     "normalise_text": "loaders",
     # validation report
@@ -38,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "main_category_of": "labels",
     # splits
     "train_validation_split": "splits",
+    "use_or_split": "splits",
     "text_groups": "splits",
     # tokenisation
     "tokenize_ner": "tokenization",

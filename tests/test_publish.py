@@ -69,7 +69,8 @@ VERSION_FILES = {
     ".gitattributes", "README.md", "config.json", "model.safetensors", "configuration_attention_fusion.py",
     "modeling_attention_fusion.py", "inference_attention_fusion.py", "pipeline_attention_fusion.py", "labels_attention_fusion.py",
     "speakers_attention_fusion.py", "tokenizer.json", "tokenizer_config.json", "label_maps.json", "eval_results.json", "calibration.json",
-    "training_curves.png", RUN_MANIFEST,
+    "training_curves.png", RUN_MANIFEST, "report_confusion_priority.png", "report_confusion_main_category.png",
+    "report_reliability_case.png", "report_reliability_quality.png", "report_critical_threshold.png",
 }  # fmt: skip
 TRAINER_DRAFT_MARKERS = ("More information needed", "This model is a fine-tuned version of")
 

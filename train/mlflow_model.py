@@ -56,12 +56,19 @@ class HelplineFusionPyfunc(mlflow.pyfunc.PythonModel):
 
         self.model, self.tokenizer = load_model(context.artifacts[ARTIFACT], device="cpu", setting="MLflow model")
 
-    # No type hints on `predict`: MLflow would validate the input against them, not against the signature.
-    def predict(self, context, model_input, params=None):
-        texts = transcripts(model_input)
-        if not texts:
-            return []
-        return self.model.predict(texts, self.tokenizer)
+
+
+def _predict(self, context, model_input, params=None):
+    """`model.predict` over the input's transcripts (`transcripts`)."""
+    texts = transcripts(model_input)
+    if not texts:
+        return []
+    return self.model.predict(texts, self.tokenizer)
+
+
+# Set after the class is made: MLflow wraps a `predict` defined in the class body, validating the input against its
+# type hints (and warning when there are none); this model's input is checked against its logged signature instead.
+HelplineFusionPyfunc.predict = _predict
 
 
 def transcripts(model_input: Any) -> list[str]:
@@ -191,11 +198,12 @@ def log_trained_model(
 
 
 def log_run_model(
-    folder: str | Path, project: Any, training_args: Any, run_id: str | None, hub_tag: str | None = None
+    folder: str | Path, project: Any, training_args: Any, run_id: str | None, hub_repo: str | None = None,
+    hub_tag: str | None = None,
 ) -> Any:
-    """Training's call, once the folder is complete (and pushed, when the run pushes: `hub_tag` is the version it
-    got): `log_trained_model` when the run reports to MLflow (`report_to mlflow`, on the main process) and
-    `mlflow_log_model` is on, registered as `mlflow_registered_model` when that is set. An MLflow failure is one
+    """Training's call, once the folder is complete (and pushed, when the run pushes: `hub_repo` and `hub_tag` are
+    where and as what): `log_trained_model` when the run reports to MLflow (`report_to mlflow`, on the main process)
+    and `mlflow_log_model` is on, registered as `mlflow_registered_model` when that is set. An MLflow failure is one
     warning: the trained model is in the folder either way. Returns the `ModelInfo`, or None."""
     registered = getattr(project, "mlflow_registered_model", None)
     if "mlflow" not in (training_args.report_to or []) or not run_id or training_args.process_index != 0:
@@ -205,9 +213,10 @@ def log_run_model(
         return None
     if not getattr(project, "mlflow_log_model", True):
         return None
-    hub_repo = (training_args.hub_model_id or None) if training_args.push_to_hub else None
     try:
-        return log_trained_model(folder, run_id=run_id, registered_model=registered, hub_repo=hub_repo, hub_tag=hub_tag)
+        return log_trained_model(
+            folder, run_id=run_id, registered_model=registered, hub_repo=hub_repo if hub_tag else None, hub_tag=hub_tag
+        )
     except Exception as error:  # MLflow raises its own errors and the HTTP client's
         logger.warning(
             "MLflow: logging the trained model failed (%s: %s); the model is saved in %s (log it later with "

@@ -5,8 +5,8 @@
 
 What goes up (an explicit list, and nothing else): the safetensors weights, `config.json` (with `auto_map`), the
 remote-code files `auto_map` names and the sibling modules they import, the tokenizer files, `label_maps.json`,
-`eval_results.json`, `calibration.json`, `training_curves.png`, the model card `README.md` aimed at `--repo` and the
-run's manifest (`run_manifest.json`, restricted to the published files). Any other file (checkpoints,
+`eval_results.json`, `calibration.json`, `training_curves.png`, the card's plots `report_*.png`, the model card
+`README.md` aimed at `--repo` and the run's manifest (`run_manifest.json`, restricted to the published files). Any other file (checkpoints,
 `training_args.bin`, the data validation report, which holds local paths, MLflow stores, data, a stray `notes.py`)
 stays local. A published file that is a symbolic link or not a regular file is refused, naming it (exit 2).
 
@@ -87,9 +87,14 @@ TOKENIZER_FILES = (
 )  # fmt: skip
 MODEL_FILES = (
     "config.json", "label_maps.json", "eval_results.json", "calibration.json", "README.md", "training_curves.png",
-    RUN_MANIFEST,
+    "report_*.png", RUN_MANIFEST,  # report_*.png: the card's evaluation plots (train/report.py)
 )  # fmt: skip
 HUB_FILES = WEIGHT_FILES + TOKENIZER_FILES + MODEL_FILES
+# The exported graphs of `helpline-fusion export` (train/export.py), in their subfolders, when the folder has them.
+EXPORTED_FILES = (
+    "onnx/model.onnx", "onnx/model.onnx.data", "onnx/model_int8.onnx", "onnx/export.json",
+    "openvino/openvino_model.xml", "openvino/openvino_model.bin", "openvino/export.json",
+)  # fmt: skip
 REQUIRED_FILES = ("config.json", "label_maps.json", "README.md", "tokenizer_config.json")
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
@@ -135,6 +140,7 @@ def hub_files(folder: str | Path) -> list[str]:
         raise ValueError(f"{folder}: not a folder; expected the output folder of `helpline-fusion train`")
     names = sorted(os.listdir(folder))
     chosen = [name for name in names if any(fnmatch(name, pattern) for pattern in HUB_FILES)]
+    chosen += [name for name in EXPORTED_FILES if (folder / name).exists() or (folder / name).is_symlink()]
     for name in chosen:
         _check_regular(folder, name)
     code, missing = code_files(folder, names)

@@ -277,7 +277,7 @@ def reliability(evaluation: Evaluation, task: str, bins: int = 10) -> dict[str, 
     return out
 
 
-def threshold_curve(rows: list[dict], config: Any, steps: int = 50) -> dict[str, Any] | None:
+def threshold_curve(rows: list[dict], config: Any, steps: int = 20) -> dict[str, Any] | None:
     """Critical recall and false alarms per 100 calls of the safety-first rule at thresholds from 0 to 1 (and at the
     model's own `critical_threshold`), each decided by the payload's `decide_cls` given that threshold
     (`calibration._cls_decisions`). None without priority labels or a critical class."""
@@ -310,7 +310,7 @@ def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), dpi=100)
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")  # no title over a neighbour's axis
     FigureCanvasAgg(figure)
     return figure
 
@@ -319,7 +319,7 @@ def _save(figure, path: Path) -> Path:
     from .run_folder import write_atomic
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
+    figure.savefig(buffer, format="png")
     write_atomic(path, buffer.getvalue())  # never a half-written plot in place of the previous one
     return path
 

@@ -81,6 +81,16 @@ def _check_pooling(pooling: str | dict[str, str]) -> dict[str, str]:
     return pooling
 
 
+def _check_state_layer(layer: int | None, layer_mix: bool) -> int | None:
+    if layer is None:
+        return None
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
+        raise ValueError(f"qa_state_layer: expected an encoder layer number >= 0 (0: the embeddings), got {layer!r}")
+    if layer_mix:
+        raise ValueError("qa_state_layer: the quality heads read one layer, pool_layer_mix mixes them all; set one")
+    return layer
+
+
 def _check_window(window_length: int, window_stride: int) -> tuple[int, int]:
     # Not `max_length`/`stride`: transformers reads `max_length` in a model config as a generation setting.
     if int(window_length) < 8:
@@ -201,6 +211,10 @@ class AttentionFusionConfig(PretrainedConfig):
             sub-metric reads its own learned attention over the turns next to the max over them, then its linear
             layer. Turns come from `speaker_pattern` / `speaker_roles` (a window of a transcript without speaker
             labels is one turn); `pooling["qa"]` and `pool_per_head` do not apply to the quality heads then.
+        qa_state_layer (`int`, *optional*): the quality heads read the token states of this encoder layer (0: the
+            embeddings, the number of layers: the last) instead of the last layer's. With the layers up to it
+            frozen in training (`freeze_encoder_layers`), they read what the pretrained encoder knows about
+            paraphrase, untouched by the NER and case steps, from the same single encoder pass. Unset: the last.
         speaker_pattern (`str`, *optional*): the regex of a speaker label at a line start (a named group `speaker`
             or exactly one group); unset: `Counsellor:`, `Caller:`, `Agent:`, `Client:` ... (the speakers module's
             `DEFAULT_SPEAKER_PATTERN`). Read with `qa_pooling: "turns"` only.
@@ -248,6 +262,7 @@ class AttentionFusionConfig(PretrainedConfig):
         pool_layer_mix: bool = False,
         pool_per_head: bool = False,
         qa_pooling: str = "tokens",
+        qa_state_layer: int | None = None,
         speaker_pattern: str | None = None,
         speaker_roles: dict[str, str] | None = None,
         case_class_weights: dict[str, list[float]] | None = None,
@@ -276,6 +291,7 @@ class AttentionFusionConfig(PretrainedConfig):
         self.pool_per_head = bool(pool_per_head)
         _check_choice("qa_pooling", "quality pooling", qa_pooling, QA_POOLING_CHOICES)
         self.qa_pooling = qa_pooling
+        self.qa_state_layer = _check_state_layer(qa_state_layer, self.pool_layer_mix)
         self.speaker_pattern, self.speaker_roles = _check_speakers(speaker_pattern, speaker_roles)
         self.window_length, self.window_stride = _check_window(window_length, window_stride)
         # The training losses.

@@ -359,3 +359,54 @@ def test_a_tiny_training_run_with_turns_trains_refits_evaluates_and_predicts(tmp
     model = AttentionFusionModel.from_pretrained(output).eval()
     result = model.predict(LABELLED, AutoTokenizer.from_pretrained(output), evidence=True)
     assert set(result["quality"]) == set(model.config.qa_heads) and "case" not in result
+
+
+# --------------------------------------------------------------------------- the first and last turn, a frozen layer
+def test_the_first_and_the_last_counsellor_turn_reach_the_heads_as_they_are():
+    """Rows of the linear layers past the attention and max parts read the window's first and last turn: a toy
+    weight that reads only the 'first' block gives the first turn's vector, whatever the turns between."""
+    model = AttentionFusionModel(turns_config(tasks=["qa"], pool_layer_norm=False, classifier_dropout=0.0)).eval()
+    head = model.qa_head
+    size = model.config.encoder_config.hidden_size
+    hidden = torch.randn(1, 6, size)
+    turn_ids = torch.tensor([[-1, 0, 0, 1, 2, 2]])
+    vectors, _, _ = turn_vectors(hidden, turn_ids)
+    for block, turn in ((2, 0), (3, 2)):  # [attention | max | first | last]
+        with torch.no_grad():
+            for layer in head.heads.values():
+                layer.weight.zero_()
+                layer.bias.zero_()
+                layer.weight[:, block * size] = 1.0  # the first feature of that block
+            logits, _ = head(hidden, torch.ones(1, 6, dtype=torch.long), turn_ids=turn_ids)
+        for value in logits.values():
+            torch.testing.assert_close(value[0], vectors[0, turn, 0].expand_as(value[0]))
+
+
+def test_quality_heads_read_the_chosen_layer_and_frozen_layers_never_move(tiny_tokenizer):
+    config = turns_config(qa_state_layer=1, window_length=64, window_stride=8)
+    model = AttentionFusionModel(config).train()
+    model.freeze_encoder_layers(1)
+    windows = tokenize_qa(qa_dataset([LABELLED, UNLABELLED]), tiny_tokenizer, model.config)
+    batch = MultiTaskCollator(tiny_tokenizer, model.config)([windows[i] for i in range(len(windows))])
+    batch.pop("example_id")
+    model(**batch).loss.backward()
+    frozen = [name for name, p in model.encoder.named_parameters() if not p.requires_grad]
+    assert any(".layer.0." in name for name in frozen) and any("embeddings" in name for name in frozen)
+    assert not any(".layer.1." in name for name in frozen)
+    # The quality loss reaches nothing of the encoder: it reads layer 1's output, whose layers are frozen.
+    assert all(p.grad is None for p in model.encoder.parameters()), "the quality heads read a layer above layer 1"
+    assert model.qa_head.heads["opening"].weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():  # the heads' input is layer 1's states
+        encoded = model.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                output_hidden_states=True)
+        direct, _ = model.qa_head(encoded.hidden_states[1], batch["attention_mask"], turn_ids=batch["turn_ids"])
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], turn_ids=batch["turn_ids"])
+    for head, logits in direct.items():
+        torch.testing.assert_close(out.qa_logits[head], logits)
+    with pytest.raises(ValueError, match="qa_state_layer: 9 is past the encoder's last layer"):
+        AttentionFusionModel(turns_config(qa_state_layer=9))
+    with pytest.raises(ValueError, match="qa_state_layer: the quality heads read one layer, pool_layer_mix"):
+        turns_config(qa_state_layer=1, pool_layer_mix=True)
+    with pytest.raises(ValueError, match="freeze_encoder_layers: expected a number of layers from 0 to"):
+        model.freeze_encoder_layers(7)

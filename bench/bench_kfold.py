@@ -123,6 +123,37 @@ def format_summary(summary: dict[str, dict[str, float]], heads: list[str]) -> st
     return "\n".join(lines)
 
 
+def priority_rules(out_of_fold: list[dict], critical: str) -> dict[str, dict[str, float]]:
+    """The priority decision re-scored on the same out-of-fold distributions under three rules: `shipped` (what
+    predict decided: the argmax, made critical wherever a window's critical probability reaches the calibrated
+    threshold), `argmax` (the mean distribution's top label, no override) and `prior_corrected` (the top label of
+    the distribution divided by the training loss's class weights, which undoes the inverse-frequency weighting
+    that `balance_priority` puts into the scores; the critical alert stays the threshold's, reported apart)."""
+    gold = [r["priority"]["gold"] for r in out_of_fold]
+    alert = [r["critical_probability"] is not None and r["critical_probability"] >= r["critical_threshold"]
+             for r in out_of_fold]
+
+    def corrected(record: dict) -> str:
+        weights = record.get("priority_class_weights") or {}
+        probs = record["priority"]["probs"]
+        return max(probs, key=lambda label: probs[label] / weights.get(label, 1.0))
+
+    labels = {
+        "shipped": [r["priority"]["predicted"] for r in out_of_fold],
+        "argmax": [max(r["priority"]["probs"], key=r["priority"]["probs"].get) for r in out_of_fold],
+        "prior_corrected": [corrected(r) for r in out_of_fold],
+    }
+    out = {}
+    for rule, predicted in labels.items():
+        out[rule] = {"accuracy": float(np.mean([g == p for g, p in zip(gold, predicted)])),
+                     "macro_f1": _macro_f1(gold, predicted),
+                     **critical_figures(gold, [p == critical for p in predicted], critical)}
+    out["alert_at_threshold"] = critical_figures(gold, alert, critical)
+    majority = Counter(gold).most_common(1)[0][0]
+    out["majority"] = {"accuracy": float(np.mean([g == majority for g in gold]))}
+    return out
+
+
 def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str, list[str]]) -> int:
     """Train one model per fold for each variant with the case task; print and write the k-fold case figures."""
     from helpline_fusion.data.loaders import load_cases
@@ -157,6 +188,8 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
             # Every held-out record's full distributions (by id), so a decision rule can be re-scored offline.
             out_of_fold.extend({
                 "id": ids[int(i)], "fold": index, "critical_threshold": model.config.critical_threshold,
+                "priority_class_weights": dict(zip(model.config.case_heads["priority"],
+                                                   (model.config.case_class_weights or {}).get("priority") or [])),
                 "critical_probability": d["case"]["priority"].get("critical_probability"),
                 **{head: {"gold": gold[head][int(i)], "predicted": d["case"][head]["label"],
                           "probs": {c["label"]: round(c["score"], 5) for c in d["case"][head]["top_k"]}}
@@ -185,7 +218,11 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
         table = format_summary(summary, list(HEADS))
         print(f"\n### {name}: case figures by {args.kfold}-fold cross-validation over {len(raw)} records\n")
         print(table)
-        results["variants"][name] = {"summary": summary, "seconds_per_fold": seconds, "out_of_fold": out_of_fold,
+        rules = priority_rules(out_of_fold, critical)
+        print("\npriority decision rules on the same out-of-fold distributions (pooled):")
+        for rule, figures in rules.items():
+            print(f"  {rule}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+        results["variants"][name] = {"summary": summary, "priority_rules": rules, "seconds_per_fold": seconds, "out_of_fold": out_of_fold,
                                      "held_out_ids_per_fold": [[ids[int(i)] for i in held] for held in folds]}
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)

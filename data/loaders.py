@@ -10,9 +10,19 @@ Formats (see `../shared/data/README.md` and the label reference):
 - **QA**: a JSON array of `{"text", "labels", "sample_id", "scenario", "quality_level"}`; `labels` is a dict
   (or a JSON string of one) of quality head -> list of 0/1.
 
-A source is a local file (a `Path` is always local; a string is local when it exists or ends in `.json`/
-`.jsonl`), a Hub dataset id, a `DatasetDict` or a `Dataset` with the same columns. Files holding a JSON array
-and JSON-lines files are both accepted for every task (the first character decides).
+A source is a local file (a `Path` is always local; a string is local when it exists or ends in `.json`, `.jsonl`,
+`.csv`, `.tsv` or `.parquet`), a Hub dataset id (read with `datasets.load_dataset(id, name=config,
+revision=revision)`), a `DatasetDict`, a `Dataset` or a list of record dicts with the same fields. Files holding a
+JSON array and JSON-lines files are both accepted for every task (the first character decides); CSV/TSV files are
+read by pandas with every cell a string (an empty cell is missing) and Parquet files by pyarrow with their own
+types. A nested field in a CSV cell is a JSON string: NER `entities` (`[{"start": 0, "end": 5, "label": "NAME"}]`)
+and QA `labels` (`{"opening": [1], ...}`); Parquet and datasets may hold them nested.
+
+Fields named otherwise are mapped with `columns` (`{"narrative": "transcript"}`, or a bare name for the text
+field; `parse_columns`), checked at the boundary: a mapped column the data lacks, or a table without a field the
+task needs, is one `DataFileError` naming the field, the columns found and the closest name. A Hub dataset or
+`DatasetDict` keeps its own validation (`VALIDATION_SPLIT_NAMES`) and test splits (`load_task_splits`;
+`splits.use_or_split` does not re-split them); `as_records` is the Python API's entry point for any of these.
 
 Every loader returns `(dataset, FileReport)`; the repair rules are in `validation.py` and `labels.py`.
 Errors name the file and line (JSON lines) or record index (arrays, datasets), never the transcript.

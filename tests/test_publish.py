@@ -52,8 +52,8 @@ from helpline_fusion.train.model_card import (
     composite_from_card,
     render_model_card,
 )
+from helpline_fusion.train.publish import endpoint_handler_source, next_version
 from helpline_fusion.train.publish import main as publish_main
-from helpline_fusion.train.publish import next_version
 from helpline_fusion.train.run import main as train_main
 from helpline_fusion.train.run_folder import RUN_MANIFEST, check_run_folder, read_manifest, write_manifest
 from tests import hub_server
@@ -71,6 +71,7 @@ VERSION_FILES = {
     "speakers_attention_fusion.py", "tokenizer.json", "tokenizer_config.json", "label_maps.json", "eval_results.json", "calibration.json",
     "training_curves.png", RUN_MANIFEST, "report_confusion_priority.png", "report_confusion_main_category.png",
     "report_reliability_case.png", "report_reliability_quality.png", "report_critical_threshold.png",
+    "handler.py",  # the Inference Endpoints handler, from the package (train/endpoint_handler.py)
 }  # fmt: skip
 TRAINER_DRAFT_MARKERS = ("More information needed", "This model is a fine-tuned version of")
 
@@ -250,8 +251,9 @@ def test_published_version_holds_exactly_the_model_files(versions, hub):
     first = hub.repo_files(REPO, "v1.0.0")
 
     assert set(first) == VERSION_FILES  # no checkpoints, training_args.bin or data validation report
-    for name in VERSION_FILES - {".gitattributes", "README.md", RUN_MANIFEST}:
+    for name in VERSION_FILES - {".gitattributes", "README.md", RUN_MANIFEST, "handler.py"}:
         assert first[name] == (versions["v1.0.0"] / name).read_bytes(), name
+    assert first["handler.py"] == endpoint_handler_source()
     local, published = check_run_folder(versions["v1.0.0"]), json.loads(first[RUN_MANIFEST])
     assert published["run_id"] == local["run_id"] and published["settings_digest"] == local["settings_digest"]
     assert set(published["files"]) == VERSION_FILES - {".gitattributes", RUN_MANIFEST}

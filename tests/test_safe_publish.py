@@ -167,7 +167,7 @@ def test_push_with_trainer_publishes_to_the_repo_the_trainer_created(template, h
     assert tag == "v1.0.0" and hub.tags(repo) == {"v1.0.0": HfApi().model_info(repo).sha}
     assert hub.is_private(repo) is private
     assert set(hub.visibility_sent(repo)) == {"private" if private else "public"}
-    assert set(hub.repo_files(repo)) == MODEL_FILES | {".gitattributes"}
+    assert set(hub.repo_files(repo)) == MODEL_FILES | {".gitattributes", "handler.py"}
 
 
 # --------------------------------------------------------------------------- the model's files only (9)
@@ -179,7 +179,7 @@ def test_a_stray_py_file_is_not_published(folder, hub, capsys):
     assert publish(capsys, str(folder), "--repo", "org/stray")[0] == 0
 
     files = hub.repo_files("org/stray")
-    assert set(files) == MODEL_FILES | {".gitattributes"}
+    assert set(files) == MODEL_FILES | {".gitattributes", "handler.py"}
     assert "notes.py" not in files and "helper.py" not in files
     assert not {"run_settings.json", "training_args.bin"} & set(files)
     for name in CODE_FILES:

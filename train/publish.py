@@ -565,6 +565,8 @@ def _version_operations(
     exactly its folder) and the deleted names."""
     operations: list[Any] = [additions[name] for name in sorted(additions)]
     operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode("utf-8")))
+    # The Inference Endpoints custom handler, from this package (train/endpoint_handler.py), in every version.
+    operations.append(CommitOperationAdd(path_in_repo="handler.py", path_or_fileobj=endpoint_handler_source()))
     # The manifest as published: the run's id, settings digest and phases, and the sha256 of exactly the files of
     # this version (the card as aimed at the repo), so `check_run_folder` passes on a download of the version.
     published = {key: value for key, value in manifest.items() if key != "files"}
@@ -575,6 +577,13 @@ def _version_operations(
     stale = sorted(set(remote_files) - {op.path_in_repo for op in operations} - {".gitattributes"})
     operations += [CommitOperationDelete(path_in_repo=name) for name in stale]
     return operations, stale
+
+
+def endpoint_handler_source() -> bytes:
+    """`handler.py` of a published version: train/endpoint_handler.py, the Inference Endpoints custom handler."""
+    from importlib import resources
+
+    return resources.files("helpline_fusion.train").joinpath("endpoint_handler.py").read_bytes()
 
 
 def _commit(api: HfApi, repo_id: str, operations: list[Any], title: str, description: str, head: str) -> str:

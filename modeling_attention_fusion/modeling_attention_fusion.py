@@ -654,18 +654,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         if attention_mask is None:
             reference = input_ids if input_ids is not None else inputs_embeds[..., 0]
             attention_mask = torch.ones(reference.shape[:2], dtype=torch.long, device=reference.device)
-        encoder_inputs: dict[str, Any] = {"attention_mask": attention_mask}
-        if inputs_embeds is not None:
-            encoder_inputs["inputs_embeds"] = inputs_embeds
-        else:
-            encoder_inputs["input_ids"] = input_ids
-        if token_type_ids is not None:
-            encoder_inputs["token_type_ids"] = token_type_ids
-        mixing = self.config.pool_layer_mix and bool({"cls", "qa"} & set(tasks))
-        qa_layer = getattr(self.config, "qa_state_layer", None) if "qa" in tasks else None
-        encoded = self.encoder(
-            **encoder_inputs, output_hidden_states=mixing or qa_layer is not None, return_dict=True
-        )
+        encoded = self._encode(input_ids, attention_mask, token_type_ids, inputs_embeds, tasks)
         hidden = encoded.last_hidden_state  # (batch, seq_len, hidden)
 
         logits: dict[str, Any] = {}
@@ -696,6 +685,27 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             pooling_weights=pooling_weights if output_pooling_weights else None,
             head_pooling_weights=head_weights if output_pooling_weights else None,
         )
+
+    def _encode(
+        self,
+        input_ids: torch.LongTensor | None,
+        attention_mask: torch.LongTensor,
+        token_type_ids: torch.LongTensor | None,
+        inputs_embeds: torch.FloatTensor | None,
+        tasks: list[str],
+    ) -> Any:
+        """One pass of the shared encoder, with every layer's states when a task's pooling reads more than the last
+        (`pooling_states`). Token types are passed only where given: not every encoder takes them."""
+        inputs: dict[str, Any] = {"attention_mask": attention_mask}
+        if inputs_embeds is not None:
+            inputs["inputs_embeds"] = inputs_embeds
+        else:
+            inputs["input_ids"] = input_ids
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        mixing = self.config.pool_layer_mix and bool({"cls", "qa"} & set(tasks))
+        qa_layer = getattr(self.config, "qa_state_layer", None) if "qa" in tasks else None
+        return self.encoder(**inputs, output_hidden_states=mixing or qa_layer is not None, return_dict=True)
 
     def _task_losses(self, logits: dict[str, Any], task_labels: dict[str, Any]) -> dict[str, torch.Tensor]:
         """The unweighted loss of each task that has both logits and labels."""

@@ -150,6 +150,20 @@ def _check_qa_thresholds(
     return thresholds
 
 
+def _check_critical_priority(critical_priority: str, case_heads: dict[str, list[str]]) -> str:
+    if "priority" in case_heads and str(critical_priority) not in case_heads["priority"]:
+        raise ValueError(
+            f"critical_priority: {critical_priority!r} is not one of the priority labels {case_heads['priority']}"
+        )
+    return str(critical_priority)
+
+
+def _check_evidence_top_k(evidence_top_k: int) -> int:
+    if isinstance(evidence_top_k, bool) or not isinstance(evidence_top_k, int) or evidence_top_k < 1:
+        raise ValueError(f"evidence_top_k: expected a whole number of spans >= 1, got {evidence_top_k!r}")
+    return evidence_top_k
+
+
 def _check_temperatures(
     temperatures: dict[str, dict[str, float]] | None, heads: dict[str, dict[str, list[str]]]
 ) -> dict[str, dict[str, float]]:
@@ -299,19 +313,12 @@ class AttentionFusionConfig(PretrainedConfig):
         self.case_class_weights = _check_class_weights(case_class_weights, self.case_heads)
         # The decisions (temperatures and thresholds are fitted on validation data after training).
         self.qa_thresholds = _check_qa_thresholds(qa_thresholds, self.qa_heads)
-        if "priority" in self.case_heads and str(critical_priority) not in self.case_heads["priority"]:
-            raise ValueError(
-                f"critical_priority: {critical_priority!r} is not one of the priority labels "
-                f"{self.case_heads['priority']}"
-            )
-        self.critical_priority = str(critical_priority)
+        self.critical_priority = _check_critical_priority(critical_priority, self.case_heads)
         self.critical_threshold = float(critical_threshold)
         self.review_threshold = float(review_threshold)
         self.temperatures = _check_temperatures(temperatures, {"cls": self.case_heads, "qa": self.qa_heads})
         self.review_thresholds = {str(k): float(v) for k, v in (review_thresholds or {}).items()}
-        if isinstance(evidence_top_k, bool) or not isinstance(evidence_top_k, int) or evidence_top_k < 1:
-            raise ValueError(f"evidence_top_k: expected a whole number of spans >= 1, got {evidence_top_k!r}")
-        self.evidence_top_k = evidence_top_k
+        self.evidence_top_k = _check_evidence_top_k(evidence_top_k)
         kwargs.setdefault("custom_pipelines", copy.deepcopy(CUSTOM_PIPELINES))
 
         # The token-level head is a classic token classifier: keep the top-level id2label for it.

@@ -65,15 +65,13 @@ DRIVER = textwrap.dedent(
 
         transformers.Trainer.training_step = paused
     elif mode == "in_phase":  # pause in the final evaluation, after the trained model was saved
-        from helpline_fusion.train import training
-
-        original = training.RunPhases.evaluate
+        from helpline_fusion.train.trainer import MultiTaskTrainer
 
         def paused(self):
             marker.write_text("evaluate")
             time.sleep(600)
 
-        training.RunPhases.evaluate = paused
+        MultiTaskTrainer.evaluate_final = paused
     from helpline_fusion.cli import main
     sys.exit(main(sys.argv[1:]))
     """

@@ -13,18 +13,27 @@ layer, or every layer with `pool_layer_mix`) are cached in memory without paddin
 of layers + 1 with the layer mix). An epoch of the heads then costs seconds. Calibration (temperatures, critical and
 review thresholds) runs after the refit, on its heads.
 
-Distributed runs refit on every process from the same full training windows and seed, so the heads stay equal.
+The heads train through a `transformers.Trainer` of their own (`HeadsRefitTrainer`): the heads as one module over
+the cached states (`PooledHeads`), the Trainer's AdamW, constant schedule, clipping, callbacks and per-epoch loss
+logging; batches are one task each, shuffled within and across tasks by the seed (`TaskBatchSampler`). Distributed
+runs refit data-parallel through the same Trainer (DDP keeps the heads equal on every process).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import tempfile
 import time
 from collections.abc import Collection
 from typing import Any
 
 import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from ..modeling_attention_fusion.modeling_attention_fusion import cls_loss, qa_loss
 
@@ -34,7 +43,9 @@ TASKS = ("cls", "qa")
 
 
 @torch.no_grad()
-def cache_pooling_inputs(model, dataset, collator, batch_size: int, bf16: bool = False) -> list[dict[str, Any]]:
+def cache_pooling_inputs(
+    model, dataset, collator, batch_size: int, bf16: bool = False, task: str = "cls"
+) -> list[dict[str, Any]]:
     """The frozen encoder's states of every window of `dataset` (one task's tokenised windows): one dict per
     window with `states` (`(tokens, hidden)`, or `(layers + 1, tokens, hidden)` with `pool_layer_mix`), padding
     removed, and `labels` (head -> that window's label tensor)."""
@@ -50,8 +61,9 @@ def cache_pooling_inputs(model, dataset, collator, batch_size: int, bf16: bool =
         if "token_type_ids" in batch:
             inputs["token_type_ids"] = batch["token_type_ids"].to(device)
         with autocast:
-            encoded = model.encoder(**inputs, output_hidden_states=mixing, return_dict=True)
-        states = torch.stack(encoded.hidden_states, dim=1) if mixing else encoded.last_hidden_state
+            encoded = model.encoder(**inputs, output_hidden_states=True, return_dict=True)
+        states = model.pooling_states(encoded, task)  # what this task's pooling reads (a layer, or all of them)
+        states = torch.stack(states, dim=1) if mixing else states
         labels = batch.get("labels") or {}
         for row in range(len(rows)):
             keep = mask[row].bool()  # the pooling ignores token order, so padding side does not matter
@@ -64,25 +76,130 @@ def cache_pooling_inputs(model, dataset, collator, batch_size: int, bf16: bool =
     return cached
 
 
-def _collate(windows: list[dict[str, Any]], mixing: bool, device) -> tuple[Any, torch.Tensor, dict]:
+def collate_windows(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cached windows of one task -> the `PooledHeads` inputs: states padded to the longest window, its mask,
+    the labels per head and, for quality heads pooling over turns, the turn ids (-1 on padding, as the collator)."""
     lengths = [w["states"].shape[-2] for w in windows]
     longest = max(lengths)
     first = windows[0]["states"]
-    shape = (len(windows), *first.shape[:-2], longest, first.shape[-1])
-    states = first.new_zeros(shape)
+    states = first.new_zeros((len(windows), *first.shape[:-2], longest, first.shape[-1]))
     mask = torch.zeros(len(windows), longest, dtype=torch.long)
     for row, (window, length) in enumerate(zip(windows, lengths)):
         states[row, ..., :length, :] = window["states"]
         mask[row, :length] = 1
-    states, mask = states.to(device), mask.to(device)
-    pooled_input = tuple(states.unbind(dim=1)) if mixing else states
-    labels = {head: torch.stack([w["labels"][head] for w in windows]).to(device) for head in windows[0]["labels"]}
-    if "turn_ids" in windows[0]:  # quality heads pooling over counsellor turns: -1 on padding, as the collator pads
+    labels = {head: torch.stack([w["labels"][head] for w in windows]) for head in windows[0]["labels"]}
+    batch = {"task": windows[0]["task"], "states": states, "attention_mask": mask, "labels": labels}
+    if "turn_ids" in windows[0]:
         turn_ids = torch.full((len(windows), longest), -1, dtype=torch.long)
         for row, (window, length) in enumerate(zip(windows, lengths)):
             turn_ids[row, :length] = window["turn_ids"]
-        labels["turn_ids"] = turn_ids.to(device)
-    return pooled_input, mask, labels
+        batch["turn_ids"] = turn_ids
+    return batch
+
+
+class PooledHeads(nn.Module):
+    """The case and quality heads of a model (the same modules, so training this trains them in place) as one
+    model over cached encoder states: the model the refit Trainer trains. `forward` returns the task's loss."""
+
+    def __init__(self, model, tasks: Collection[str]) -> None:
+        super().__init__()
+        self.heads = nn.ModuleDict({task: getattr(model, f"{task}_head") for task in tasks})
+        self.case_class_weights = model.config.case_class_weights
+        self.mixing = bool(model.config.pool_layer_mix)
+
+    def forward(self, task: str, states: torch.Tensor, attention_mask: torch.Tensor, labels: dict, turn_ids=None):
+        # states: (batch, tokens, hidden), or (batch, layers + 1, tokens, hidden) with pool_layer_mix
+        pooled_input = tuple(states.unbind(dim=1)) if self.mixing else states
+        turns = {"turn_ids": turn_ids} if turn_ids is not None else {}
+        logits, _ = self.heads[task](pooled_input, attention_mask, **turns)
+        return cls_loss(logits, labels, self.case_class_weights) if task == "cls" else qa_loss(logits, labels)
+
+
+class CachedWindows(Dataset):
+    """The cached windows of every task in one index space (task order as given); rows carry their `task`."""
+
+    def __init__(self, cache: dict[str, list[dict[str, Any]]]) -> None:
+        self.rows = [{**window, "task": task} for task, windows in cache.items() for window in windows]
+        self.sizes = {task: len(windows) for task, windows in cache.items()}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.rows[index]
+
+
+class TaskBatchSampler:
+    """Each epoch: every task's windows shuffled into batches of `batch_size`, then the batches of all tasks
+    shuffled together, all from one generator seeded by `seed` (one seed, one order, on every process)."""
+
+    def __init__(self, sizes: dict[str, int], batch_size: int, seed: int) -> None:
+        self.sizes, self.batch_size = sizes, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return sum(math.ceil(size / self.batch_size) for size in self.sizes.values())
+
+    def __iter__(self):
+        batches, offset = [], 0
+        for size in self.sizes.values():
+            order = torch.randperm(size, generator=self.generator).tolist()
+            batches += [[offset + i for i in order[j : j + self.batch_size]] for j in range(0, size, self.batch_size)]
+            offset += size
+        for index in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[index]
+
+
+class EpochLosses(TrainerCallback):
+    """Mean training loss per task and epoch (weighted by windows), for the refit report and the run's log."""
+
+    def __init__(self, tasks: Collection[str]) -> None:
+        self.per_epoch: dict[str, list[float]] = {task: [] for task in tasks}
+        self.sums: dict[str, list[float]] = {task: [0.0, 0] for task in tasks}
+
+    def add(self, task: str, loss: torch.Tensor, windows: int) -> None:
+        self.sums[task][0] += float(loss.detach()) * windows
+        self.sums[task][1] += windows
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        for task, (total, count) in self.sums.items():
+            self.per_epoch[task].append(round(total / max(count, 1), 4))
+            self.sums[task] = [0.0, 0]
+
+
+class HeadsRefitTrainer(Trainer):
+    """A `Trainer` over cached encoder states (`CachedWindows`, `PooledHeads`): batches of one task from
+    `TaskBatchSampler`, the task's loss from the heads, each batch's loss counted into `EpochLosses`."""
+
+    def __init__(self, *args, batch_sampler: TaskBatchSampler, epoch_losses: EpochLosses, **kwargs) -> None:
+        self.batch_sampler, self.epoch_losses = batch_sampler, epoch_losses
+        super().__init__(*args, callbacks=[epoch_losses], **kwargs)
+        for quiet in (PrinterCallback, ProgressCallback):  # the run's trainer logs the refit's losses per epoch
+            self.remove_callback(quiet)
+
+    def get_train_dataloader(self) -> DataLoader:
+        loader = DataLoader(self.train_dataset, batch_sampler=self.batch_sampler, collate_fn=collate_windows)
+        return self.accelerator.prepare(loader)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss = model(**inputs)
+        self.epoch_losses.add(inputs["task"], loss, len(inputs["states"]))
+        return (loss, None) if return_outputs else loss
+
+
+def refit_arguments(
+    epochs: int, learning_rate: float, weight_decay: float, batch_size: int, seed: int, max_grad_norm: float | None,
+    output_dir: str, use_cpu: bool,
+) -> TrainingArguments:
+    """The refit's `TrainingArguments`: a constant learning rate, no warmup, no checkpoints, no evaluation and no
+    reporting of its own (the run's trainer logs the refit's losses into the run)."""
+    return TrainingArguments(
+        output_dir=output_dir, num_train_epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
+        lr_scheduler_type="constant", warmup_steps=0, per_device_train_batch_size=batch_size, seed=seed,
+        max_grad_norm=max_grad_norm or 0.0, save_strategy="no", eval_strategy="no", logging_strategy="epoch",
+        report_to=[], disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=0, use_cpu=use_cpu,
+        ddp_find_unused_parameters=True,  # a batch trains one task's head; the other's get no gradient
+    )  # fmt: skip
 
 
 def refit_pooled_heads(
@@ -100,84 +217,64 @@ def refit_pooled_heads(
     bf16: bool = False,
 ) -> dict[str, Any]:
     """Train the case and quality heads of `model` for `epochs` passes over `datasets` (task -> tokenised training
-    windows) with the encoder frozen: AdamW at `learning_rate`, `weight_decay` on the parameters named in
-    `decay_parameter_names` (the Trainer's `get_decay_parameter_names(model)`, as in training), batches of
-    `batch_size` windows of one task, shuffled within and across tasks by `seed`, gradients clipped to
-    `max_grad_norm`. Returns a report: windows per task, mean training loss per task and epoch, seconds.
-    Changes the heads in place; nothing else in the model."""
+    windows) with the encoder frozen, through `HeadsRefitTrainer`: the Trainer's AdamW at a constant
+    `learning_rate`, `weight_decay` on the Trainer's decay parameters (`decay_parameter_names` is accepted for
+    callers of the earlier loop; the Trainer's own rule gives the same split), batches of `batch_size` windows of
+    one task, shuffled within and across tasks by `seed`, gradients clipped to `max_grad_norm`. Returns a report:
+    windows per task, mean training loss per task and epoch, seconds. Changes the heads in place; nothing else.
+
+    Example:
+        >>> report = refit_pooled_heads(model, {"cls": windows}, collator, epochs=4, learning_rate=1e-3)  # doctest: +SKIP
+        >>> report["train_loss"]["cls"]  # one mean loss per epoch  # doctest: +SKIP
+    """
     if epochs < 0:
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {epochs}")
-    heads = {
-        task: getattr(model, f"{task}_head")
-        for task in TASKS
+    tasks = [
+        task for task in TASKS
         if getattr(model, f"{task}_head", None) is not None and datasets.get(task) is not None and len(datasets[task])
-    }
-    if epochs == 0 or not heads:
+    ]  # fmt: skip
+    if epochs == 0 or not tasks:
         return {}
     started = time.perf_counter()
     was_training = model.training
     device = next(model.parameters()).device
-    mixing = bool(model.config.pool_layer_mix)
-    model.eval()
-    # The heads' dropout draws from a generator seeded here (the global one is left as it was): one seed, one result,
-    # on every process.
-    with torch.random.fork_rng(devices=[]):
+    model.eval()  # the encoder (and NER head) frozen, without dropout; the Trainer puts the heads in train mode
+    # The seed drives the heads' dropout and the batch order; the global generator is left as it was.
+    with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="refit-") as scratch:
         torch.manual_seed(seed)
         try:
-            cache = {task: cache_pooling_inputs(model, datasets[task], collator, batch_size, bf16) for task in heads}
-            cached_bytes = sum(w["states"].numel() * 4 for windows in cache.values() for w in windows)
+            cache = {task: cache_pooling_inputs(model, datasets[task], collator, batch_size, bf16, task) for task in tasks}
             cache_seconds = time.perf_counter() - started
-            logger.info(
-                "refitting the %s heads for %d epochs on the frozen encoder: %s windows cached (%.0f MB, %.0f s)",
-                " and ".join(heads), epochs, {task: len(windows) for task, windows in cache.items()},
-                cached_bytes / 2**20, cache_seconds,
+            log_cache(cache, epochs, cache_seconds)
+            losses = EpochLosses(tasks)
+            trainer = HeadsRefitTrainer(
+                model=PooledHeads(model, tasks),
+                args=refit_arguments(epochs, learning_rate, weight_decay, batch_size, seed, max_grad_norm, scratch,
+                                     use_cpu=device.type == "cpu"),
+                train_dataset=CachedWindows(cache),
+                batch_sampler=TaskBatchSampler({task: len(cache[task]) for task in tasks}, batch_size, seed),
+                epoch_losses=losses,
             )  # fmt: skip
-            decay, decayed, plain = set(decay_parameter_names), [], []
-            for name, param in model.named_parameters():
-                if name.split(".", 1)[0] in {f"{task}_head" for task in heads}:
-                    (decayed if name in decay else plain).append(param)
-            optimizer = torch.optim.AdamW(
-                [{"params": decayed, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}],
-                lr=learning_rate,
-            )
-            generator = torch.Generator().manual_seed(seed)
-            losses: dict[str, list[float]] = {task: [] for task in heads}
-            for head in heads.values():
-                head.train()  # dropout as in training
-            for _ in range(epochs):
-                batches = []
-                for task, windows in cache.items():
-                    order = torch.randperm(len(windows), generator=generator).tolist()
-                    batches += [(task, order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
-                sums = {task: [0.0, 0] for task in heads}
-                for index in torch.randperm(len(batches), generator=generator).tolist():
-                    task, rows = batches[index]
-                    pooled_input, mask, labels = _collate([cache[task][row] for row in rows], mixing, device)
-                    turns = {"turn_ids": labels.pop("turn_ids")} if "turn_ids" in labels else {}
-                    logits, _ = heads[task](pooled_input, mask, **turns)
-                    if task == "cls":
-                        loss = cls_loss(logits, labels, model.config.case_class_weights)
-                    else:
-                        loss = qa_loss(logits, labels)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if max_grad_norm:
-                        torch.nn.utils.clip_grad_norm_(list(heads[task].parameters()), max_grad_norm)
-                    optimizer.step()
-                    sums[task][0] += float(loss.detach()) * len(rows)
-                    sums[task][1] += len(rows)
-                for task, (total, count) in sums.items():
-                    losses[task].append(round(total / max(count, 1), 4))
-            optimizer.zero_grad(set_to_none=True)
+            trainer.train()
         finally:
             model.train(was_training)
     report = {
         "epochs": epochs,
         "learning_rate": learning_rate,
         "windows": {task: len(windows) for task, windows in cache.items()},
-        "train_loss": losses,
+        "train_loss": losses.per_epoch,
+        "steps": trainer.state.global_step,
         "cache_seconds": round(cache_seconds, 1),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    logger.info("refit done in %.0f s; training loss per epoch: %s", report["seconds"], losses)
+    logger.info("refit done in %.0f s; training loss per epoch: %s", report["seconds"], losses.per_epoch)
     return report
+
+
+def log_cache(cache: dict[str, list], epochs: int, seconds: float) -> None:
+    cached_bytes = sum(w["states"].numel() * 4 for windows in cache.values() for w in windows)
+    logger.info(
+        "refitting the %s heads for %d epochs on the frozen encoder: %s windows cached (%.0f MB, %.0f s)",
+        " and ".join(cache), epochs, {task: len(windows) for task, windows in cache.items()}, cached_bytes / 2**20,
+        seconds,
+    )  # fmt: skip

@@ -1,24 +1,21 @@
-"""The training job behind `train/run.py`: data -> validation report -> splits -> windows -> MultiTaskTrainer -> a
-Hub-ready output folder.
+"""The training job behind `train/run.py`: settings -> data -> validation report -> splits -> windows -> a
+`MultiTaskTrainer` whose `train()` is the whole run -> a Hub-ready output folder.
 
-After `trainer.train()` the run goes through named phases (`PHASES`: train, refit, calibrate, evaluate, curves,
-card; `RunPhases`, one method each). The first saves the trained model at once; each phase then updates the
-folder (atomic writes, `train/run_folder.py`) and rewrites its `run_manifest.json`, so a phase that fails leaves a
-loadable model and `--resume_phases true` runs what is left without training again."""
+`train()` builds the trainer and calls it: the Trainer's training loop, then the phases the trainer owns
+(`phases.PHASES`: save the trained model, refit, calibrate, evaluate, curves, card; one method each on
+`MultiTaskTrainer`), inside one MLflow run, then the push. Each phase updates the folder (atomic writes,
+`train/run_folder.py`) and rewrites its `run_manifest.json`, so a phase that fails leaves a loadable model and
+`--resume_phases true` runs what is left without training again (`trainer.finish_phases()`)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from transformers import AutoConfig, EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
-from transformers.integrations import MLflowCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..data.collator import MultiTaskCollator
 from ..data.labels import config_kwargs_from_data
@@ -27,44 +24,29 @@ from ..data.splits import use_or_split
 from ..data.tokenization import tokenize_task
 from ..data.validation import log_report
 from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
-from .calibration import calibrate, calibration_metrics
 from .checkpoints import resolve_resume
-from .curves import plot_training_curves
-from .distill import CACHE_DIR_NAME, check_distill_settings, parse_teachers, prepare_teachers, public_name
+from .distill import CACHE_DIR_NAME, check_distill_settings, parse_teachers, prepare_teachers
 from .finetune import load_for_finetuning
-from .model_card import render_model_card
-from .publish import push_with_trainer
-from .refit import refit_pooled_heads
-from .run_folder import (
-    RUN_MANIFEST,
-    MixedRunFolderError,
-    RunFolderWriter,
-    check_run_folder,
-    new_run_id,
-    output_dir_lock,
+from .phases import (  # noqa: F401 - PhaseFailed, PHASES and the file names are this module's public names too
+    CALIBRATION_NAME,
+    CURVES_NAME,
+    PHASES,
+    REFIT_NAME,
+    REPORT_NAME,
+    TEACHER_OUTPUTS_NAME,
+    TRAINING_STATE_NAME,
+    PhaseFailed,
+    RunRecord,
+    distillation_summary,
 )
-from .run_settings import (
-    RUN_SETTINGS_NAME,
-    differing_settings,
-    read_run_settings,
-    run_settings,
-    settings_digest,
-    write_run_settings,
-)
+from .run_folder import MixedRunFolderError, RunFolderWriter, check_run_folder, new_run_id, output_dir_lock
+from .run_settings import RUN_SETTINGS_NAME, differing_settings, read_run_settings, run_settings, settings_digest
 from .settings import ProjectArguments, resolve_encoder, source_options
 from .sources import check_model_folder, load_tokenizer
 from .trainer import MultiTaskTrainer
 
 logger = logging.getLogger(__name__)
 
-REPORT_NAME = "data_validation_report.json"
-CURVES_NAME = "training_curves.png"
-CALIBRATION_NAME = "calibration.json"
-REFIT_NAME = "refit_heads.json"
-TEACHER_OUTPUTS_NAME = "teacher_outputs.json"
-TRAINING_STATE_NAME = "training_state.json"  # the log history and MLflow run id, for the phases after training
-# The phases of a run, in order; each ends with the output folder updated and its run_manifest.json rewritten.
-PHASES = ("train", "refit", "calibrate", "evaluate", "curves", "card")
 ATTENTION_DROPOUT_NAMES = ("attention_probs_dropout_prob", "attention_dropout")  # BERT-like, DistilBERT/DeBERTa
 SOURCE_SETTINGS = {"ner": "ner_file", "cls": "cases_file", "qa": "qa_file"}
 
@@ -134,7 +116,7 @@ def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> Atte
         **label_kwargs,
     )
     for name in ("ner_head", "ner_label_all_subwords", "pool_layer_norm", "pool_layer_mix", "pool_per_head",
-                 "qa_pooling", "speaker_pattern"):  # unset: the config's default, or the parent model's
+                 "qa_pooling", "qa_state_layer", "speaker_pattern"):  # unset: the config's default, or the parent model's
         if getattr(project, name) is not None:
             model_kwargs[name] = getattr(project, name)
     if project.init_from:
@@ -163,34 +145,9 @@ def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> Atte
         model.freeze_encoder()
     if project.freeze_embeddings:
         model.freeze_embeddings()
+    if project.freeze_encoder_layers:
+        model.freeze_encoder_layers(project.freeze_encoder_layers)
     return model
-
-
-def apply_umask(folder: Path) -> None:
-    """Give the weights under `folder` the mode any new file gets (0666 less the umask): safetensors writes them
-    with 0600, so a model folder shared with a team or a serving account would not be readable."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in folder.rglob("*.safetensors"):
-        path.chmod(0o666 & ~umask)
-
-
-def remove_checkpoints(output_dir: Path) -> list[str]:
-    """Remove the Trainer's `checkpoint-*` folders (the final model is saved beside them); returns their names."""
-    removed = sorted(path.name for path in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if path.is_dir())
-    for name in removed:
-        shutil.rmtree(output_dir / name)
-    return removed
-
-
-class UmaskCallback(TrainerCallback):
-    """Checkpoint weights get the user's umask too (see `apply_umask`)."""
-
-    def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-            if folder.is_dir():
-                apply_umask(folder)
 
 
 class RunInfoCallback(TrainerCallback):
@@ -300,9 +257,10 @@ def resolve_bf16(training_args: TrainingArguments) -> None:
 
 
 def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[str, Any]:
-    """Run the job: train, then the phases `PHASES` names, each leaving the output folder loadable and its
-    `run_manifest.json` saying what is done (`train/run_folder.py`). A later phase that fails raises `PhaseFailed`
-    after the trained model is saved; `--resume_phases true` with the same settings runs the phases left."""
+    """Run the job: the trainer trains, then runs the phases `PHASES` names (`MultiTaskTrainer.train`), each
+    leaving the output folder loadable and its `run_manifest.json` saying what is done. A later phase that fails
+    raises `PhaseFailed` after the trained model is saved; `--resume_phases true` with the same settings runs the
+    phases left (`MultiTaskTrainer.finish_phases`)."""
     settings = run_settings(project, training_args)  # as given, before bf16 is resolved and data paths filled in
     hide_hub_token(training_args)
     resolve_bf16(training_args)
@@ -311,11 +269,16 @@ def train(project: ProjectArguments, training_args: TrainingArguments) -> dict[s
     source = check_model_folder(project.init_from) if project.init_from else resolve_encoder(project.encoder)
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    main_process = training_args.process_index == 0
-    with output_dir_lock(output_dir) if main_process else nullcontext():  # a second training here is refused
+    with output_dir_lock(output_dir) if training_args.process_index == 0 else nullcontext():  # one training here
         if project.resume_phases:
-            return _finish_phases(project, training_args, settings)
-        return _train_and_finish(project, training_args, settings, source)
+            trainer = trainer_for_remaining_phases(project, training_args, settings)
+            trainer.finish_phases()
+        else:
+            resume = check_before_data(project, training_args, settings)
+            trainer = trainer_for_new_run(project, training_args, settings, source)
+            trainer.train(resume_from_checkpoint=resume)  # train, save, refit, calibrate, evaluate, curves, card, push
+    run = trainer.run
+    return {"metrics": run.metrics, "output_dir": str(output_dir), "trainer": trainer, "eval_data": run.eval_data}
 
 
 def hide_hub_token(training_args: TrainingArguments) -> None:
@@ -326,14 +289,19 @@ def hide_hub_token(training_args: TrainingArguments) -> None:
         training_args.hub_token = None
 
 
-def _train_and_finish(project, training_args, settings: dict, source: str) -> dict[str, Any]:
-    output_dir = Path(training_args.output_dir)
-    # Before any work: never a half-written checkpoint, never one that other settings trained.
-    resume = resolve_resume(training_args.resume_from_checkpoint, output_dir, expected=settings)
-    project.teachers = parse_teachers(project.teachers)  # bad distillation settings fail before any data work
+def check_before_data(project, training_args, settings: dict) -> str | None:
+    """What can be refused before any data work: the checkpoint to resume from (never a half-written one, never
+    one that other settings trained), the distillation settings and the refit epochs. Returns the checkpoint."""
+    resume = resolve_resume(training_args.resume_from_checkpoint, Path(training_args.output_dir), expected=settings)
+    project.teachers = parse_teachers(project.teachers)
     check_distill_settings(project.teachers, project.tasks, project.distill_alpha, project.distill_temperature)
     if project.refit_heads_epochs < 0:
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {project.refit_heads_epochs}")
+    return resume
+
+
+def trainer_for_new_run(project, training_args, settings: dict, source: str) -> MultiTaskTrainer:
+    """Data, model and windows of a new run, and the trainer that trains it and runs its phases."""
     set_seed(training_args.seed)  # before the heads are initialised: a run is reproducible from its seed
     revision = project.init_from_revision if project.init_from else None
     # transformers' classes, no downloaded code; saved with the model without loading state (local_files_only...)
@@ -342,10 +310,8 @@ def _train_and_finish(project, training_args, settings: dict, source: str) -> di
         AttentionFusionConfig.from_pretrained(project.init_from, revision=revision)
         if project.init_from else AttentionFusionConfig()
     )  # fmt: skip
-    folder = RunFolderWriter(
-        output_dir, new_run_id(), settings_digest(settings), active=training_args.process_index == 0
-    )
-    data = prepare_job_data(project, training_args, tokenizer, base_config, folder)
+    run = new_run_record(training_args, settings)
+    data = prepare_job_data(project, training_args, tokenizer, base_config, run)
     model = build_model(project, data["label_kwargs"])
     tokenized = tokenize_splits(project, training_args, data["splits"], tokenizer, model.config)
     if project.balance_priority and "cls" in tokenized["train"]:
@@ -360,22 +326,25 @@ def _train_and_finish(project, training_args, settings: dict, source: str) -> di
         with training_args.main_process_first(desc="teacher outputs"):
             tokenized["train"], teacher_stats = prepare_teachers(
                 project.teachers, tokenized["train"], tokenizer, model.config, collator,
-                batch_size=training_args.per_device_eval_batch_size, cache_dir=output_dir / CACHE_DIR_NAME,
+                batch_size=training_args.per_device_eval_batch_size, cache_dir=run.output_dir / CACHE_DIR_NAME,
                 device=training_args.device,
             )  # fmt: skip
-        data["teacher_outputs"] = {"teachers": teacher_stats}  # written with the trained model (save_trained)
-    run_info = RunInfoCallback(data["report"].to_dict(), project)
-    trainer = build_trainer(project, training_args, model, tokenizer, collator, tokenized, run_info, folder, settings)
-    folder.plan(planned_phases(project, tokenized))
-    trainer.train(resume_from_checkpoint=resume)
-    job = RunPhases(trainer, project, training_args, folder, settings, data, tokenized, run_info.run_id)
-    job.run_phase("train", job.save_trained)
-    return job.finish()
+        run.teacher_outputs = {"teachers": teacher_stats}  # written with the trained model (save_trained)
+    return build_trainer(project, training_args, model, tokenizer, collator, tokenized, run)
 
 
-def _finish_phases(project, training_args, settings: dict) -> dict[str, Any]:
-    """`--resume_phases true`: load the model this output folder saved after training and run the phases its
-    manifest does not list as done, with the run's own settings (refused when they differ)."""
+def new_run_record(training_args, settings: dict) -> RunRecord:
+    folder = RunFolderWriter(
+        Path(training_args.output_dir), new_run_id(), settings_digest(settings),
+        active=training_args.process_index == 0,
+    )  # fmt: skip
+    return RunRecord(folder=folder, settings=settings)
+
+
+def trainer_for_remaining_phases(project, training_args, settings: dict) -> MultiTaskTrainer:
+    """`--resume_phases true`: the model this output folder saved after training, with the run's own data and
+    settings (refused when they differ), in a trainer whose `finish_phases` runs what the manifest lists as
+    pending."""
     output_dir = Path(training_args.output_dir)
     try:
         manifest = check_run_folder(output_dir, allow_unfinished=True)
@@ -389,7 +358,6 @@ def _finish_phases(project, training_args, settings: dict) -> dict[str, Any]:
             f"resume_phases: {output_dir / RUN_SETTINGS_NAME} records other settings than these "
             f"({listed or 'the settings digest differs'}); give the settings that run was trained with"
         )
-    state = json.loads((output_dir / TRAINING_STATE_NAME).read_text(encoding="utf-8"))
     folder = RunFolderWriter(
         output_dir, manifest["run_id"], manifest["settings_digest"], active=training_args.process_index == 0,
         done=manifest["phases_done"], written=manifest["files"],
@@ -401,31 +369,27 @@ def _finish_phases(project, training_args, settings: dict) -> dict[str, Any]:
     set_seed(training_args.seed)
     model = AttentionFusionModel.from_pretrained(output_dir)  # the installed classes: no code from the folder
     tokenizer = load_tokenizer(str(output_dir))
-    data = prepare_job_data(project, training_args, tokenizer, model.config, folder, write_report=False)
+    run = RunRecord(folder=folder, settings=settings, write_report=False)
+    data = prepare_job_data(project, training_args, tokenizer, model.config, run)
     tokenized = tokenize_splits(project, training_args, data["splits"], tokenizer, model.config)
     collator = MultiTaskCollator(tokenizer, model.config)
-    run_info = RunInfoCallback(data["report"].to_dict(), project)
-    trainer = build_trainer(project, training_args, model, tokenizer, collator, tokenized, run_info, folder, settings)
-    trainer.state.global_step, trainer.state.epoch = state.get("global_step", 0), state.get("epoch")
-    trainer.state.log_history = state.get("log_history", [])
-    # Its setup would log the (now calibrated) config as params again, which MLflow refuses for an existing run;
-    # the evaluate phase logs its metrics into the reopened run itself.
-    trainer.remove_callback(MLflowCallback)
+    trainer = build_trainer(project, training_args, model, tokenizer, collator, tokenized, run)
+    trainer.restore_state()
     logger.info("resume_phases: %s holds phases %s; running %s", output_dir, folder.done, folder.pending)
-    job = RunPhases(trainer, project, training_args, folder, settings, data, tokenized, state.get("mlflow_run_id"))
-    job.restore(state)
-    return job.finish()
+    return trainer
 
 
-def prepare_job_data(project, training_args, tokenizer, base_config, folder, write_report: bool = True) -> dict:
+def prepare_job_data(project, training_args, tokenizer, base_config, run: RunRecord) -> dict:
+    """Load, check and split the run's data; what the card says about it goes into `run`."""
     with training_args.main_process_first(desc="loading and tokenising data"):
         splits, report, label_kwargs, eval_data = prepare_data(project, training_args, tokenizer, base_config)
-    if write_report and folder.active:
+    if run.write_report and run.folder.active:
         log_report(report)
-    # The report is written into the folder with the trained model (`RunPhases.save_trained`), not before training:
-    # a run that fails or is killed while training leaves a previous run in the same folder whole.
-    return {"splits": splits, "report": report, "label_kwargs": label_kwargs, "eval_data": eval_data,
-            "write_report": write_report}  # fmt: skip
+    # The report is written into the folder with the trained model (`save_trained`), not before training: a run
+    # that fails or is killed while training leaves a previous run in the same folder whole.
+    run.report, run.eval_data = report, eval_data
+    run.split_sizes = {task: {name: len(ds) for name, ds in parts.items()} for task, parts in splits.items()}
+    return {"splits": splits, "label_kwargs": label_kwargs}
 
 
 def tokenize_splits(project, training_args, splits, tokenizer, config) -> dict[str, dict[str, Any]]:
@@ -461,7 +425,7 @@ def align_special_tokens(config, tokenizer) -> None:
             setattr(text_config, name, getattr(tokenizer, name))
 
 
-def build_trainer(project, training_args, model, tokenizer, collator, tokenized, run_info, folder, settings):
+def build_trainer(project, training_args, model, tokenizer, collator, tokenized, run: RunRecord) -> MultiTaskTrainer:
     training_args.remove_unused_columns = False
     if training_args.push_to_hub:
         # Checkpoint pushes would leave untagged, partial models on main; the complete folder is published at
@@ -469,10 +433,11 @@ def build_trainer(project, training_args, model, tokenizer, collator, tokenized,
         training_args.hub_strategy = "end"
         if training_args.hub_private_repo is None:  # private unless `--hub_private_repo false` (publish.py)
             training_args.hub_private_repo = True
-    callbacks: list[TrainerCallback] = [run_info, UmaskCallback(), RunSettingsCallback(settings, folder.run_id)]
+    callbacks: list[TrainerCallback] = [RunInfoCallback(run.report.to_dict(), project)]
     if project.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=project.early_stopping_patience))
-    trainer = MultiTaskTrainer(
+    run.test_datasets = tokenized.get("test") or {}
+    return MultiTaskTrainer(
         model=model,
         args=training_args,
         train_datasets=tokenized["train"],
@@ -485,62 +450,9 @@ def build_trainer(project, training_args, model, tokenizer, collator, tokenized,
         head_learning_rate=project.head_learning_rate,
         distill_alpha=project.distill_alpha,
         distill_temperature=project.distill_temperature,
+        run=run,
+        recipe=project,
     )
-    callbacks = trainer.callback_handler.callbacks
-    for index, callback in enumerate(callbacks):
-        if type(callback) is MLflowCallback:  # in its place: RunInfoCallback reads the run it opens at train begin
-            callbacks[index] = TolerantMLflowCallback()
-    return trainer
-
-
-class TolerantMLflowCallback(MLflowCallback):
-    """The Trainer's MLflow callback, except that a tracking server that stops answering while the model trains
-    costs the run's MLflow record, not the training: the first failure is one warning and the callback logs
-    nothing more (each call would otherwise retry for minutes); the model is saved when training ends, and the
-    phases after it reopen the MLflow run (a failure there names the phase and how to finish it)."""
-
-    failed = False
-
-    def _tolerant(self, name: str, *args, **kwargs):
-        if self.failed:
-            return None
-        try:
-            return getattr(super(), name)(*args, **kwargs)
-        except Exception as error:  # MLflow raises its own errors and the HTTP client's
-            self.failed = True
-            logger.warning(
-                "MLflow logging failed (%s: %s); training goes on without it, and the trained model is still saved",
-                type(error).__name__, str(error).splitlines()[0] if str(error) else "",
-            )  # fmt: skip
-            return None
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        return self._tolerant("on_train_begin", args, state, control, **kwargs)
-
-    def on_log(self, args, state, control, logs, model=None, **kwargs):
-        return self._tolerant("on_log", args, state, control, logs, model=model, **kwargs)
-
-    def on_save(self, args, state, control, **kwargs):
-        return self._tolerant("on_save", args, state, control, **kwargs)
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.failed and self._initialized:  # close the run locally, so that the phases can reopen it by id
-            try:
-                self._ml_flow.end_run()
-            except Exception:  # the server still gone: the later phases say so, naming themselves
-                pass
-            return None
-        return self._tolerant("on_train_end", args, state, control, **kwargs)
-
-
-def planned_phases(project, tokenized) -> list[str]:
-    """The phases this run will go through, in order (`PHASES`, less those its settings turn off)."""
-    skipped = set()
-    if not project.refit_heads_epochs:
-        skipped.add("refit")
-    if not (project.calibrate and {"cls", "qa"} & set(tokenized["validation"])):
-        skipped.add("calibrate")
-    return [phase for phase in PHASES if phase not in skipped]
 
 
 def balanced_class_weights(windows, config, heads: list[str]) -> dict[str, list[float]]:
@@ -564,226 +476,3 @@ def balanced_class_weights(windows, config, heads: list[str]) -> dict[str, list[
         values[present] = len(labels) / (present.sum() * counts[present])
         weights[head] = [round(float(v), 4) for v in values]
     return weights
-
-
-def distillation_summary(project: ProjectArguments) -> dict[str, Any] | None:
-    """What the model card says about distillation: teachers by Hub id or "local model" (never a path), settings."""
-    if not project.teachers:
-        return None
-    return {
-        "teachers": {task: public_name(source) for task, source in project.teachers.items()},
-        "alpha": project.distill_alpha,
-        "temperature": project.distill_temperature,
-    }
-
-
-class PhaseFailed(RuntimeError):
-    """A phase of the run failed. `done` and `pending` are the manifest's; when `train` is done the trained model
-    is saved and `--resume_phases true` (same settings) runs the pending phases without training again."""
-
-    def __init__(self, phase: str, output_dir: Path, done: list[str], pending: list[str], error: BaseException):
-        self.phase, self.output_dir, self.done, self.pending, self.error = phase, output_dir, done, pending, error
-        super().__init__(self.message())
-
-    def message(self, command: str = "helpline-fusion train <these settings> --resume_phases true") -> str:
-        cause = f"{type(self.error).__name__}: {self.error}".splitlines()[0]
-        if "train" not in self.done:
-            return (
-                f"phase 'train' failed while saving the trained model to {self.output_dir} ({cause}); no model was "
-                f"saved there (nothing half-written is kept: {RUN_MANIFEST} does not list it); free space and train again"
-            )
-        return (
-            f"phase '{self.phase}' failed ({cause}); the trained model is saved in {self.output_dir} (phases done: "
-            f"{', '.join(self.done)}). Run the remaining phases ({', '.join(self.pending)}) without retraining: {command}"
-        )
-
-
-class RunSettingsCallback(TrainerCallback):
-    """Every checkpoint carries the run's `run_settings.json` (run id, settings digest), so that resuming from it
-    can be refused when this run's settings differ (`checkpoints.check_resume_settings`)."""
-
-    def __init__(self, settings: dict, run_id: str) -> None:
-        self.settings, self.run_id = settings, run_id
-
-    def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-            if folder.is_dir():
-                write_run_settings(folder, self.settings, self.run_id)
-
-
-class RunPhases:
-    """The phases after `trainer.train()`, each a method (`save_trained`, `refit`, `calibrate`, `evaluate`,
-    `curves`, `card`) that leaves the output folder loadable and rewrites its manifest; `finish` runs those the
-    manifest does not list as done, then removes checkpoints and pushes as asked."""
-
-    def __init__(self, trainer, project, training_args, folder, settings, data, tokenized, mlflow_run_id=None):
-        self.trainer, self.project, self.args, self.folder = trainer, project, training_args, folder
-        self.settings, self.data, self.tokenized = settings, data, tokenized
-        self.mlflow_run_id = mlflow_run_id
-        # Whether the Trainer's MLflow callback logs the final evaluation (not when the run was resumed in phases).
-        self.callback_logs_mlflow = any(isinstance(c, MLflowCallback) for c in trainer.callback_handler.callbacks)
-        self.output_dir = Path(training_args.output_dir)
-        self.metrics: dict[str, Any] = {}
-        self.refit_report: dict | None = None
-        self.calibration: dict | None = None
-
-    @property
-    def model(self):
-        return self.trainer.accelerator.unwrap_model(self.trainer.model)
-
-    def restore(self, state: dict) -> None:
-        """What earlier phases of this run left in the folder (`--resume_phases`)."""
-        self.metrics = state.get("metrics") or {}
-        for name, attribute in ((REFIT_NAME, "refit_report"), (CALIBRATION_NAME, "calibration")):
-            path = self.output_dir / name
-            if path.is_file():
-                record = json.loads(path.read_text(encoding="utf-8"))
-                record.pop("run_id", None)
-                setattr(self, attribute, record)
-
-    def run_phase(self, phase: str, step) -> None:
-        try:
-            step()
-            self.folder.phase_done(phase)
-        except Exception as error:
-            raise PhaseFailed(phase, self.output_dir, list(self.folder.done), self.folder.pending, error) from error
-
-    def finish(self) -> dict[str, Any]:
-        steps = {"refit": self.refit, "calibrate": self.calibrate_heads, "evaluate": self.evaluate,
-                 "curves": self.curves, "card": self.card}  # fmt: skip
-        for phase in list(self.folder.pending):
-            self.run_phase(phase, steps[phase])
-        if self.folder.active and not self.project.keep_checkpoints:  # they served best-model selection and resuming
-            removed = remove_checkpoints(self.output_dir)
-            if removed:
-                logger.info("removed %s (keep_checkpoints: false)", ", ".join(removed))
-        if self.args.push_to_hub:
-            # One curated commit and a version tag at the end (`push_with_trainer`), no checkpoint pushes before.
-            if self.folder.active:
-                self.model.model_card = (self.output_dir / "README.md").read_text(encoding="utf-8")
-            push_with_trainer(self.trainer, commit_message="helpline-fusion training run")
-        eval_data = self.data["eval_data"]
-        return {"metrics": self.metrics, "output_dir": str(self.output_dir), "trainer": self.trainer, "eval_data": eval_data}
-
-    # ------------------------------------------------------------------ phases
-    def save_model(self) -> None:
-        # `_internal_call`: with --push_to_hub, save_model would push a half-made folder; the one push is at the end.
-        self.folder.save_with(lambda staging: self.trainer.save_model(str(staging), _internal_call=True))
-        if self.folder.active:
-            apply_umask(self.output_dir)
-
-    def write_state(self) -> None:
-        state = self.trainer.state
-        self.folder.write_json(TRAINING_STATE_NAME, {
-            "global_step": state.global_step, "epoch": state.epoch, "log_history": state.log_history,
-            "mlflow_run_id": self.mlflow_run_id, "metrics": self.metrics,
-        })  # fmt: skip
-
-    def save_trained(self) -> None:
-        """The trained model, as soon as training returns: weights and remote code, config, tokenizer, label maps,
-        the run's settings and its log history."""
-        self.save_model()
-        self.folder.write_json("label_maps.json", self.model.config.label_maps())
-        if self.data.get("write_report"):
-            self.folder.write_json(REPORT_NAME, self.data["report"].to_dict())
-        if self.data.get("teacher_outputs"):
-            self.folder.write_json(TEACHER_OUTPUTS_NAME, self.data["teacher_outputs"])
-        if self.folder.active:
-            write_run_settings(self.output_dir, self.settings, self.folder.run_id)
-            self.folder.written.add(RUN_SETTINGS_NAME)
-        self.write_state()
-        self.folder.remove_stale()
-
-    def refit(self) -> None:
-        # The case and quality heads catch up with the final encoder (train/refit.py), before calibration fits
-        # their temperatures and thresholds.
-        args, model = self.args, self.model
-        self.refit_report = refit_pooled_heads(
-            model, self.tokenized["train"], self.trainer.data_collator,
-            epochs=self.project.refit_heads_epochs, learning_rate=self.project.head_learning_rate or args.learning_rate,
-            weight_decay=args.weight_decay, decay_parameter_names=self.trainer.get_decay_parameter_names(model),
-            batch_size=args.per_device_train_batch_size,
-            seed=args.seed, max_grad_norm=args.max_grad_norm, bf16=args.bf16,
-        )  # fmt: skip
-        self.save_model()
-        self.folder.write_json(REFIT_NAME, self.refit_report)
-
-    def calibrate_heads(self) -> None:
-        # Temperatures, the critical threshold and the review thresholds, fitted on validation, stored in the config.
-        self.calibration = calibrate(
-            self.model, self.tokenized["validation"], self.trainer.data_collator,
-            critical_recall_target=self.project.critical_recall_target, review_share=self.project.review_share,
-            batch_size=self.args.per_device_eval_batch_size, bf16=self.args.bf16,
-            test_datasets=self.tokenized.get("test"),
-        )  # fmt: skip
-        self.save_model()  # the config now holds them
-        self.folder.write_json(CALIBRATION_NAME, self.calibration)
-
-    def evaluate(self) -> None:
-        """The final (best, when load_best_model_at_end) model's metrics, logged into the run's MLflow run (which
-        the Trainer's callback closed when training ended), with the refit and calibration reports."""
-        with self.mlflow_run() as mlflow:
-            metrics = self.trainer.evaluate()
-            if mlflow is not None:
-                if not self.callback_logs_mlflow:
-                    numeric = {key: value for key, value in metrics.items() if isinstance(value, (int, float))}
-                    mlflow.log_metrics(numeric, step=self.trainer.state.global_step)
-                if self.refit_report:
-                    mlflow.log_dict(self.refit_report, REFIT_NAME)
-                if self.calibration is not None:
-                    mlflow.log_dict(self.calibration, CALIBRATION_NAME)
-                    mlflow.log_metrics(calibration_metrics(self.calibration))
-        if self.calibration is not None:  # eval_results.json stays validation-only; held-out figures: calibration.json
-            metrics.update(calibration_metrics(self.calibration, held_out=False))
-        self.metrics = metrics
-        self.folder.write_json("eval_results.json", {
-            key.removeprefix("eval_"): value for key, value in sorted(metrics.items()) if isinstance(value, (int, float))
-        })  # fmt: skip
-        self.write_state()
-
-    def curves(self) -> None:
-        self.folder.save_with(lambda staging: plot_training_curves(self.trainer.state.log_history, staging / CURVES_NAME))
-        with self.mlflow_run() as mlflow:
-            if mlflow is not None:
-                mlflow.log_artifact(str(self.output_dir / CURVES_NAME))
-
-    def card(self) -> None:
-        project, args, model = self.project, self.args, self.model
-        splits = self.data["splits"]
-        card = render_model_card(
-            model.config,
-            self.metrics,
-            repo_id=args.hub_model_id or f"org/{self.output_dir.name}",
-            base_model=model.config.base_model_name,
-            training_args=args,
-            validation_report=self.data["report"].to_dict(),
-            split_sizes={task: {name: len(ds) for name, ds in parts.items()} for task, parts in splits.items()},
-            sampling_strategy=project.sampling_strategy,
-            license=project.license,
-            eval_data=self.data["eval_data"],
-            distillation=distillation_summary(project),
-            refit_heads_epochs=(self.refit_report or {}).get("epochs", 0),
-            calibration=self.calibration,
-        )
-        self.folder.save_with(lambda staging: card.save(staging / "README.md"))
-        model.model_card = str(card)  # what `model.push_to_hub(...)` publishes from this process
-
-    @contextmanager
-    def mlflow_run(self):
-        """The run's MLflow run, reopened on the main process (None when the run reports to no MLflow)."""
-        if (
-            not self.mlflow_run_id
-            or "mlflow" not in (self.args.report_to or [])  # e.g. `--resume_phases true --report_to none`
-            or not self.trainer.is_world_process_zero()
-        ):
-            yield None
-            return
-        import mlflow
-
-        active = mlflow.active_run()
-        if active is not None and active.info.run_id == self.mlflow_run_id:  # still open (training could not close it)
-            yield mlflow
-            return
-        with mlflow.start_run(run_id=self.mlflow_run_id):
-            yield mlflow

@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--strict", action="store_true", help="stop at the first bad record (exit code 2)")
     parser.add_argument(
+        "--engine", choices=("local", "ray"), default="local",
+        help="ray: on Ray Data workers, JSON Lines or Parquet in and out (extra: ray; see train/ray_batch.py)",
+    )  # fmt: skip
+    parser.add_argument("--workers", type=int, default=2, help="Ray workers with --engine ray (default 2)")
+    parser.add_argument(
         "--max-chars", type=int, default=MAX_CHARS,
         help=f"reject a transcript longer than this many characters (default {MAX_CHARS:,})",
     )  # fmt: skip
@@ -472,6 +477,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.engine == "ray":
+        from .ray_batch import main_ray
+
+        return main_ray(args)
     try:
         check_paths(args.input, args.output)
         check_model_folder(args.model)

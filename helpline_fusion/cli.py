@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("helpline_fusion.train.evaluate_cli", "main", "evaluate a saved model on data files"),
     "predict": ("helpline_fusion.train.predict_cli", "main", "analyse transcripts with a saved model"),
     "publish": ("helpline_fusion.train.publish", "main", "publish a trained model folder on the Hub"),
+    "export": ("helpline_fusion.train.export", "main", "export a model folder to ONNX / OpenVINO (extra: onnx)"),
     "serve": ("helpline_fusion.train.serve", "main", "serve a saved model over HTTP, with a page (extra: serve)"),
 }
 

@@ -49,7 +49,7 @@ import functools
 import logging
 import re
 import warnings
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -965,6 +965,175 @@ class FusionPredictorMixin:
         )
 
 
+# --------------------------------------------------------------------------- exported runtimes
+BACKENDS = ("torch", "onnx", "openvino")
+# Where `helpline-fusion export` writes each backend's graph inside the model folder, per precision.
+EXPORT_FILES = {
+    "onnx": {"fp32": "onnx/model.onnx", "int8": "onnx/model_int8.onnx"},
+    "openvino": {"fp32": "openvino/openvino_model.xml"},
+}
+
+
+def graph_output_names(config: Any) -> list[str]:
+    """The exported graph's outputs, in order: `ner_logits`, `cls.<head>` per case head, `qa.<head>` per quality
+    head (the tasks the model has)."""
+    tasks = list(getattr(config, "tasks", None) or ("ner", "cls", "qa"))
+    names = ["ner_logits"] if "ner" in tasks else []
+    names += [f"cls.{head}" for head in config.case_heads] if "cls" in tasks else []
+    names += [f"qa.{head}" for head in config.qa_heads] if "qa" in tasks else []
+    return names
+
+
+@dataclass
+class _GraphOutput:
+    ner_logits: torch.Tensor | None
+    cls_logits: dict[str, torch.Tensor]
+    qa_logits: dict[str, torch.Tensor]
+    head_pooling_weights: None = None
+
+
+class ExportedFusionModel(FusionPredictorMixin):
+    """The fused encoder and every head as one exported graph, run by ONNX Runtime or OpenVINO, with the windowing,
+    batching and decoding of the PyTorch model (`predict` is the same method). The runtime is imported only here,
+    only when a folder is loaded: `pip install onnxruntime` (or `openvino`) beside torch and transformers.
+
+    Example:
+        >>> model = ExportedFusionModel.from_pretrained("outputs/quickstart", backend="onnx")  # doctest: +SKIP
+        >>> model.predict(["Hello, I am calling about a child ..."], tokenizer)[0]["case"]  # doctest: +SKIP
+    """
+
+    training = False
+
+    def __init__(self, config: Any, run: Any, backend: str, precision: str) -> None:
+        self.config, self._run, self.backend, self.precision = config, run, backend, precision
+        self.device = torch.device("cpu")
+
+    @classmethod
+    def from_pretrained(
+        cls, folder: str, backend: str = "onnx", precision: str | None = None, threads: int | None = None
+    ) -> ExportedFusionModel:
+        """Load `folder`'s exported graph (`EXPORT_FILES`) for `backend` at `precision`: `fp32` (default, also what
+        `auto` means for ONNX Runtime), `int8` (ONNX, written only when it passed the export's accuracy gate) or,
+        for OpenVINO, `auto` (OpenVINO runs bf16 itself where the CPU has it) / `bf16`.
+
+        Raises:
+            ValueError: an unknown backend or precision, or the folder has no such export (run `helpline-fusion
+                export`), or the runtime is not installed.
+        """
+        import os
+
+        from .configuration_attention_fusion import AttentionFusionConfig
+
+        if backend not in EXPORT_FILES:
+            raise ValueError(f"backend: expected one of {list(EXPORT_FILES)}, got {backend!r}")
+        allowed = ("auto", "fp32", "int8") if backend == "onnx" else ("auto", "fp32", "bf16")
+        precision = precision or ("fp32" if backend == "onnx" else "auto")
+        if precision not in allowed:
+            raise ValueError(f"precision: {backend} runs {', '.join(allowed)}, not {precision!r}")
+        file_precision = precision if precision == "int8" else "fp32"
+        path = os.path.join(folder, EXPORT_FILES[backend][file_precision])
+        if not os.path.isfile(path):
+            hint = " --int8 (written only when it passes the accuracy gate)" if precision == "int8" else ""
+            raise ValueError(
+                f"{path}: no {backend} {file_precision} export in this folder; run "
+                f"`helpline-fusion export {folder} --format {backend}{hint}`"
+            )
+        config = AttentionFusionConfig.from_pretrained(folder)
+        threads = threads or torch.get_num_threads()
+        names = graph_output_names(config)
+        if backend == "onnx":
+            run = _onnx_runner(path, threads, names)
+            chosen = file_precision
+        else:
+            run, chosen = _openvino_runner(path, threads, names, precision)
+        logger.info("exported model: %s %s from %s", backend, chosen, path)
+        return cls(config, run, backend, chosen)
+
+    def parameters(self) -> Iterator[torch.Tensor]:
+        yield torch.zeros(0)  # `predict` reads the device from here: the runtimes run on CPU
+
+    def eval(self) -> ExportedFusionModel:
+        return self
+
+    def train(self, mode: bool = True) -> ExportedFusionModel:
+        return self
+
+    def __call__(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str | None = None, **kwargs: Any
+    ) -> _GraphOutput:
+        if kwargs.get("turn_ids") is not None or kwargs.get("output_pooling_weights"):
+            raise ValueError("exported model: turn pooling and pooling weights (evidence) run in PyTorch only")
+        values = self._run(input_ids.numpy().astype(np.int64), attention_mask.numpy().astype(np.int64))
+        out = {name: torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)) for name, value in values.items()}
+        cls = {name[4:]: value for name, value in out.items() if name.startswith("cls.")}
+        qa = {name[3:]: value for name, value in out.items() if name.startswith("qa.")}
+        return _GraphOutput(
+            out.get("ner_logits") if task in (None, "ner") else None,
+            cls if task in (None, "cls") else {},
+            qa if task in (None, "qa") else {},
+        )
+
+    def predict(self, texts: Any, tokenizer: PreTrainedTokenizerBase, *, precision: str | None = None,
+                bf16: bool | None = None, evidence: bool = False, **options: Any) -> Any:  # fmt: skip
+        """[`FusionPredictorMixin.predict`] on the exported graph (its precision was chosen when it was loaded)."""
+        if evidence:
+            raise ValueError("evidence: the exported graph returns no pooling weights; predict evidence in PyTorch")
+        if bf16 or precision not in (None, "auto", self.precision):
+            raise ValueError(
+                f"precision: this {self.backend} model was loaded at {self.precision}; choose the precision when "
+                "loading it (ExportedFusionModel.from_pretrained(..., precision=...), predict --precision)"
+            )
+        return FusionPredictorMixin.predict(self, texts, tokenizer, precision="fp32", **options)
+
+
+def _onnx_runner(path: str, threads: int, names: list[str]) -> Any:
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ValueError("backend onnx needs ONNX Runtime: pip install 'helpline-fusion[onnx]'") from error
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    outputs = [output.name for output in session.get_outputs()]
+    if sorted(outputs) != sorted(names):
+        raise ValueError(f"{path}: graph outputs {outputs} do not match the config's heads {names}; export it again")
+
+    def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+        values = session.run(outputs, {"input_ids": input_ids, "attention_mask": attention_mask})
+        return dict(zip(outputs, values))
+
+    return run
+
+
+def _openvino_runner(path: str, threads: int, names: list[str], precision: str) -> tuple[Any, str]:
+    try:
+        import openvino
+    except ImportError as error:
+        raise ValueError("backend openvino needs OpenVINO: pip install 'helpline-fusion[openvino]'") from error
+    core = openvino.Core()
+    settings = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    if precision != "auto":
+        settings["INFERENCE_PRECISION_HINT"] = {"fp32": "f32", "bf16": "bf16"}[precision]
+    compiled = core.compile_model(core.read_model(path), "CPU", settings)
+    chosen = str(compiled.get_property("INFERENCE_PRECISION_HINT")).lower().replace("f32", "fp32")
+    outputs = {output.get_any_name(): output for output in compiled.outputs}
+    if sorted(outputs) != sorted(names):
+        raise ValueError(f"{path}: graph outputs {sorted(outputs)} do not match the config's heads {names}")
+    request = compiled.create_infer_request()
+
+    def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+        result = request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
+        return {name: np.asarray(result[port]) for name, port in outputs.items()}
+
+    return run, chosen
+
+
+def load_exported(folder: str, backend: str = "onnx", precision: str | None = None) -> ExportedFusionModel:
+    """`ExportedFusionModel.from_pretrained(folder, backend, precision)`."""
+    return ExportedFusionModel.from_pretrained(folder, backend=backend, precision=precision)
+
+
 def decode_windows(
     texts: Sequence[str],
     windows: Sequence[Window],
@@ -1006,7 +1175,9 @@ __all__ = [
     "decode_windows",
     "encode_windows",
     "evidence_spans",
+    "graph_output_names",
     "joint_main_sub",
+    "load_exported",
     "merge_window_tokens",
     "native_bf16",
     "native_int8",

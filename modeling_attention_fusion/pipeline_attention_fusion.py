@@ -23,6 +23,7 @@ from .configuration_attention_fusion import PIPELINE_TASK
 logger = logging.getLogger(__name__)
 
 _PREDICT_OPTIONS = (
+    "backend",
     "precision",
     "bf16",
     "window_length",
@@ -63,8 +64,9 @@ class HelplineFusionPipeline(Pipeline):
                 return []
             _, options, _ = self._sanitize_parameters(**kwargs)
             batch_size = batch_size or self._batch_size or 8
-            return self.model.predict(list(inputs), self.tokenizer, batch_size=batch_size,
-                                      **{**self._forward_params, **options})  # fmt: skip
+            options = {**self._forward_params, **options}
+            model = self._runner(options)
+            return model.predict(list(inputs), self.tokenizer, batch_size=batch_size, **options)
         return super().__call__(inputs, *args, batch_size=batch_size, **kwargs)
 
     def preprocess(self, text: str, **_: Any) -> dict[str, Any]:
@@ -74,7 +76,25 @@ class HelplineFusionPipeline(Pipeline):
 
     def _forward(self, model_inputs: dict[str, Any], **options: Any) -> dict[str, Any]:
         # `predict` windows, batches and decodes itself; the pipeline's own batching would pad across calls.
-        return {"result": self.model.predict(model_inputs["text"], self.tokenizer, **options)}
+        options = dict(options)
+        return {"result": self._runner(options).predict(model_inputs["text"], self.tokenizer, **options)}
+
+    def _runner(self, options: dict[str, Any]) -> Any:
+        """The PyTorch model, or with `backend="onnx"|"openvino"` the graph `helpline-fusion export` wrote into the
+        model's folder (loaded once at the precision asked; `options` loses `backend` and that precision)."""
+        backend = options.pop("backend", "torch")
+        if backend == "torch":
+            return self.model
+        from .inference_attention_fusion import ExportedFusionModel
+
+        precision = options.pop("precision", None)
+        key = (backend, precision)
+        cache = self.__dict__.setdefault("_exported", {})
+        if key not in cache:
+            cache[key] = ExportedFusionModel.from_pretrained(
+                self.model.name_or_path, backend=backend, precision=None if precision == "auto" else precision
+            )
+        return cache[key]
 
     def postprocess(self, model_outputs: dict[str, Any], **_: Any) -> dict[str, Any]:
         return model_outputs["result"]

@@ -121,7 +121,8 @@ def test_saved_folder_is_flat_portable_and_auto_map_is_exact(tmp_path):
 
 def test_shipped_files_import_only_torch_transformers_and_each_other(tmp_path):
     folder, _, _ = save_tiny(tmp_path, tiny_bert_config())
-    allowed_roots = {"torch", "transformers", "__future__"} | set(sys.stdlib_module_names)
+    # numpy: a requirement of transformers itself (decoding runs over numpy arrays), so nothing more to install
+    allowed_roots = {"torch", "transformers", "numpy", "__future__"} | set(sys.stdlib_module_names)
     shipped = {path.name for path in folder.glob("*.py")}
     assert shipped == REMOTE_FILES
     for path in folder.glob("*.py"):

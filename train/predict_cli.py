@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (default): bf16 where the CPU computes it natively (AVX-512 BF16/AMX), else fp32, logged",
     )  # fmt: skip
     parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)  # deprecated: --precision bf16
+    parser.add_argument(
+        "--backend", choices=("torch", "onnx", "openvino"), default="torch",
+        help="torch (default), or the graph `helpline-fusion export` wrote into the model folder (extra: onnx/openvino)",
+    )  # fmt: skip
     parser.add_argument("--window-length", type=int, default=None, help="tokens per window (default: the model's)")
     parser.add_argument("--window-stride", type=int, default=None, help="tokens shared by neighbouring windows")
     parser.add_argument("--top-k", type=int, default=3, help="alternatives listed per case head (default 3)")
@@ -244,6 +248,27 @@ def read_records(path: Path, strict: bool = False, max_chars: int | None = None)
 
 
 # --------------------------------------------------------------------------- predicting
+def load_exported_model(
+    name_or_path: str, backend: str, precision: str, revision: str | None = None
+) -> tuple[Any, Any]:
+    """The exported graph of a model folder (or of a Hub repo, downloading only its config, tokenizer and export
+    files) run by `backend`, with its tokenizer; `precision` `auto` means the backend's own choice."""
+    from transformers import AutoTokenizer
+
+    from ..modeling_attention_fusion.inference_attention_fusion import ExportedFusionModel
+
+    folder = name_or_path
+    if not os.path.isdir(folder):
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(name_or_path, revision=revision, allow_patterns=[
+            "config.json", "*.json", "*.txt", "*.model", f"{backend}/*"])  # fmt: skip
+    model = ExportedFusionModel.from_pretrained(folder, backend=backend, precision=None if precision == "auto" else precision)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    print(f"helpline-fusion predict: backend {backend}, precision {model.precision}", file=sys.stderr)
+    return model, tokenizer
+
+
 def load_model(
     name_or_path: str, device: str | None = None, revision: str | None = None, setting: str = "--model"
 ) -> tuple[Any, Any]:
@@ -508,11 +533,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        model, tokenizer = load_model(args.model, args.device, revision=args.revision)
         from ..modeling_attention_fusion.inference_attention_fusion import cpu_flags, resolve_precision
 
         precision = cli_precision(args)
-        if precision != "int8":
+        if args.backend != "torch":
+            model, tokenizer = load_exported_model(args.model, args.backend, precision, revision=args.revision)
+            precision = None  # chosen when the graph was loaded
+        else:
+            model, tokenizer = load_model(args.model, args.device, revision=args.revision)
+        if precision == "int8":
+            raise ValueError("--precision int8 runs an exported int8 graph: add --backend onnx")
+        if precision is not None:
             precision = resolve_precision(precision, next(model.parameters()).device)
             if (args.precision or "auto") == "auto" and not args.bf16:
                 flags = ", ".join(name for name, present in cpu_flags().items() if present) or "none of them"

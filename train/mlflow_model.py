@@ -157,6 +157,7 @@ def log_trained_model(
         1
     """
     import mlflow
+    import pandas as pd
     from mlflow.models import infer_signature
 
     folder = Path(folder)
@@ -171,7 +172,7 @@ def log_trained_model(
             model_folder = _staged_model(folder, Path(staging))
             wrapper = HelplineFusionPyfunc()
             wrapper.load_context(type("Context", (), {"artifacts": {ARTIFACT: str(model_folder)}})())
-            example = {INPUT_COLUMN: [INPUT_EXAMPLE]}
+            example = pd.DataFrame({INPUT_COLUMN: [INPUT_EXAMPLE]})  # signature: one string column
             signature = infer_signature(example, wrapper.predict(None, example))
             del wrapper
             info = mlflow.pyfunc.log_model(

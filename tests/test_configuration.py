@@ -89,3 +89,32 @@ def test_invalid_values_raise_exact_errors(kwargs, message):
     with pytest.raises(ValueError) as error:
         AttentionFusionConfig(**kwargs)
     assert str(error.value) == message
+
+
+def test_the_model_settings_map_one_to_one_onto_the_config_and_each_setting_is_in_one_group():
+    """`ModelArguments.config_kwargs` is the one settings-to-config mapping (issue 28.3): each model setting named
+    as the config field it sets; unset ones leave the config's default; the groups split the settings without
+    overlap, and `ProjectArguments` is all of them."""
+    import dataclasses
+
+    from helpline_fusion.train.run_settings import IN_MODEL_CONFIG
+    from helpline_fusion.train.settings import CONFIG_SETTINGS, GROUPS, ModelArguments, ProjectArguments
+
+    groups = [{f.name for f in dataclasses.fields(group)} for group in GROUPS.values()]
+    assert sum(map(len, groups)) == len(set().union(*groups)) == len(dataclasses.fields(ProjectArguments))
+    assert set(CONFIG_SETTINGS) <= {f.name for f in dataclasses.fields(ModelArguments)}
+    assert IN_MODEL_CONFIG == {name: name for name in CONFIG_SETTINGS}  # what older folders are read back by
+    project = ProjectArguments(tasks=["ner", "qa"], window_length=256, window_stride=64, pool_per_head=True,
+                               ner_head="mlp", loss_weight_qa=2.0, classifier_dropout=0.2)  # fmt: skip
+    kwargs = project.config_kwargs()
+    config = AttentionFusionConfig(encoder_config=tiny_bert_config(), **kwargs)
+    for name in CONFIG_SETTINGS:
+        value = getattr(project, name)
+        if value is None:
+            assert name not in kwargs  # unset: the config's default (or the parent model's)
+        elif name == "pooling":  # the config holds it per sentence-level task
+            assert config.pooling == AttentionFusionConfig(pooling=value).pooling
+        else:
+            assert getattr(config, name) == value, name
+    assert config.task_loss_weights == {"ner": 1.0, "cls": 1.0, "qa": 2.0}
+    assert "ner_head" not in ProjectArguments().config_kwargs()

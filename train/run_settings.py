@@ -24,6 +24,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .settings import CONFIG_SETTINGS, LOSS_WEIGHT_SETTINGS
+
 RUN_SETTINGS_NAME = "run_settings.json"
 FORMAT_VERSION = 1
 
@@ -47,15 +49,9 @@ TRAINING_ARGS_GLOBALS = (
 )  # fmt: skip
 # `train` sets these on its TrainingArguments before the Trainer saves them (`training_args.bin` of older folders).
 SET_BY_TRAINING = frozenset({"remove_unused_columns", "hub_strategy"})
-# Project settings the model's config.json records (setting -> config attribute).
-IN_MODEL_CONFIG = {
-    "tasks": "tasks", "pooling": "pooling", "classifier_dropout": "classifier_dropout",
-    "window_length": "window_length", "window_stride": "window_stride", "ner_head": "ner_head",
-    "ner_label_all_subwords": "ner_label_all_subwords", "pool_layer_norm": "pool_layer_norm",
-    "pool_layer_mix": "pool_layer_mix", "pool_per_head": "pool_per_head", "qa_pooling": "qa_pooling",
-    "speaker_pattern": "speaker_pattern",
-}  # fmt: skip
-LOSS_WEIGHTS = {"loss_weight_ner": "ner", "loss_weight_cls": "cls", "loss_weight_qa": "qa"}
+# Project settings the model's config.json records (setting -> config attribute): the model settings' one mapping.
+IN_MODEL_CONFIG = {name: name for name in CONFIG_SETTINGS}
+LOSS_WEIGHTS = LOSS_WEIGHT_SETTINGS
 
 
 def run_settings(project: Any, training_args: Any) -> dict[str, Any]:

@@ -39,9 +39,19 @@ COMMON_TRAINING_ARGUMENTS: dict[str, str] = {
 }
 
 
+# The model settings that are `AttentionFusionConfig` fields of the same name (`ModelArguments.config_kwargs`, and
+# what `run_settings` reads back from an older folder's config.json); the loss weights are its `task_loss_weights`.
+CONFIG_SETTINGS = (
+    "tasks", "pooling", "classifier_dropout", "window_length", "window_stride", "ner_head", "ner_label_all_subwords",
+    "pool_layer_norm", "pool_layer_mix", "pool_per_head", "qa_pooling", "qa_state_layer", "speaker_pattern",
+)
+LOSS_WEIGHT_SETTINGS = {"loss_weight_ner": "ner", "loss_weight_cls": "cls", "loss_weight_qa": "qa"}
+
+
 @dataclass
-class ProjectArguments:
-    """Settings of a helpline-fusion run that `TrainingArguments` does not have."""
+class ModelArguments:
+    """The model: the encoder it starts from and the `AttentionFusionConfig` fields it sets (`config_kwargs`:
+    each setting named as the config field it sets, unset ones left to the config, or to `init_from`'s)."""
 
     encoder: str = field(
         default="distilbert-base-cased",
@@ -61,52 +71,10 @@ class ProjectArguments:
         metadata={"help": "Revision (tag, branch or commit) of init_from's Hub repo; its code never runs."},
     )
     tasks: list[str] = field(default_factory=lambda: ["ner", "cls", "qa"], metadata={"help": "Tasks to train."})
-    ner_file: str | None = field(default=None, metadata={"help": "NER JSONL file (or Hub dataset id)."})
-    cases_file: str | None = field(default=None, metadata={"help": "Case records JSON array (or Hub dataset id)."})
-    qa_file: str | None = field(default=None, metadata={"help": "Call-quality JSON array (or Hub dataset id)."})
-    qa_eval_file: str | None = field(
-        default=None, metadata={"help": "Call-quality validation file (e.g. held-out paraphrase templates)."}
-    )
-    synthetic: bool = field(
-        default=False, metadata={"help": "Use the bundled synthetic data for every task that has no file."}
-    )
-    synthetic_seed: int = field(default=13, metadata={"help": "Seed of the synthetic data generator."})
-    synthetic_size: int = field(default=2000, metadata={"help": "Records per task of the synthetic data."})
-    labels_from_data: bool = field(
-        default=False, metadata={"help": "Build the label maps from the data instead of the label reference."}
-    )
-    realign_spans: bool = field(
-        default=False,
-        metadata={"help": "Realign drifted NER spans of records otherwise rejected as spans_misaligned, where the "
-                  "record proves the shift (data/realign.py). Off until a run shows it helps."},
-    )
-    validation_size: float = field(default=0.1, metadata={"help": "Share of each task's records for validation."})
-    max_train_examples: int | None = field(
-        default=None, metadata={"help": "Cap on training records per task (seeded subsample), for budgeted runs."}
-    )
     window_length: int = field(default=512, metadata={"help": "Tokens per window."})
     window_stride: int = field(default=128, metadata={"help": "Overlap of consecutive windows (tokens)."})
-    ner_train_window_length: int | None = field(
-        default=None,
-        metadata={"help": "Tokens per window of the NER training batches only (the model still reads and is "
-                  "validated on window_length windows). Shorter NER windows give NER more optimizer steps per "
-                  "epoch, while case and quality records stay whole in one window. Unset: window_length."},
-    )
-    ner_train_window_stride: int | None = field(
-        default=None, metadata={"help": "Overlap of the NER training windows (tokens). Unset: a quarter of "
-                                "ner_train_window_length."},
-    )
-    sampling_strategy: str = field(
-        default="shuffled", metadata={"help": "shuffled, proportional, temperature or round_robin."}
-    )
-    sampling_temperature: float = field(default=2.0, metadata={"help": "T of the temperature strategy."})
     pooling: str = field(default="attention", metadata={"help": "attention, cls or mean."})
     classifier_dropout: float = field(default=0.1)
-    head_learning_rate: float | None = field(
-        default=None,
-        metadata={"help": "Learning rate of the freshly initialised heads and poolers (the encoder keeps "
-                  "`learning_rate`); unset: one learning rate for everything."},
-    )
     ner_head: str | None = field(
         default=None,
         metadata={"help": "NER head: linear or mlp (Linear-GELU-Linear). Unset: the model config's default "
@@ -140,88 +108,81 @@ class ProjectArguments:
         metadata={"help": "What the quality heads pool over: tokens (as the case heads) or turns (the counsellor's "
                   "turns found by speaker labels). Unset: the model config's default (tokens)."},
     )
+    qa_state_layer: int | None = field(
+        default=None,
+        metadata={"help": "Encoder layer whose token states the quality heads read (0: embeddings); with "
+                  "freeze_encoder_layers equal to it, states training never changes. Unset: the last."},
+    )
     speaker_pattern: str | None = field(
         default=None,
         metadata={"help": "Regex of a speaker label at a line start, with a named group (?P<speaker>...), for "
                   "qa_pooling turns. Unset: Counsellor:, Caller:, Agent:, Client: and the like."},
     )
-    refit_heads_epochs: int = field(
-        default=0,
-        metadata={"help": "After training, fit the case and quality heads alone for this many epochs on the frozen "
-                  "encoder's states of the training windows (encoder cached once; NER untouched), at "
-                  "head_learning_rate (else learning_rate). In a fused run these heads get few of the steps and the "
-                  "encoder moves under them; this lets them catch up with the final encoder. 0: off."},
-    )
-    balance_priority: bool = field(
-        default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
-                                "records, so the rare critical calls count."},
-    )
-    calibrate: bool = field(
-        default=True,
-        metadata={"help": "After training, fit on the validation split: a temperature per case and quality head, "
-                  "the critical threshold and the review thresholds; stored in the saved config."},
-    )
-    critical_recall_target: float = field(
-        default=0.9, metadata={"help": "Critical recall the calibrated critical_threshold aims for on validation."}
-    )
-    review_share: float = field(
-        default=0.2, metadata={"help": "Share of calls the calibrated review thresholds flag (the least confident)."}
-    )
-    test_fraction: float = field(
-        default=0.15,
-        metadata={"help": "With calibrate: share of the case and quality records kept out as a test split that "
-                  "calibration reports on (none under 30 groups: cross-fitted validation stands in)."},
-    )
     loss_weight_ner: float = field(default=1.0)
     loss_weight_cls: float = field(default=1.0)
     loss_weight_qa: float = field(default=1.0)
-    early_stopping_patience: int | None = field(
-        default=None, metadata={"help": "Evaluations without improvement of `composite` before stopping."}
-    )
     encoder_attention_dropout: float | None = field(
         default=None,
         metadata={"help": "Override the encoder's attention-probability dropout (e.g. 0 on CPU, where PyTorch's "
                   "fused attention kernel cannot apply dropout and a much slower path is taken)."},
     )
-    teachers: dict | str | None = field(
-        default=None,
-        metadata={"help": "Distillation teachers per task (helpline-fusion models sharing the student's tokenizer): "
-                  "in YAML a mapping {ner: DIR_OR_ID, cls: ..., qa: ...}; on the command line a JSON object or "
-                  "task=DIR_OR_ID pairs separated by commas. A Hub id may pin a revision: org/teacher@v1.0. They "
-                  "load with the installed classes (no downloaded code). Unset: no distillation."},
-    )
-    distill_alpha: float = field(
-        default=0.5, metadata={"help": "Weight of the distillation (soft) loss; the hard loss gets 1 - alpha."}
-    )
-    distill_temperature: float = field(default=2.0, metadata={"help": "Temperature of the teachers' soft targets."})
     freeze_encoder: bool = field(default=False)
     freeze_embeddings: bool = field(default=False)
-    mlflow_tracking_uri: str | None = field(
-        default=None, metadata={"help": "MLflow store; default sqlite:///<output_dir>/mlflow.db (no server)."}
-    )
-    mlflow_experiment: str = field(default="helpline-fusion")
-    # Listed by --help-all only (MLFLOW_MODEL_SETTINGS in HELP_ALL_ONLY); read by train/mlflow_model.py.
-    mlflow_log_model: bool = field(
-        default=True, metadata={"help": "With report_to mlflow: log the trained model into the run as an MLflow "
-                                "pyfunc model (predict is model.predict). false: the run holds no model."},
-    )
-    mlflow_registered_model: str | None = field(
-        default=None, metadata={"help": "With report_to mlflow: register the logged model under this name in the "
-                                "MLflow model registry (a new version per run)."},
-    )
-    license: str = field(default="mit", metadata={"help": "License named in the model card."})
-    keep_checkpoints: bool = field(
-        default=True,
-        metadata={"help": "Keep the checkpoint-* folders that save_strategy writes once the final model is saved "
-                  "(the Trainer's behaviour). false: they serve best-model selection and resuming a stopped run, "
-                  "then are removed, so the output folder holds the model only."},
-    )
-    resume_phases: bool = field(
-        default=False,
-        metadata={"help": "Finish a run whose phases after training failed, without training again: the same "
-                  "settings plus --resume_phases true (refused when run_settings.json records others)."},
+    freeze_encoder_layers: int = field(
+        default=0, metadata={"help": "Freeze the encoder's embeddings and its lowest this many layers."}
     )
 
+    def config_kwargs(self) -> dict[str, Any]:
+        """The `AttentionFusionConfig` keywords these settings give: `CONFIG_SETTINGS` as they are (unset ones
+        left out) and the loss weights as `task_loss_weights`; the one settings-to-config mapping."""
+        kwargs = {name: getattr(self, name) for name in CONFIG_SETTINGS if getattr(self, name) is not None}
+        kwargs["task_loss_weights"] = {task: getattr(self, setting) for setting, task in LOSS_WEIGHT_SETTINGS.items()}
+        return kwargs
+
+
+@dataclass
+class DataArguments:
+    """The data: where each task's records come from, how they are read, checked and split, and the NER
+    training windows."""
+
+    ner_file: str | None = field(default=None, metadata={"help": "NER JSONL file (or Hub dataset id)."})
+    cases_file: str | None = field(default=None, metadata={"help": "Case records JSON array (or Hub dataset id)."})
+    qa_file: str | None = field(default=None, metadata={"help": "Call-quality JSON array (or Hub dataset id)."})
+    qa_eval_file: str | None = field(
+        default=None, metadata={"help": "Call-quality validation file (e.g. held-out paraphrase templates)."}
+    )
+    synthetic: bool = field(
+        default=False, metadata={"help": "Use the bundled synthetic data for every task that has no file."}
+    )
+    synthetic_seed: int = field(default=13, metadata={"help": "Seed of the synthetic data generator."})
+    synthetic_size: int = field(default=2000, metadata={"help": "Records per task of the synthetic data."})
+    labels_from_data: bool = field(
+        default=False, metadata={"help": "Build the label maps from the data instead of the label reference."}
+    )
+    realign_spans: bool = field(
+        default=False,
+        metadata={"help": "Realign drifted NER spans of records otherwise rejected as spans_misaligned, where the "
+                  "record proves the shift (data/realign.py). Off until a run shows it helps."},
+    )
+    validation_size: float = field(default=0.1, metadata={"help": "Share of each task's records for validation."})
+    test_fraction: float = field(
+        default=0.15,
+        metadata={"help": "With calibrate: share of the case and quality records kept out as a test split that "
+                  "calibration reports on (none under 30 groups: cross-fitted validation stands in)."},
+    )
+    max_train_examples: int | None = field(
+        default=None, metadata={"help": "Cap on training records per task (seeded subsample), for budgeted runs."}
+    )
+    ner_train_window_length: int | None = field(
+        default=None,
+        metadata={"help": "Tokens per window of the NER training batches only (the model still reads and is "
+                  "validated on window_length windows). Shorter NER windows give NER more optimizer steps per "
+                  "epoch, while case and quality records stay whole in one window. Unset: window_length."},
+    )
+    ner_train_window_stride: int | None = field(
+        default=None, metadata={"help": "Overlap of the NER training windows (tokens). Unset: a quarter of "
+                                "ner_train_window_length."},
+    )
     # ---- data sources (issue 31.1; ecodata): Hub dataset config/revision/split and column mapping, per task. ----
     # Listed by --help-all only (DATA_SOURCE_SETTINGS in HELP_ALL_ONLY); read by data/loaders.py via source_options().
     text_column: str | None = field(
@@ -250,6 +211,93 @@ class ProjectArguments:
     qa_config: str | None = field(default=None, metadata={"help": "Config (subset) of the call-quality Hub dataset."})
     qa_revision: str | None = field(default=None, metadata={"help": "Revision of the call-quality Hub dataset."})
     qa_split: str | None = field(default=None, metadata={"help": "Training split of the call-quality Hub dataset."})
+
+
+@dataclass
+class RecipeArguments:
+    """The recipe: how the model is trained besides `TrainingArguments`, and the phases after training (refit,
+    calibration), distillation, MLflow and the card."""
+
+    sampling_strategy: str = field(
+        default="shuffled", metadata={"help": "shuffled, proportional, temperature or round_robin."}
+    )
+    sampling_temperature: float = field(default=2.0, metadata={"help": "T of the temperature strategy."})
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Learning rate of the freshly initialised heads and poolers (the encoder keeps "
+                  "`learning_rate`); unset: one learning rate for everything."},
+    )
+    balance_priority: bool = field(
+        default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
+                                "records, so the rare critical calls count."},
+    )
+    refit_heads_epochs: int = field(
+        default=0,
+        metadata={"help": "After training, fit the case and quality heads alone for this many epochs on the frozen "
+                  "encoder's states of the training windows (encoder cached once; NER untouched), at "
+                  "head_learning_rate (else learning_rate). In a fused run these heads get few of the steps and the "
+                  "encoder moves under them; this lets them catch up with the final encoder. 0: off."},
+    )
+    calibrate: bool = field(
+        default=True,
+        metadata={"help": "After training, fit on the validation split: a temperature per case and quality head, "
+                  "the critical threshold and the review thresholds; stored in the saved config."},
+    )
+    critical_recall_target: float = field(
+        default=0.9, metadata={"help": "Critical recall the calibrated critical_threshold aims for on validation."}
+    )
+    review_share: float = field(
+        default=0.2, metadata={"help": "Share of calls the calibrated review thresholds flag (the least confident)."}
+    )
+    early_stopping_patience: int | None = field(
+        default=None, metadata={"help": "Evaluations without improvement of `composite` before stopping."}
+    )
+    teachers: dict | str | None = field(
+        default=None,
+        metadata={"help": "Distillation teachers per task (helpline-fusion models sharing the student's tokenizer): "
+                  "in YAML a mapping {ner: DIR_OR_ID, cls: ..., qa: ...}; on the command line a JSON object or "
+                  "task=DIR_OR_ID pairs separated by commas. A Hub id may pin a revision: org/teacher@v1.0. They "
+                  "load with the installed classes (no downloaded code). Unset: no distillation."},
+    )
+    distill_alpha: float = field(
+        default=0.5, metadata={"help": "Weight of the distillation (soft) loss; the hard loss gets 1 - alpha."}
+    )
+    distill_temperature: float = field(default=2.0, metadata={"help": "Temperature of the teachers' soft targets."})
+    mlflow_tracking_uri: str | None = field(
+        default=None, metadata={"help": "MLflow store; default sqlite:///<output_dir>/mlflow.db (no server)."}
+    )
+    mlflow_experiment: str = field(default="helpline-fusion")
+    # Listed by --help-all only (MLFLOW_MODEL_SETTINGS in HELP_ALL_ONLY); read by train/mlflow_model.py.
+    mlflow_log_model: bool = field(
+        default=True, metadata={"help": "With report_to mlflow: log the trained model into the run as an MLflow "
+                                "pyfunc model (predict is model.predict). false: the run holds no model."},
+    )
+    mlflow_registered_model: str | None = field(
+        default=None, metadata={"help": "With report_to mlflow: register the logged model under this name in the "
+                                "MLflow model registry (a new version per run)."},
+    )
+    license: str = field(default="mit", metadata={"help": "License named in the model card."})
+    keep_checkpoints: bool = field(
+        default=True,
+        metadata={"help": "Keep the checkpoint-* folders that save_strategy writes once the final model is saved "
+                  "(the Trainer's behaviour). false: they serve best-model selection and resuming a stopped run, "
+                  "then are removed, so the output folder holds the model only."},
+    )
+    resume_phases: bool = field(
+        default=False,
+        metadata={"help": "Finish a run whose phases after training failed, without training again: the same "
+                  "settings plus --resume_phases true (refused when run_settings.json records others)."},
+    )
+
+
+@dataclass
+class ProjectArguments(RecipeArguments, DataArguments, ModelArguments):
+    """Settings of a helpline-fusion run that `TrainingArguments` does not have: the model, data and recipe groups
+    in one (the YAML recipes and the command line name any of them; fields in that order)."""
+
+
+GROUPS = {"model settings": ModelArguments, "data settings": DataArguments, "recipe settings": RecipeArguments}
+
 
 
 DATA_SOURCE_SETTINGS = ("text_column",) + tuple(
@@ -378,7 +426,7 @@ def check_tasks(tasks: Any) -> None:
 
 # Experimental settings, off by default: `--help-all` lists them, the short `--help` does not.
 MLFLOW_MODEL_SETTINGS = ("mlflow_log_model", "mlflow_registered_model")
-HELP_ALL_ONLY = frozenset({"realign_spans", *DATA_SOURCE_SETTINGS, *MLFLOW_MODEL_SETTINGS})
+HELP_ALL_ONLY = frozenset({"realign_spans", "qa_state_layer", "freeze_encoder_layers", *DATA_SOURCE_SETTINGS, *MLFLOW_MODEL_SETTINGS})
 
 
 def short_help() -> str:
@@ -389,18 +437,17 @@ def short_help() -> str:
     lines = [
         USAGE,
         "",
-        "Train one model for NER, case classification and call quality. CONFIG.yaml holds settings (see",
-        "configuration/quickstart.yaml); any setting can be given or overridden as --name value.",
-        "",
-        "project settings:",
+        "Train NER, case and call-quality heads on one encoder; CONFIG.yaml holds settings, --name value overrides.",
     ]
-    for item in dataclasses.fields(ProjectArguments):
-        if item.name in HELP_ALL_ONLY:
-            continue
-        default = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
-        help_ = item.metadata.get("help", "")
-        lines.append(f"  --{item.name} (default {default!r})")
-        lines += textwrap.wrap(help_, width=110, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    for title, group in GROUPS.items():
+        lines.append(f"{title}:")
+        for item in dataclasses.fields(group):
+            if item.name in HELP_ALL_ONLY:
+                continue
+            default = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
+            help_ = item.metadata.get("help", "")
+            lines.append(f"  --{item.name} (default {default!r})")
+            lines += textwrap.wrap(help_, width=110, initial_indent=" " * 6, subsequent_indent=" " * 6)
     lines += ["", "common training arguments (transformers.TrainingArguments):"]
     lines += [f"  --{name:<28} {help_}" for name, help_ in COMMON_TRAINING_ARGUMENTS.items()]
     lines += ["", "`helpline-fusion train --help-all` lists every TrainingArguments field."]

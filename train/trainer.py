@@ -53,6 +53,7 @@ from .publish import push_with_trainer
 from .refit import refit_pooled_heads
 from .report import card_plots, run_plots
 from .sampler import MultiTaskBatchSampler, task_lengths
+from .settings import RecipeArguments
 
 logger = logging.getLogger(__name__)
 
@@ -124,11 +125,11 @@ class MultiTaskTrainer(Trainer):
         *args,
         train_datasets: dict | None = None,
         eval_datasets: dict | None = None,
-        sampling_strategy: str = "shuffled",
-        sampling_temperature: float = 2.0,
-        head_learning_rate: float | None = None,
-        distill_alpha: float = 0.5,
-        distill_temperature: float = 2.0,
+        sampling_strategy: str = RecipeArguments.sampling_strategy,  # the recipe's defaults, set there once
+        sampling_temperature: float = RecipeArguments.sampling_temperature,
+        head_learning_rate: float | None = RecipeArguments.head_learning_rate,
+        distill_alpha: float = RecipeArguments.distill_alpha,
+        distill_temperature: float = RecipeArguments.distill_temperature,
         run: RunRecord | None = None,
         recipe: Any = None,
         **kwargs,

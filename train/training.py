@@ -106,19 +106,7 @@ def describe_eval_data(project: ProjectArguments, sources: dict[str, str], outpu
 
 
 def build_model(project: ProjectArguments, label_kwargs: dict[str, Any]) -> AttentionFusionModel:
-    model_kwargs = dict(
-        tasks=project.tasks,
-        pooling=project.pooling,
-        classifier_dropout=project.classifier_dropout,
-        task_loss_weights={"ner": project.loss_weight_ner, "cls": project.loss_weight_cls, "qa": project.loss_weight_qa},
-        window_length=project.window_length,
-        window_stride=project.window_stride,
-        **label_kwargs,
-    )
-    for name in ("ner_head", "ner_label_all_subwords", "pool_layer_norm", "pool_layer_mix", "pool_per_head",
-                 "qa_pooling", "qa_state_layer", "speaker_pattern"):  # unset: the config's default, or the parent model's
-        if getattr(project, name) is not None:
-            model_kwargs[name] = getattr(project, name)
+    model_kwargs = {**project.config_kwargs(), **label_kwargs}  # unset ones: the config's, or the parent's
     if project.init_from:
         model = load_for_finetuning(project.init_from, revision=project.init_from_revision, **model_kwargs)
     else:

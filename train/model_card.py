@@ -336,8 +336,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def write_model_card(trainer: Any, **overrides: Any) -> ModelCard:
-    """The trainer's card, saved as `README.md` in `trainer.args.output_dir`: the card data of its
+def write_model_card(trainer: Any, folder: str | Path | None = None, **overrides: Any) -> ModelCard:
+    """The trainer's card, saved as `README.md` in `folder` (default `trainer.args.output_dir`): the card data of its
     [`ModelCardCallback`] (one with the trainer's arguments if it has none), with `overrides` (card data fields;
     other keyword arguments, those `Trainer.push_to_hub` passes such as `model_name`, are ignored). The helpline
     card, never the Trainer's generic draft.
@@ -351,7 +351,7 @@ def write_model_card(trainer: Any, **overrides: Any) -> ModelCard:
     card_data = replace(card_data, **{key: value for key, value in overrides.items() if key in names})
     card = card_data.to_model_card(trainer.accelerator.unwrap_model(trainer.model).config)
     if trainer.is_world_process_zero():
-        card.save(Path(trainer.args.output_dir) / "README.md")
+        card.save(Path(folder if folder is not None else trainer.args.output_dir) / "README.md")
     return card
 
 

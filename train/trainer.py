@@ -30,7 +30,7 @@ from .calibration import calibrate, calibration_metrics
 from .curves import plot_training_curves
 from .distill import distill_loss
 from .evaluation import evaluate_tasks
-from .model_card import render_model_card, write_model_card
+from .model_card import write_model_card
 from .phases import (
     CALIBRATION_NAME,
     CURVES_NAME,
@@ -440,17 +440,18 @@ class MultiTaskTrainer(Trainer):
             for name in plots:
                 mlflow.log_artifact(str(self.run.output_dir / name), "report")
 
-    def create_model_card(self, **kwargs) -> None:
-        """The helpline-fusion card in `output_dir/README.md`, never the Trainer's generic draft: the card data the
-        trainer's `ModelCardCallback` gathered (`model_card.write_model_card`); keyword arguments that name card data
-        fields (`calibration=...`) override it, others (what `Trainer.push_to_hub` passes) are ignored."""
-        write_model_card(self, **kwargs)
+    def create_model_card(self, folder: Any = None, **kwargs) -> None:
+        """The helpline-fusion card in `folder/README.md` (default `output_dir`), never the Trainer's generic draft:
+        the card data the trainer's `ModelCardCallback` gathered (`model_card.write_model_card`); keyword arguments
+        that name card data fields (`calibration=...`) override it, others (what `Trainer.push_to_hub` passes) are
+        ignored."""
+        write_model_card(self, folder, **kwargs)
 
     def write_card(self) -> None:
-        """Phase `card`: the model card `README.md` (`train/model_card.py`), also what `push_to_hub` publishes."""
+        """Phase `card`: the model card `README.md` through `create_model_card`, also what `push_to_hub` publishes."""
         recipe, args, run, model = self.recipe, self.args, self.run, self.trained_model
-        card = render_model_card(
-            model.config, run.metrics, repo_id=args.hub_model_id or f"org/{run.output_dir.name}",
+        card_data = dict(
+            metrics=run.metrics, repo_id=args.hub_model_id or f"org/{run.output_dir.name}",
             base_model=getattr(model.config, "base_model_name", None), training_args=args,
             validation_report=run.report.to_dict() if run.report is not None else None,
             split_sizes=run.split_sizes, sampling_strategy=self.sampling_strategy,
@@ -458,8 +459,7 @@ class MultiTaskTrainer(Trainer):
             distillation=distillation_summary(recipe), refit_heads_epochs=(run.refit_report or {}).get("epochs", 0),
             calibration=run.calibration, plots=card_plots(run.output_dir),
         )  # fmt: skip
-        run.folder.save_with(lambda staging: card.save(staging / "README.md"))
-        model.model_card = str(card)  # what `model.push_to_hub(...)` publishes from this process
+        run.folder.save_with(lambda staging: self.create_model_card(staging, **card_data))
 
     # ------------------------------------------------------------------ saving and publishing
     def save_run_model(self) -> None:
@@ -497,6 +497,4 @@ class MultiTaskTrainer(Trainer):
         the repository (default `hub_model_id`, or the one the Trainer created). Returns the tag."""
         if repo_id is not None:
             self.hub_model_id = repo_id
-        if self.run is not None and self.run.folder.active and (self.run.output_dir / "README.md").is_file():
-            self.trained_model.model_card = (self.run.output_dir / "README.md").read_text(encoding="utf-8")
         return push_with_trainer(self, commit_message=commit_message or "helpline-fusion training run")

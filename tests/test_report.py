@@ -20,6 +20,7 @@ from transformers import AutoModel
 from helpline_fusion.data.synthetic import generate
 from helpline_fusion.train import report
 from helpline_fusion.train.evaluate_cli import main as evaluate_main
+from helpline_fusion.train.publish import hub_files
 from helpline_fusion.train.run import main as train_main
 
 from .conftest import build_tiny_tokenizer, tiny_bert_config
@@ -166,3 +167,18 @@ def test_baselines_are_the_constant_answers_scored_by_the_metrics():
     assert b["cls_priority_accuracy"] == 0.5 == b["cls_priority_majority_accuracy"]  # always "3" (id 2): 2 of 4
     assert b["critical_critical_recall"] == 1.0 and b["critical_false_alarms_per_100_calls"] == 75.0
     assert b["qa_h_accuracy"] == pytest.approx(2 / 3) and b["qa_h_f1_all_met"] == 0.8
+
+
+def test_training_writes_the_plots_beside_its_card_and_the_card_shows_them(trained):
+    root, _ = trained
+    folder = root / "run"
+    card = (folder / "README.md").read_text()
+    for name in PLOTS:
+        assert (folder / name).read_bytes()[:8] == PNG, name
+        assert f"]({name})" in card, name  # an image the Hub renders from the repository's own file
+    manifest = json.loads((folder / "run_manifest.json").read_text())
+    assert set(PLOTS) <= set(manifest["files"])  # written by the run
+    assert set(PLOTS) <= set(hub_files(folder))  # and published with it
+    versions = report.software_versions()
+    assert f"torch {versions['torch']}, transformers {versions['transformers']}" in card
+    assert f"helpline-fusion {versions['helpline-fusion']}" in card

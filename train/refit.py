@@ -178,7 +178,9 @@ class HeadsRefitTrainer(Trainer):
             self.remove_callback(quiet)
 
     def get_train_dataloader(self) -> DataLoader:
-        loader = DataLoader(self.train_dataset, batch_sampler=self.batch_sampler, collate_fn=collate_windows)
+        # Its own generator for the loader's per-epoch base seed, so that the global one drives only the dropout.
+        loader = DataLoader(self.train_dataset, batch_sampler=self.batch_sampler, collate_fn=collate_windows,
+                            generator=torch.Generator().manual_seed(self.args.seed))  # fmt: skip
         return self.accelerator.prepare(loader)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

@@ -195,7 +195,9 @@ def predict_variant(
     (batch 1, no padding); `sort_by_length=False` keeps input order; `truncate=512` keeps only each transcript's
     first `truncate` tokens (one window, as the original code's `truncation=True, max_length=512`)."""
     if padding == "longest" and sort_by_length and truncate is None:
-        return model.predict(texts, tokenizer, batch_size=batch_size, precision="bf16" if bf16 else "fp32")
+        exported = hasattr(model, "backend")  # an ExportedFusionModel: its precision was chosen when it was loaded
+        precision = {} if exported else {"precision": "bf16" if bf16 else "fp32"}
+        return model.predict(texts, tokenizer, batch_size=batch_size, **precision)
     import torch
 
     from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import (
@@ -245,13 +247,14 @@ def predict_variant(
 
 def _exported(model: Any, tokenizer: Any, backend: str, precision: str, workdir: Path) -> Any:
     """The fused model exported (`helpline-fusion export`) into `workdir` and loaded on `backend` (not timed)."""
-    from helpline_fusion.train.export import export_model, load_exported
+    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import load_exported
+    from helpline_fusion.train.export import export_model
 
     folder = workdir / "model"
     if not (folder / "config.json").is_file():
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-    export_model(folder, backend, int8=precision == "int8", gate=None)
+    export_model(folder, backend, int8=precision == "int8", gate=None)  # the bench prints its own agreement gate
     return load_exported(folder, backend=backend, precision=precision)
 
 

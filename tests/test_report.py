@@ -98,16 +98,28 @@ def test_evaluate_prints_the_grouped_report_with_baselines_and_writes_the_plots(
         assert path.stat().st_size > 5000, name
 
 
-def test_json_prints_the_metrics_and_plots_dir_takes_the_plots(trained, capsys, tmp_path):
+def test_json_prints_the_metrics_and_the_plots_go_into_the_mlflow_run(trained, capsys, tmp_path, monkeypatch):
+    import mlflow
+
     root, files = trained
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment("evaluate", artifact_location=(tmp_path / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=experiment) as run:
+        pass
+    monkeypatch.setenv("MLFLOW_RUN_ID", run.info.run_id)
     code, out, err = run_evaluate(capsys, "--model", str(root / "run"), "--cases-file", str(files["cases_file"]),
                                   "--json", "--plots-dir", str(tmp_path / "plots"))  # fmt: skip
     assert code == 0, err
-    metrics = json.loads(out)
+    metrics = json.loads(out)  # stdout is the machine output alone
     assert "cls_priority_accuracy" in metrics and "ner_f1" not in metrics
-    written = sorted(path.name for path in (tmp_path / "plots").iterdir())
-    assert written == sorted(["report_confusion_priority.png", "report_confusion_main_category.png",
-                              "report_reliability_case.png", "report_critical_threshold.png"])  # fmt: skip
+    expected = sorted(["report_confusion_priority.png", "report_confusion_main_category.png",
+                       "report_reliability_case.png", "report_critical_threshold.png"])  # fmt: skip
+    assert sorted(path.name for path in (tmp_path / "plots").iterdir()) == expected
+    logged = sorted(item.path for item in mlflow.MlflowClient().list_artifacts(run.info.run_id, "report"))
+    assert logged == sorted([f"report/{name}" for name in expected] + ["report/metrics.json"])
+    assert f"logged to MLflow run {run.info.run_id}" in err
 
 
 def test_without_matplotlib_the_report_still_prints_and_says_so_in_one_line(trained, capsys, tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ from helpline_fusion.train import mlflow_model
 from helpline_fusion.train.run import main as train_main
 
 from .test_mlflow_server import mlflow_server, train_args, workspace  # noqa: F401 - fixtures
+from .test_report import trained  # noqa: F401 - fixture
 
 NAME = "helpline-fusion-test"
 
@@ -103,3 +104,27 @@ def test_pyfunc_input_is_checked_at_the_boundary():
         mlflow_model.transcripts(pd.DataFrame({"a": ["x"], "b": ["y"]}))
     with pytest.raises(ValueError, match="input row 1: expected a transcript string, got int"):
         mlflow_model.transcripts(["fine", 3])
+
+
+@pytest.mark.slow
+def test_a_published_model_links_run_version_hub_repo_and_tag(trained, tmp_path, monkeypatch):  # noqa: F811
+    import mlflow
+
+    root, _ = trained
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment("linked", artifact_location=(tmp_path / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=experiment) as run:
+        pass
+    info = mlflow_model.log_trained_model(root / "run", run_id=run.info.run_id, registered_model=NAME,
+                                          hub_repo="org/helpline-fusion", hub_tag="v1.2.0")  # fmt: skip
+    client = mlflow.MlflowClient()
+    run_tags = client.get_run(run.info.run_id).data.tags
+    version_tags = client.get_model_version(NAME, str(info.registered_model_version)).tags
+    for tags in (run_tags, version_tags):
+        assert tags["helpline_fusion.hub_repo"] == "org/helpline-fusion" and tags["helpline_fusion.hub_tag"] == "v1.2.0"
+    assert version_tags["helpline_fusion.run_id"] == run.info.run_id
+    assert run_tags["helpline_fusion.registered_version"] == str(info.registered_model_version)
+    assert run_tags["helpline_fusion.model_uri"] == info.model_uri
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"  # reopened for the model, closed again

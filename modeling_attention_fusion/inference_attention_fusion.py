@@ -1116,7 +1116,9 @@ def _openvino_runner(path: str, threads: int, names: list[str], precision: str) 
     if precision != "auto":
         settings["INFERENCE_PRECISION_HINT"] = {"fp32": "f32", "bf16": "bf16"}[precision]
     compiled = core.compile_model(core.read_model(path), "CPU", settings)
-    chosen = str(compiled.get_property("INFERENCE_PRECISION_HINT")).lower().replace("f32", "fp32")
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino.Type: "f32", "bf16", "f16"
+    hint = hint.to_string() if hasattr(hint, "to_string") else str(hint)
+    chosen = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}.get(hint, hint)
     outputs = {output.get_any_name(): output for output in compiled.outputs}
     if sorted(outputs) != sorted(names):
         raise ValueError(f"{path}: graph outputs {sorted(outputs)} do not match the config's heads {names}")

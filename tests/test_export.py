@@ -191,6 +191,21 @@ def test_int8_keeps_the_heads_in_fp32_and_is_written_only_through_the_gate(expor
     assert not list((folder / "onnx").glob("*.candidate"))
 
 
+def test_openvino_runs_the_converted_graph_with_pytorchs_decisions(exported):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    folder, model, tokenizer, _ = exported
+    written = export_module.export_model(folder, "openvino")  # converts the module's ONNX graph
+    assert str(folder / EXPORT_FILES["openvino"]["fp32"]) in written["files"]
+    ours = ExportedFusionModel.from_pretrained(str(folder), backend="openvino", precision="fp32")
+    assert ours.precision == "fp32"
+    expected = model.predict(TEXTS, tokenizer)
+    assert [_decisions(r) for r in ours.predict(TEXTS, tokenizer)] == [_decisions(r) for r in expected]
+    auto = ExportedFusionModel.from_pretrained(str(folder), backend="openvino")
+    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import native_bf16
+
+    assert auto.precision == ("bf16" if native_bf16() else "fp32")  # OpenVINO's own choice, native bf16 only
+
+
 def test_the_command_explains_what_is_missing(tmp_path, monkeypatch, capsys):
     assert export_module.main([str(tmp_path / "nowhere")]) == 2
     assert "model folder not found" in capsys.readouterr().err

@@ -29,6 +29,8 @@ records). `"cls"` as a *pooling* choice (`POOLING_CHOICES`) is the first-token (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # --------------------------------------------------------------------------- #
 # The label reference (../shared/spec/labels.md): the defaults of the config.  #
 # --------------------------------------------------------------------------- #
@@ -202,13 +204,56 @@ QA_HEADS: dict[str, list[str]] = {
     "closing": ["proper call closing phrase used"],
 }
 
-# The three tasks, named once (the table and the rule: the module docstring).
-TASKS: tuple[str, ...] = ("ner", "cls", "qa")
-TASK_RESULT_KEYS: dict[str, str] = {"ner": "entities", "cls": "case", "qa": "quality"}
-TASK_TITLES: dict[str, str] = {"ner": "NER", "cls": "case classification", "qa": "call quality"}
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What the model and its data say about one task: the payload side of the task registry (`train/tasks.py`
+    adds the data side: data setting, loader, metrics).
+
+    Args:
+        id: the task id (`"ner"`, `"cls"`, `"qa"`): identifiers, dict keys, the `task` column of batches.
+        result_key: the key of `predict()`'s results (`"entities"`, `"case"`, `"quality"`).
+        title: what the model card calls it.
+        logits: the attribute of the model output holding its logits (`ner_logits`).
+        head: the attribute of the model holding its head module (`ner_head`).
+        heads_field: the config field naming its heads (`case_heads`, `qa_heads`); `None` for a token-level task,
+            whose labels are one tag per token (the `labels` column, padded with -100).
+        label_prefix: the prefix of its per-head label columns (`cls_priority`); `None` for a token-level task.
+        kd: its distillation soft-target column (token-level) or column prefix (per head).
+        multi_label: per head, independent yes/no outputs (sigmoid, 0/1 label vectors) rather than one class.
+    """
+
+    id: str
+    result_key: str
+    title: str
+    logits: str
+    head: str
+    heads_field: str | None
+    label_prefix: str | None
+    kd: str
+    multi_label: bool = False
+
+    @property
+    def token_level(self) -> bool:
+        """One label per token (NER), not per window and head."""
+        return self.heads_field is None
+
+
+# The three tasks, named once (the table and the rule: the module docstring), in the order the model runs them.
+TASK_INFO: dict[str, TaskInfo] = {
+    "ner": TaskInfo("ner", "entities", "NER", "ner_logits", "ner_head", None, None, "kd_ner"),
+    "cls": TaskInfo("cls", "case", "case classification", "cls_logits", "cls_head", "case_heads", "cls_", "kd_cls_"),
+    "qa": TaskInfo(
+        "qa", "quality", "call quality", "qa_logits", "qa_head", "qa_heads", "qa_", "kd_qa_", multi_label=True
+    ),
+}
+TASKS: tuple[str, ...] = tuple(TASK_INFO)
+TASK_RESULT_KEYS: dict[str, str] = {task: info.result_key for task, info in TASK_INFO.items()}
+TASK_TITLES: dict[str, str] = {task: info.title for task, info in TASK_INFO.items()}
 POOLING_CHOICES: tuple[str, ...] = ("attention", "cls", "mean")
 NER_HEAD_CHOICES: tuple[str, ...] = ("linear", "mlp")
-SENTENCE_TASKS: tuple[str, ...] = ("cls", "qa")
+SENTENCE_TASKS: tuple[str, ...] = tuple(task for task, info in TASK_INFO.items() if not info.token_level)
 
 
 def bio_tags(entity_types: list[str]) -> list[str]:

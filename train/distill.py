@@ -40,8 +40,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from ..data.collator import KD_CLS_PREFIX, KD_NER, KD_QA_PREFIX
-from ..modeling_attention_fusion.labels_attention_fusion import TASKS
+from ..modeling_attention_fusion.labels_attention_fusion import TASK_INFO, TASKS
 
 logger = logging.getLogger(__name__)
 
@@ -160,12 +159,12 @@ def check_teacher_labels(task: str, teacher_config: Any, student_config: Any) ->
     """Refuse a teacher that does not have `task` or whose label list differs from the student's for a head."""
     if task not in teacher_config.tasks:
         raise ValueError(f"teachers.{task}: the teacher has no {task!r} head (its tasks: {list(teacher_config.tasks)})")
-    if task == "ner":
-        pairs = {"ner": (teacher_config.ner_labels, student_config.ner_labels)}
-    elif task == "cls":
-        pairs = {h: (teacher_config.case_heads.get(h), labels) for h, labels in student_config.case_heads.items()}
+    info = TASK_INFO[task]
+    if info.token_level:  # one head: the tag list
+        pairs = {task: (teacher_config.ner_labels, student_config.ner_labels)}
     else:
-        pairs = {h: (teacher_config.qa_heads.get(h), names) for h, names in student_config.qa_heads.items()}
+        teacher_heads = getattr(teacher_config, info.heads_field)
+        pairs = {h: (teacher_heads.get(h), names) for h, names in getattr(student_config, info.heads_field).items()}
     for head, (teacher_labels, student_labels) in pairs.items():
         if teacher_labels is None or list(teacher_labels) != list(student_labels):
             raise ValueError(
@@ -199,11 +198,11 @@ def _model_digest(model: Any) -> str:
 
 
 def teacher_columns(task: str, config: Any) -> list[str]:
-    if task == "ner":
-        return [KD_NER]
-    heads = config.case_heads if task == "cls" else config.qa_heads
-    prefix = KD_CLS_PREFIX if task == "cls" else KD_QA_PREFIX
-    return [prefix + head for head in heads]
+    """The soft-target columns of `task`: one for a token-level task, one per head otherwise."""
+    info = TASK_INFO[task]
+    if info.token_level:
+        return [info.kd]
+    return [info.kd + head for head in getattr(config, info.heads_field)]
 
 
 def add_teacher_outputs(
@@ -222,11 +221,10 @@ def add_teacher_outputs(
     "file"}`."""
     from datasets import Features, Sequence, Value, concatenate_datasets
 
+    info = TASK_INFO[task]
     columns = teacher_columns(task, teacher.config)
-    features = Features(
-        {column: Sequence(Sequence(Value("float32"))) if task == "ner" else Sequence(Value("float32"))
-         for column in columns}
-    )  # fmt: skip
+    per_window = Sequence(Value("float32"))  # a head's logits; a token-level task has one such row per token
+    features = Features({column: Sequence(per_window) if info.token_level else per_window for column in columns})
     # The cache key: every column of the windows (labels included) and the teacher's config and weights (not a
     # pickle of the function, which datasets would otherwise hash, teacher included, at every call).
     key = hashlib.blake2b(f"{task}:{_windows_digest(windows)}:{_model_digest(teacher)}".encode(), digest_size=12)
@@ -247,17 +245,16 @@ def add_teacher_outputs(
             out = teacher(
                 input_ids=inputs["input_ids"].to(device), attention_mask=inputs["attention_mask"].to(device), task=task
             )
-        if task == "ner":
-            logits = out.ner_logits.float().cpu().numpy()
+        if info.token_level:
+            logits = getattr(out, info.logits).float().cpu().numpy()
             width = logits.shape[1]
             kept = []
             for i, row in enumerate(batch["input_ids"]):
                 n = len(row)
                 kept.append(logits[i, width - n :] if left else logits[i, :n])
-            return {KD_NER: kept}
-        heads = out.cls_logits if task == "cls" else out.qa_logits
-        prefix = KD_CLS_PREFIX if task == "cls" else KD_QA_PREFIX
-        return {prefix + head: list(values.float().cpu().numpy()) for head, values in heads.items()}
+            return {info.kd: kept}
+        heads = getattr(out, info.logits)
+        return {info.kd + head: list(values.float().cpu().numpy()) for head, values in heads.items()}
 
     started = time.perf_counter()
     logits = windows.map(
@@ -308,7 +305,9 @@ def prepare_teachers(
         teacher, teacher_tokenizer = load_teacher(task, source)
         check_tokenizer(task, teacher_tokenizer, student_tokenizer)
         check_teacher_labels(task, teacher.config, student_config)
-        if task == "ner" and teacher.config.ner_label_all_subwords != student_config.ner_label_all_subwords:
+        if TASK_INFO[task].token_level and (
+            teacher.config.ner_label_all_subwords != student_config.ner_label_all_subwords
+        ):
             logger.warning(
                 "teachers.ner: the teacher was trained with ner_label_all_subwords=%s, the student with %s: the "
                 "teacher's tags on the sub-words it was not trained on are distilled too",
@@ -371,12 +370,12 @@ def qa_kd_loss(
 
 
 def distill_loss(task: str, outputs: Any, teacher_logits: Any, labels: Any, temperature: float) -> torch.Tensor:
-    """The soft loss of one single-task batch (see the module docstring)."""
-    if task == "ner":
-        return ner_kd_loss(outputs.ner_logits, teacher_logits, labels, temperature)
-    if task == "cls":
-        return cls_kd_loss(outputs.cls_logits, teacher_logits, temperature)
-    return qa_kd_loss(outputs.qa_logits, teacher_logits, labels, temperature)
+    """The soft loss of one single-task batch (see the module docstring): the task's `distill_loss` in the task
+    registry (`train/tasks.py`), on its logits."""
+    from .tasks import TASK_SPECS  # the registry imports this module for the KD losses
+
+    spec = TASK_SPECS[task]
+    return spec.distill_loss(getattr(outputs, spec.logits), teacher_logits, labels, temperature)
 
 
 __all__ = [

@@ -27,6 +27,7 @@ from ..modeling_attention_fusion.inference_attention_fusion import (
     pick_most_central,
     run_windows,
 )
+from ..modeling_attention_fusion.labels_attention_fusion import TASK_INFO
 from . import metrics as M
 
 IGNORE = -100
@@ -70,22 +71,26 @@ def run_task(model, dataset, collator, task: str, batch_size: int = 32, bf16: bo
         )  # fmt: skip
     finally:
         model.train(was_training)
-    columns = {name: dataset[name] for name in dataset.column_names if name == "labels" or name.startswith(("cls_", "qa_"))}
+    info = TASK_INFO[task]
+    prefixes = tuple(i.label_prefix for i in TASK_INFO.values() if i.label_prefix)
+    columns = {name: dataset[name] for name in dataset.column_names if name == "labels" or name.startswith(prefixes)}
     rows: list[dict] = []
     for index, (window, prediction) in enumerate(zip(windows, predictions)):
         row: dict[str, Any] = {"example_id": window.sample, "size": len(window.content)}
-        if task == "ner":
-            row["pred"] = prediction.ner.argmax(-1).numpy()
+        if info.token_level:
+            row["pred"] = getattr(prediction, task).argmax(-1).numpy()
             row["labels"] = np.asarray(columns["labels"][index])[window.content]
             row["word_ids"] = np.asarray(window.word_ids) if "word_ids" in dataset.column_names else None
-        elif task == "cls":
-            row["logits"] = {head: value.numpy() for head, value in prediction.cls_logits.items()}
-            row["probs"] = {head: value.numpy() for head, value in prediction.cls.items()}
-            row["gold"] = {head: int(columns[f"cls_{head}"][index]) for head in prediction.cls}
         else:
-            row["logits"] = {head: value.numpy() for head, value in prediction.qa_logits.items()}
-            row["probs"] = {head: value.numpy() for head, value in prediction.qa.items()}
-            row["gold"] = {head: np.asarray(columns[f"qa_{head}"][index], dtype=float) for head in prediction.qa}
+            probs = getattr(prediction, task)  # {head: probabilities after the head's temperature}
+            row["logits"] = {head: value.numpy() for head, value in getattr(prediction, info.logits).items()}
+            row["probs"] = {head: value.numpy() for head, value in probs.items()}
+            gold = [columns[info.label_prefix + head][index] for head in probs]
+            # One class id per head, or one 0/1 (-100: not applicable) per sub-metric.
+            row["gold"] = {
+                head: np.asarray(value, dtype=float) if info.multi_label else int(value)
+                for head, value in zip(probs, gold)
+            }
         rows.append(row)
     return rows
 
@@ -158,6 +163,8 @@ def record_decisions(
     """`(gold, predicted)` per task, folded per record (records in `example_id` order): NER word-level BIO
     sequences, case label ids per head, quality 0/1 per head. `rows`: `run_task`'s rows per task, when the caller
     has them already (`train/report.py` plots from them); filled in for the tasks it lacks."""
+    from .tasks import TASK_SPECS  # the registry imports this module for the folds
+
     config = model.config
     decisions: dict[str, tuple[Any, Any]] = {}
     rows = {} if rows is None else rows
@@ -166,12 +173,7 @@ def record_decisions(
             continue
         if task not in rows:
             rows[task] = run_task(model, dataset, collator, task, batch_size=batch_size, bf16=bf16)
-        if task == "ner":
-            decisions[task] = fold_ner(rows[task], config.ner_labels)
-        elif task == "cls":
-            decisions[task] = fold_cls(rows[task], config)
-        else:
-            decisions[task] = fold_qa(rows[task], config)
+        decisions[task] = TASK_SPECS[task].fold(rows[task], config)
     return decisions
 
 
@@ -180,16 +182,10 @@ def evaluate_tasks(
 ) -> dict[str, float]:
     """Metrics (flat keys, see `metrics`) of `model` on each task's tokenised validation set (`rows`: see
     `record_decisions`)."""
-    config = model.config
+    from .tasks import TASK_SPECS  # the registry imports this module for the folds
+
     results: dict[str, float] = {}
     for task, (gold, pred) in record_decisions(model, datasets, collator, batch_size, bf16, rows).items():
-        if task == "ner":
-            results.update(M.ner_metrics(gold, pred, config.ner_entity_types))
-        elif task == "cls":
-            priorities = config.case_heads.get("priority", [])
-            critical_id = priorities.index(config.critical_priority) if config.critical_priority in priorities else None
-            results.update(M.cls_metrics(gold, pred, critical_id))
-        else:
-            results.update(M.qa_metrics(gold, pred))
+        results.update(TASK_SPECS[task].metrics(gold, pred, model.config))
     results["composite"] = M.composite(results)
     return results

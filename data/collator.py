@@ -14,15 +14,15 @@ from typing import Any
 
 import torch
 
-from .labels import CLS_PREFIX, QA_PREFIX
+from ..modeling_attention_fusion.labels_attention_fusion import TASK_INFO
 from .validation import MASKED
 
 logger = logging.getLogger(__name__)
 
-# Distillation soft-target columns (written by `train/distill.py`; named here so data/ does not import train/).
-KD_NER = "kd_ner"
-KD_CLS_PREFIX = "kd_cls_"
-KD_QA_PREFIX = "kd_qa_"
+# Distillation soft-target columns (written by `train/distill.py`), named once in the task registry's payload side.
+KD_NER = TASK_INFO["ner"].kd
+KD_CLS_PREFIX = TASK_INFO["cls"].kd
+KD_QA_PREFIX = TASK_INFO["qa"].kd
 
 
 class MultiTaskCollator:
@@ -59,8 +59,11 @@ class MultiTaskCollator:
         self.pad_token_id = int(pad_id)
         self.padding_side = getattr(tokenizer, "padding_side", "right")
         self.pad_to_multiple_of = int(pad_to_multiple_of) if pad_to_multiple_of else None
-        self.case_heads = list(config.case_heads) if config is not None else None
-        self.qa_sizes = {head: len(names) for head, names in config.qa_heads.items()} if config is not None else None
+        # Per sentence-level task, its heads in the config's order and their sizes (`None`: from the features).
+        self.head_sizes = {
+            task: {head: len(names) for head, names in getattr(config, info.heads_field).items()}
+            for task, info in TASK_INFO.items() if not info.token_level
+        } if config is not None else None  # fmt: skip
         self.special_margins = _special_margins(tokenizer)
 
     def _pad(self, rows: Sequence[Sequence[int]], value: int, length: int) -> torch.Tensor:
@@ -87,8 +90,9 @@ class MultiTaskCollator:
                 "(use the multi-task sampler, or one dataloader per task)"
             )
         task = tasks[0]
-        if task not in ("ner", "cls", "qa"):
-            raise ValueError(f"MultiTaskCollator: unknown task {task!r} in the features; expected 'ner', 'cls' or 'qa'")
+        if task not in TASK_INFO:
+            expected = ", ".join(repr(name) for name in TASK_INFO)
+            raise ValueError(f"MultiTaskCollator: unknown task {task!r} in the features; expected one of {expected}")
         ids = [list(feature["input_ids"]) for feature in features]
         length = max(len(row) for row in ids)
         if self.pad_to_multiple_of:
@@ -101,52 +105,56 @@ class MultiTaskCollator:
         }
         if all("example_id" in feature for feature in features):
             batch["example_id"] = torch.tensor([int(feature["example_id"]) for feature in features], dtype=torch.long)
-        first = features[0]
-        if task == "ner" and "labels" in first:
-            batch["labels"] = self._pad([list(feature["labels"]) for feature in features], MASKED, length)
-        elif task == "cls":
-            heads = self._heads(first, CLS_PREFIX, self.case_heads)
-            if heads:
-                batch["labels"] = {
-                    head: torch.tensor([int(feature[CLS_PREFIX + head]) for feature in features], dtype=torch.long)
-                    for head in heads
-                }
-        elif task == "qa":
-            heads = self._heads(first, QA_PREFIX, list(self.qa_sizes) if self.qa_sizes is not None else None)
-            labels = {}
-            for head in heads:
-                rows = [[float(value) for value in feature[QA_PREFIX + head]] for feature in features]
-                expected = self.qa_sizes[head] if self.qa_sizes is not None else len(rows[0])
-                if any(len(row) != expected for row in rows):
-                    raise ValueError(
-                        f"MultiTaskCollator: QA head {head!r} expects {expected} values a window, found lengths "
-                        f"{sorted({len(row) for row in rows})}"
-                    )
-                labels[head] = torch.tensor(rows, dtype=torch.float)
+        first, info = features[0], TASK_INFO[task]
+        if info.token_level:
+            if "labels" in first:
+                batch["labels"] = self._pad([list(feature["labels"]) for feature in features], MASKED, length)
+        else:
+            labels = self._head_labels(info, features)
             if labels:
                 batch["labels"] = labels
-            if "turn_ids" in first:
+            if "turn_ids" in first:  # the quality windows' counsellor turns (read by heads pooling over turns)
                 batch["turn_ids"] = self._pad([list(feature["turn_ids"]) for feature in features], -1, length)
         teacher = self._teacher_logits(task, features, length)
         if teacher is not None:
             batch["teacher_logits"] = teacher
         return batch
 
+    def _head_labels(self, info: Any, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """A sentence-level task's labels per head: one class id a window (`LongTensor(batch)`), or for a
+        multi-label task its 0/1 values (`FloatTensor(batch, n_sub)`, the length checked against the config)."""
+        sizes = self.head_sizes[info.id] if self.head_sizes is not None else None
+        prefix = info.label_prefix
+        labels = {}
+        for head in self._heads(features[0], prefix, list(sizes) if sizes is not None else None):
+            if not info.multi_label:
+                labels[head] = torch.tensor([int(feature[prefix + head]) for feature in features], dtype=torch.long)
+                continue
+            rows = [[float(value) for value in feature[prefix + head]] for feature in features]
+            expected = sizes[head] if sizes is not None else len(rows[0])
+            if any(len(row) != expected for row in rows):
+                raise ValueError(
+                    f"MultiTaskCollator: QA head {head!r} expects {expected} values a window, found lengths "
+                    f"{sorted({len(row) for row in rows})}"
+                )
+            labels[head] = torch.tensor(rows, dtype=torch.float)
+        return labels
+
     def _teacher_logits(self, task: str, features: list[dict[str, Any]], length: int) -> Any:
         """The distillation soft targets (`kd_*` columns, `train/distill.py`) as `teacher_logits`: for NER a
         `FloatTensor(batch, seq, tags)` padded with zeros like `input_ids`; for case and quality a dict head ->
         `FloatTensor(batch, n)`. `None` when the features carry none."""
-        first = features[0]
-        if task == "ner":
-            if KD_NER not in first:
+        first, info = features[0], TASK_INFO[task]
+        if info.token_level:
+            if info.kd not in first:
                 return None
             rows = []
             for feature in features:
-                logits = torch.tensor(feature[KD_NER], dtype=torch.float)
+                logits = torch.tensor(feature[info.kd], dtype=torch.float)
                 padding = torch.zeros(length - logits.shape[0], logits.shape[1])
                 rows.append(torch.cat([padding, logits] if self.padding_side == "left" else [logits, padding]))
             return torch.stack(rows)
-        prefix = KD_CLS_PREFIX if task == "cls" else KD_QA_PREFIX
+        prefix = info.kd
         heads = [key[len(prefix) :] for key in first if key.startswith(prefix)]
         if not heads:
             return None

@@ -35,11 +35,11 @@ from torch.utils.data import DataLoader, Dataset
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from ..modeling_attention_fusion.modeling_attention_fusion import cls_loss, qa_loss
+from .tasks import TASK_SPECS
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("cls", "qa")
+TASKS = tuple(task for task, spec in TASK_SPECS.items() if spec.refit)  # the pooled (sentence-level) heads
 
 
 @torch.no_grad()
@@ -103,7 +103,7 @@ class PooledHeads(nn.Module):
 
     def __init__(self, model, tasks: Collection[str]) -> None:
         super().__init__()
-        self.heads = nn.ModuleDict({task: getattr(model, f"{task}_head") for task in tasks})
+        self.heads = nn.ModuleDict({task: getattr(model, TASK_SPECS[task].head) for task in tasks})
         self.case_class_weights = model.config.case_class_weights
         self.mixing = bool(model.config.pool_layer_mix)
 
@@ -112,7 +112,7 @@ class PooledHeads(nn.Module):
         pooled_input = tuple(states.unbind(dim=1)) if self.mixing else states
         turns = {"turn_ids": turn_ids} if turn_ids is not None else {}
         logits, _ = self.heads[task](pooled_input, attention_mask, **turns)
-        return cls_loss(logits, labels, self.case_class_weights) if task == "cls" else qa_loss(logits, labels)
+        return TASK_SPECS[task].loss(logits, labels, self.case_class_weights)
 
 
 class CachedWindows(Dataset):
@@ -233,7 +233,8 @@ def refit_pooled_heads(
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {epochs}")
     tasks = [
         task for task in TASKS
-        if getattr(model, f"{task}_head", None) is not None and datasets.get(task) is not None and len(datasets[task])
+        if getattr(model, TASK_SPECS[task].head, None) is not None and datasets.get(task) is not None
+        and len(datasets[task])
     ]  # fmt: skip
     if epochs == 0 or not tasks:
         return {}

@@ -48,6 +48,10 @@ class TaskSpec(TaskInfo):
         distill_loss: the soft loss, `(student_logits, teacher_logits, labels, temperature) -> Tensor`.
         refit: its heads are re-fitted on frozen encoder states after training (`train/refit.py`).
         calibrated: calibration fits a temperature per head and reports its ECE (`train/calibration.py`).
+        eval_setting: the setting naming a held-out validation file that replaces the split-off one
+            (`qa_eval_file`), or `None`.
+        train_window_settings: the settings of its own training window length and stride
+            (`ner_train_window_length`, `ner_train_window_stride`), or `None`: the model's windows.
     """
 
     data_setting: str
@@ -59,6 +63,8 @@ class TaskSpec(TaskInfo):
     distill_loss: Callable[..., Any] = field(repr=False)
     refit: bool = False
     calibrated: bool = False
+    eval_setting: str | None = None
+    train_window_settings: tuple[str, str] | None = None
 
     @classmethod
     def extend(cls, info: TaskInfo, **data_side: Any) -> TaskSpec:
@@ -102,6 +108,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
     "ner": TaskSpec.extend(
         TASK_INFO["ner"], data_setting="ner_file", loader=load_ner, tokenise=tokenize_ner, loss=_ner_loss,
         fold=_fold_ner, metrics=_ner_metrics, distill_loss=ner_kd_loss,
+        train_window_settings=("ner_train_window_length", "ner_train_window_stride"),
     ),
     "cls": TaskSpec.extend(
         TASK_INFO["cls"], data_setting="cases_file", loader=load_cases, tokenise=tokenize_cases, loss=cls_loss,
@@ -110,6 +117,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
     "qa": TaskSpec.extend(
         TASK_INFO["qa"], data_setting="qa_file", loader=load_qa, tokenise=tokenize_qa, loss=_qa_loss,
         fold=fold_qa, metrics=_qa_metrics, distill_loss=qa_kd_loss, refit=True, calibrated=True,
+        eval_setting="qa_eval_file",
     ),
 }  # fmt: skip
 

@@ -19,9 +19,8 @@ from transformers import AutoConfig, EarlyStoppingCallback, TrainerCallback, Tra
 
 from ..data.collator import MultiTaskCollator
 from ..data.labels import config_kwargs_from_data
-from ..data.loaders import load_all_splits, load_qa
+from ..data.loaders import load_all_splits
 from ..data.splits import use_or_split
-from ..data.tokenization import tokenize_task
 from ..data.validation import log_report
 from ..modeling_attention_fusion import AttentionFusionConfig, AttentionFusionModel
 from .checkpoints import resolve_resume
@@ -43,12 +42,13 @@ from .run_folder import MixedRunFolderError, RunFolderWriter, check_run_folder, 
 from .run_settings import RUN_SETTINGS_NAME, differing_settings, read_run_settings, run_settings, settings_digest
 from .settings import ProjectArguments, resolve_encoder, source_options
 from .sources import check_model_folder, load_tokenizer
+from .tasks import TASK_SPECS, task_spec
 from .trainer import MultiTaskTrainer
 
 logger = logging.getLogger(__name__)
 
 ATTENTION_DROPOUT_NAMES = ("attention_probs_dropout_prob", "attention_dropout")  # BERT-like, DistilBERT/DeBERTa
-SOURCE_SETTINGS = {"ner": "ner_file", "cls": "cases_file", "qa": "qa_file"}
+SOURCE_SETTINGS = {task: spec.data_setting for task, spec in TASK_SPECS.items()}  # the task registry's
 
 
 def resolve_sources(project: ProjectArguments, output_dir: Path) -> dict[str, str]:
@@ -70,9 +70,8 @@ def resolve_sources(project: ProjectArguments, output_dir: Path) -> dict[str, st
             output_dir / "synthetic_data", seed=project.synthetic_seed, n_ner=n, n_cases=n, n_qa=n,
             n_qa_heldout=max(50, n // 5),
         )
-        synthetic = {"ner": files["ner_file"], "cls": files["cases_file"], "qa": files["qa_file"]}
         for task in missing:
-            sources[task] = str(synthetic[task])
+            sources[task] = str(files[SOURCE_SETTINGS[task]])  # the generated files are keyed by data setting
         if "qa" in missing and not project.qa_eval_file:
             project.qa_eval_file = str(files["qa_heldout_file"])
         missing = []
@@ -100,8 +99,10 @@ def describe_eval_data(project: ProjectArguments, sources: dict[str, str], outpu
         return {"type": "local-file", "name": path.name, "split": part}
 
     described = {task: describe(source, "validation") for task, source in sources.items()}
-    if "qa" in described and project.qa_eval_file:
-        described["qa"] = describe(project.qa_eval_file, "validation")
+    for task in described:
+        setting = task_spec(task).eval_setting
+        if setting and getattr(project, setting):
+            described[task] = describe(getattr(project, setting), "validation")
     return described
 
 
@@ -187,13 +188,15 @@ def prepare_data(project: ProjectArguments, training_args: TrainingArguments, to
         options=options,
     )
     loaded = {task: parts["train"] for task, parts in given.items()}
-    qa_eval = None
-    if "qa" in loaded and project.qa_eval_file:
-        qa_eval, qa_eval_report = load_qa(
-            project.qa_eval_file, config=base_config, labels_from_data=project.labels_from_data,
-            columns=options["qa"]["columns"],
-        )  # fmt: skip
-        report.add(qa_eval_report)
+    held_out: dict[str, Any] = {}  # task -> the held-out validation set its `eval_setting` names (qa_eval_file)
+    for task in loaded:
+        spec = task_spec(task)
+        if spec.eval_setting and getattr(project, spec.eval_setting):
+            held_out[task], held_out_report = spec.loader(
+                getattr(project, spec.eval_setting), config=base_config, labels_from_data=project.labels_from_data,
+                columns=options[task]["columns"],
+            )  # fmt: skip
+            report.add(held_out_report)
     eval_data = describe_eval_data(project, sources, output_dir)  # the report is logged once, by write_report
     label_kwargs = (
         config_kwargs_from_data(ner=loaded.get("ner"), cases=loaded.get("cls"), qa=loaded.get("qa"), base=base_config)
@@ -204,16 +207,16 @@ def prepare_data(project: ProjectArguments, training_args: TrainingArguments, to
     for task, dataset in loaded.items():
         # Calibration reports on a test split of the case and quality data, taken from the training side (the
         # validation split is the one it would be without; data/splits.py); none for a held-out QA file.
-        with_test = project.calibrate and task in ("cls", "qa") and not (task == "qa" and qa_eval is not None)
+        with_test = project.calibrate and task_spec(task).calibrated and task not in held_out
         # A validation/test split the data already has (a Hub dataset's) is used, not re-split (data/splits.py).
         parts = use_or_split(
             given[task], validation_size=project.validation_size, seed=training_args.seed,
             test_size=project.test_fraction if with_test else 0.0,
         )  # fmt: skip
         train_ds, val_ds = parts["train"], parts["validation"]
-        if task == "qa" and qa_eval is not None:
+        if task in held_out:
             train_ds = dataset  # the held-out template set is the validation set; keep every training record
-            val_ds = qa_eval
+            val_ds = held_out[task]
         if project.max_train_examples and len(train_ds) > project.max_train_examples:
             train_ds = train_ds.shuffle(seed=training_args.seed).select(range(project.max_train_examples))
         splits[task] = {"train": train_ds, "validation": val_ds, **({"test": parts["test"]} if "test" in parts else {})}
@@ -384,23 +387,23 @@ def tokenize_splits(project, training_args, splits, tokenizer, config) -> dict[s
     tokenized: dict[str, dict[str, Any]] = {"train": {}, "validation": {}}
     with training_args.main_process_first(desc="tokenising"):
         for task, parts in splits.items():
+            spec = task_spec(task)
+            own = spec.train_window_settings  # (length setting, stride setting) of the task's training windows
             for name, dataset in parts.items():
                 length, stride = config.window_length, config.window_stride
-                own_windows = task == "ner" and name == "train" and bool(project.ner_train_window_length)
+                own_windows = bool(own) and name == "train" and bool(getattr(project, own[0]))
                 if own_windows:
-                    length = project.ner_train_window_length
-                    stride = project.ner_train_window_stride
+                    length = getattr(project, own[0])
+                    stride = getattr(project, own[1])
                     stride = length // 4 if stride is None else stride
                 try:
-                    tokenized.setdefault(name, {})[task] = tokenize_task(
-                        task, dataset, tokenizer, config, max_length=length, stride=stride
+                    tokenized.setdefault(name, {})[task] = spec.tokenise(
+                        dataset, tokenizer, config, max_length=length, stride=stride
                     )
                 except ValueError as error:
                     if not own_windows:
                         raise
-                    raise ValueError(
-                        f"ner_train_window_length / ner_train_window_stride ({length} / {stride}): {error}"
-                    ) from error
+                    raise ValueError(f"{own[0]} / {own[1]} ({length} / {stride}): {error}") from error
     return tokenized
 
 

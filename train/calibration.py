@@ -54,8 +54,11 @@ from ..modeling_attention_fusion.inference_attention_fusion import (
     review_reasons,
 )
 from .evaluation import _group, run_task
+from .tasks import TASK_SPECS
 
 logger = logging.getLogger(__name__)
+
+CALIBRATED = tuple(task for task, spec in TASK_SPECS.items() if spec.calibrated)  # the task registry's
 
 IGNORE = -100
 
@@ -457,7 +460,8 @@ def fit(
             for head in rows[0]["logits"]:
                 logits = np.stack([row["logits"][head] for row in rows])
                 labels = np.stack([row["gold"][head] for row in rows])
-                temperatures[task][head] = round(fit_temperature(logits, labels, binary=task == "qa"), 4)
+                binary = TASK_SPECS[task].multi_label  # independent sub-metrics: one sigmoid each
+                temperatures[task][head] = round(fit_temperature(logits, labels, binary=binary), 4)
     fitted = Fitted(temperatures, float(config.critical_threshold))
     cls_records = _cls_records(cls_rows, temperatures.get("cls", {})) if cls_rows else []
     qa_records = _qa_records(qa_rows, temperatures.get("qa", {})) if qa_rows else []
@@ -585,8 +589,10 @@ def calibrate(
         0.85
     """
     config = model.config
-    cls_rows, qa_rows = (_rows(model, eval_datasets, collator, task, batch_size, bf16) for task in ("cls", "qa"))
-    test_cls, test_qa = (_rows(model, test_datasets, collator, task, batch_size, bf16) for task in ("cls", "qa"))
+    rows = {task: _rows(model, eval_datasets, collator, task, batch_size, bf16) for task in CALIBRATED}
+    test = {task: _rows(model, test_datasets, collator, task, batch_size, bf16) for task in CALIBRATED}
+    # The case and quality records are scored by their own decision rules (the payload's decide_cls, decide_qa).
+    (cls_rows, qa_rows), (test_cls, test_qa) = (rows["cls"], rows["qa"]), (test["cls"], test["qa"])
     fitted, critical = fit(cls_rows, qa_rows, config, critical_recall_target, review_share)
 
     in_sample = _in_sample(cls_rows, qa_rows, config, fitted)

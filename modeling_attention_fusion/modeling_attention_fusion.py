@@ -21,6 +21,7 @@ from transformers.utils import logging as hf_logging
 
 from .configuration_attention_fusion import CASE_HEADS, QA_HEADS, SENTENCE_TASKS, TASKS, AttentionFusionConfig
 from .inference_attention_fusion import FusionPredictorMixin
+from .labels_attention_fusion import TASK_INFO
 
 # Not used here: imported so that `save_pretrained` ships the pipeline file that `config.custom_pipelines` names.
 from .pipeline_attention_fusion import HelplineFusionPipeline  # noqa: F401
@@ -595,7 +596,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
     def task_head(self, task: str) -> nn.Module:
         if task not in TASKS:
             raise ValueError(f"task: unknown task {task!r}; valid: {list(TASKS)}")
-        head = {"ner": self.ner_head, "cls": self.cls_head, "qa": self.qa_head}[task]
+        head = getattr(self, TASK_INFO[task].head)
         if head is None:
             raise ValueError(f"task: this model has no {task!r} head; it was built for tasks {self.config.tasks}")
         return head
@@ -664,7 +665,7 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             logits["ner"] = self.ner_head(hidden)  # (batch, seq_len, num_tags)
         for name in SENTENCE_TASKS:
             if name in tasks:
-                head = self.cls_head if name == "cls" else self.qa_head
+                head = getattr(self, TASK_INFO[name].head)
                 extra = {"turn_ids": turn_ids} if isinstance(head, TurnPooledMultiHead) else {}
                 # {head: (batch, classes)}, (batch, seq_len)[, {head: (batch, n, seq_len)}]
                 logits[name], pooling_weights[name], *by_head = head(

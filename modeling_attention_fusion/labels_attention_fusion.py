@@ -222,6 +222,8 @@ class TaskInfo:
         label_prefix: the prefix of its per-head label columns (`cls_priority`); `None` for a token-level task.
         kd: its distillation soft-target column (token-level) or column prefix (per head).
         multi_label: per head, independent yes/no outputs (sigmoid, 0/1 label vectors) rather than one class.
+        state_layer: the config field naming one encoder layer its heads may read instead of the last
+            (`qa_state_layer`), or `None`.
     """
 
     id: str
@@ -233,6 +235,7 @@ class TaskInfo:
     label_prefix: str | None
     kd: str
     multi_label: bool = False
+    state_layer: str | None = None
 
     @property
     def token_level(self) -> bool:
@@ -245,7 +248,8 @@ TASK_INFO: dict[str, TaskInfo] = {
     "ner": TaskInfo("ner", "entities", "NER", "ner_logits", "ner_head", None, None, "kd_ner"),
     "cls": TaskInfo("cls", "case", "case classification", "cls_logits", "cls_head", "case_heads", "cls_", "kd_cls_"),
     "qa": TaskInfo(
-        "qa", "quality", "call quality", "qa_logits", "qa_head", "qa_heads", "qa_", "kd_qa_", multi_label=True
+        "qa", "quality", "call quality", "qa_logits", "qa_head", "qa_heads", "qa_", "kd_qa_", multi_label=True,
+        state_layer="qa_state_layer",
     ),
 }
 TASKS: tuple[str, ...] = tuple(TASK_INFO)

@@ -556,10 +556,15 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         `qa_state_layer` for the quality heads when it is set, else the last layer's."""
         if self.config.pool_layer_mix:
             return encoded.hidden_states
-        layer = getattr(self.config, "qa_state_layer", None)
-        if task == "qa" and layer is not None:
+        layer = self._state_layer(task)
+        if layer is not None:
             return encoded.hidden_states[layer]
         return encoded.last_hidden_state
+
+    def _state_layer(self, task: str) -> int | None:
+        """The one encoder layer `task`'s heads read, where its `TaskInfo.state_layer` field is set in the config."""
+        field = TASK_INFO[task].state_layer
+        return getattr(self.config, field, None) if field else None
 
     # ------------------------------------------------------------------ freezing
     def freeze_encoder_layers(self, count: int, frozen: bool = True) -> None:
@@ -705,8 +710,8 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         if token_type_ids is not None:
             inputs["token_type_ids"] = token_type_ids
         mixing = self.config.pool_layer_mix and bool({"cls", "qa"} & set(tasks))
-        qa_layer = getattr(self.config, "qa_state_layer", None) if "qa" in tasks else None
-        return self.encoder(**inputs, output_hidden_states=mixing or qa_layer is not None, return_dict=True)
+        one_layer = any(self._state_layer(task) is not None for task in tasks)
+        return self.encoder(**inputs, output_hidden_states=mixing or one_layer, return_dict=True)
 
     def _task_losses(self, logits: dict[str, Any], task_labels: dict[str, Any]) -> dict[str, torch.Tensor]:
         """The unweighted loss of each task that has both logits and labels."""

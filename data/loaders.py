@@ -53,6 +53,7 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict, Features, Value
 
+from ..modeling_attention_fusion.labels_attention_fusion import TASK_INFO
 from .labels import (
     CASE_HEAD_NAMES,
     QA_PREFIX,
@@ -938,7 +939,7 @@ def load_all_splits(
         if unknown:
             raise ValueError(f"options[{task!r}]: unknown source options {unknown}; expected {list(SOURCE_OPTIONS)}")
         extra.setdefault("split", split)
-        if task == "ner" and realign_spans:
+        if realign_spans and TASK_INFO[task].token_level:  # entity spans: what a token-level task is labelled with
             extra["realign_spans"] = True
         parts, reports = load_task_splits(task, source, config=config, labels_from_data=labels_from_data, **extra)
         loaded[task] = parts
@@ -973,7 +974,7 @@ def load_all(
         extra.pop("validation_split", None)
         extra.pop("test_split", None)
         extra.setdefault("split", split)
-        if task == "ner" and realign_spans:
+        if realign_spans and TASK_INFO[task].token_level:  # entity spans: what a token-level task is labelled with
             extra["realign_spans"] = True
         dataset, file_report = LOADERS[task](source, config=config, labels_from_data=labels_from_data, **extra)
         loaded[task] = dataset

@@ -36,7 +36,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 # The files whose per-task branches now read the registry (the package root is the repository root).
 CONVERTED = [
     "train/distill.py", "train/evaluation.py", "data/collator.py", "train/refit.py", "train/training.py",
-    "train/calibration.py", "modeling_attention_fusion/modeling_attention_fusion.py",
+    "train/calibration.py", "modeling_attention_fusion/modeling_attention_fusion.py", "data/loaders.py",
 ]  # fmt: skip
 
 

@@ -58,6 +58,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
+from .labels_attention_fusion import TASK_INFO
 from .speakers_attention_fusion import find_turns, quality_speakers, window_turn_ids
 
 logger = logging.getLogger(__name__)
@@ -832,7 +833,8 @@ def attach_evidence(
 
     def reason(task: str) -> str | None:
         kind = config.pooling.get(task, "attention")
-        if task == "qa" and getattr(config, "qa_pooling", "tokens") == "turns":
+        turns = TASK_INFO[task].turn_pooling  # the config field choosing pooling over turns, where the task has one
+        if turns and getattr(config, turns, "tokens") == "turns":
             kind = "attention"  # the learned attention over turns, spread over each turn's tokens
         if kind != "attention":
             return f"pooling {kind!r} has no learned weights"
@@ -977,10 +979,12 @@ EXPORT_FILES = {
 def graph_output_names(config: Any) -> list[str]:
     """The exported graph's outputs, in order: `ner_logits`, `cls.<head>` per case head, `qa.<head>` per quality
     head (the tasks the model has)."""
-    tasks = list(getattr(config, "tasks", None) or ("ner", "cls", "qa"))
-    names = ["ner_logits"] if "ner" in tasks else []
-    names += [f"cls.{head}" for head in config.case_heads] if "cls" in tasks else []
-    names += [f"qa.{head}" for head in config.qa_heads] if "qa" in tasks else []
+    tasks = list(getattr(config, "tasks", None) or TASK_INFO)
+    names: list[str] = []
+    for task, info in TASK_INFO.items():  # the registry's order: ner, cls, qa
+        if task in tasks:
+            heads = [] if info.token_level else getattr(config, info.heads_field)
+            names += [info.logits] if info.token_level else [f"{task}.{head}" for head in heads]
     return names
 
 
@@ -1065,13 +1069,16 @@ class ExportedFusionModel(FusionPredictorMixin):
             raise ValueError("exported model: turn pooling and pooling weights (evidence) run in PyTorch only")
         values = self._run(input_ids.numpy().astype(np.int64), attention_mask.numpy().astype(np.int64))
         out = {name: torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)) for name, value in values.items()}
-        cls = {name[4:]: value for name, value in out.items() if name.startswith("cls.")}
-        qa = {name[3:]: value for name, value in out.items() if name.startswith("qa.")}
-        return _GraphOutput(
-            out.get("ner_logits") if task in (None, "ner") else None,
-            cls if task in (None, "cls") else {},
-            qa if task in (None, "qa") else {},
-        )
+        logits: dict[str, Any] = {}  # `_GraphOutput` field -> the asked tasks' outputs (None / {} for the others)
+        for name, info in TASK_INFO.items():
+            wanted = task is None or task == name
+            if info.token_level:
+                logits[info.logits] = out.get(info.logits) if wanted else None
+            else:
+                prefix = f"{name}."
+                heads = {key[len(prefix) :]: value for key, value in out.items() if key.startswith(prefix)}
+                logits[info.logits] = heads if wanted else {}
+        return _GraphOutput(**logits)
 
     def predict(self, texts: Any, tokenizer: PreTrainedTokenizerBase, *, precision: str | None = None,
                 bf16: bool | None = None, evidence: bool = False, **options: Any) -> Any:  # fmt: skip

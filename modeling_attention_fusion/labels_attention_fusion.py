@@ -224,6 +224,8 @@ class TaskInfo:
         multi_label: per head, independent yes/no outputs (sigmoid, 0/1 label vectors) rather than one class.
         state_layer: the config field naming one encoder layer its heads may read instead of the last
             (`qa_state_layer`), or `None`.
+        turn_pooling: the config field whose value `"turns"` makes its heads pool over counsellor turns
+            (`qa_pooling`), or `None`.
     """
 
     id: str
@@ -236,6 +238,7 @@ class TaskInfo:
     kd: str
     multi_label: bool = False
     state_layer: str | None = None
+    turn_pooling: str | None = None
 
     @property
     def token_level(self) -> bool:
@@ -249,7 +252,7 @@ TASK_INFO: dict[str, TaskInfo] = {
     "cls": TaskInfo("cls", "case", "case classification", "cls_logits", "cls_head", "case_heads", "cls_", "kd_cls_"),
     "qa": TaskInfo(
         "qa", "quality", "call quality", "qa_logits", "qa_head", "qa_heads", "qa_", "kd_qa_", multi_label=True,
-        state_layer="qa_state_layer",
+        state_layer="qa_state_layer", turn_pooling="qa_pooling",
     ),
 }
 TASKS: tuple[str, ...] = tuple(TASK_INFO)

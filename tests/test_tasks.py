@@ -37,6 +37,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 CONVERTED = [
     "train/distill.py", "train/evaluation.py", "data/collator.py", "train/refit.py", "train/training.py",
     "train/calibration.py", "modeling_attention_fusion/modeling_attention_fusion.py", "data/loaders.py",
+    "modeling_attention_fusion/inference_attention_fusion.py",
 ]  # fmt: skip
 
 
@@ -56,7 +57,7 @@ def test_every_task_has_one_complete_entry():
         assert TaskInfo(**{f.name: getattr(spec, f.name) for f in dataclasses.fields(TaskInfo)}) == TASK_INFO[task]
         for f in dataclasses.fields(spec):
             assert getattr(spec, f.name) is not None or f.name in {
-                "heads_field", "label_prefix", "state_layer", "eval_setting", "train_window_settings"
+                "heads_field", "label_prefix", "state_layer", "turn_pooling", "eval_setting", "train_window_settings"
             }, f"{task}: {f.name} is unset"
         for role in ("loader", "tokenise", "loss", "fold", "metrics", "distill_loss"):
             assert callable(getattr(spec, role)), f"{task}: {role}"
@@ -65,6 +66,8 @@ def test_every_task_has_one_complete_entry():
         assert spec.eval_setting is None or spec.eval_setting in project_fields
         assert spec.train_window_settings is None or set(spec.train_window_settings) <= project_fields
         assert spec.logits in output_fields and isinstance(getattr(model, spec.head), torch.nn.Module)
+        for config_field in (spec.heads_field, spec.state_layer, spec.turn_pooling):
+            assert config_field is None or hasattr(config, config_field), f"{task}: config has no {config_field}"
         assert model.task_head(task) is getattr(model, spec.head)
         if spec.token_level:
             assert spec.label_prefix is None and not spec.refit and not spec.calibrated

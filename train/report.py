@@ -258,10 +258,12 @@ def reliability(evaluation: Evaluation, task: str, bins: int = 10) -> dict[str, 
     temperatures = (getattr(evaluation.config, "temperatures", None) or {}).get(task) or {}
     if not rows or not temperatures:
         return {}
-    if task == "cls":
-        pairs = C._cls_confidences(C._cls_records(rows, temperatures))
-    else:
+    from .tasks import task_spec
+
+    if task_spec(task).multi_label:  # a confidence per sub-metric, as calibration measures it
         pairs = C._qa_confidences(C._qa_records(rows, temperatures), evaluation.config)
+    else:
+        pairs = C._cls_confidences(C._cls_records(rows, temperatures))
     edges = np.linspace(0.0, 1.0, bins + 1)
     out = {}
     for head, (confidence, correct) in pairs.items():
@@ -460,7 +462,10 @@ def run_plots(
     """Training's report plots of the validation split (the critical curve also of the test split, where there is
     one: the threshold was fitted on validation), written into `folder`; returns their file names ([] without
     matplotlib, with a warning)."""
-    validation = {task: ds for task, ds in (tokenized.get("validation") or {}).items() if task in ("cls", "qa")}
+    from .tasks import TASK_SPECS
+
+    # The plotted tasks: the calibrated ones (reliability per head, the critical threshold curve).
+    validation = {task: ds for task, ds in (tokenized.get("validation") or {}).items() if TASK_SPECS[task].calibrated}
     if not validation:
         return []
     evaluation = evaluate(model, validation, collator, batch_size=batch_size, bf16=bf16)

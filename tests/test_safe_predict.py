@@ -181,7 +181,8 @@ def test_a_full_disk_fails_in_one_line_and_leaves_no_truncated_output(model_dir,
         assert 64 <= len(rows) < len(CALLS) * 3 and partial.stat().st_size <= limit
         assert [row["id"] for row in rows] == [call["id"] for call in (CALLS * 3)[: len(rows)]]
         kept = f"{output} left as it was" if case == "earlier" else f"{output} not written"
-        messages = [line for line in errors[case].splitlines() if line.startswith("helpline-fusion predict:")]
+        messages = [line for line in errors[case].splitlines()  # less the CPU-dependent precision-choice line
+                    if line.startswith("helpline-fusion predict:") and " precision auto -> " not in line]
         assert (procs[case].returncode, messages) == (2, [
             f"helpline-fusion predict: cannot write the results to {partial} (File too large); {kept}, the "
             f"{len(rows)} complete lines written before are in {partial}"

@@ -37,7 +37,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 CONVERTED = [
     "train/distill.py", "train/evaluation.py", "data/collator.py", "train/refit.py", "train/training.py",
     "train/calibration.py", "modeling_attention_fusion/modeling_attention_fusion.py", "data/loaders.py",
-    "modeling_attention_fusion/inference_attention_fusion.py", "train/report.py",
+    "modeling_attention_fusion/inference_attention_fusion.py", "train/report.py", "train/export.py",
 ]  # fmt: skip
 
 

@@ -128,13 +128,15 @@ def _agreement(reference: dict[str, tuple[Any, Any]], candidate: dict[str, tuple
     """Share of equal decisions per part: NER word tags, each case head, each quality head's sub-metrics."""
     import numpy as np
 
+    from .tasks import task_spec
+
     shares: dict[str, float] = {}
     same = total = 0
     for task, (_, ref) in reference.items():
         got = candidate[task][1]
-        if task == "ner":
+        if task_spec(task).token_level:  # word-level tag sequences
             pairs = [(a, b) for ref_seq, got_seq in zip(ref, got) for a, b in zip(ref_seq, got_seq)]
-            parts = {"ner.word_tags": (sum(a == b for a, b in pairs), len(pairs))}
+            parts = {f"{task}.word_tags": (sum(a == b for a, b in pairs), len(pairs))}
         else:
             parts = {f"{task}.{head}": (int(np.sum(np.asarray(ref[head]) == np.asarray(got[head]))),
                                         int(np.asarray(ref[head]).size)) for head in ref}  # fmt: skip
@@ -150,20 +152,14 @@ def accuracy_gate(reference: Any, candidate: Any, tokenized: dict, collator: Any
     sets, and the table that says why: label agreement per part (>= 99%), every metric (within 0.01) and critical
     recall (never lower)."""
     from .evaluation import record_decisions
-    from .metrics import cls_metrics, composite, ner_metrics, qa_metrics
+    from .metrics import composite
+    from .tasks import TASK_SPECS
 
     def scored(model: Any) -> tuple[dict, dict[str, float]]:
         decisions = record_decisions(model, tokenized, collator)
-        config, metrics = model.config, {}
+        metrics: dict[str, float] = {}
         for task, (gold, pred) in decisions.items():
-            if task == "ner":
-                metrics.update(ner_metrics(gold, pred, config.ner_entity_types))
-            elif task == "cls":
-                levels = config.case_heads.get("priority", [])
-                critical = levels.index(config.critical_priority) if config.critical_priority in levels else None
-                metrics.update(cls_metrics(gold, pred, critical))
-            else:
-                metrics.update(qa_metrics(gold, pred))
+            metrics.update(TASK_SPECS[task].metrics(gold, pred, model.config))
         metrics["composite"] = composite(metrics)
         return decisions, metrics
 

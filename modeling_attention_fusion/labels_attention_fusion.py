@@ -11,7 +11,9 @@ One rule: **in code a task is its id** (`TASKS`): identifiers (`decide_cls`, `fo
 `cls_logits`), dict keys (`tasks`, `pooling`, `task_loss_weights`, `temperatures`), the `task` column of batches
 and the metric keys (`eval_cls_priority_accuracy`, `eval_qa_macro_f1`). **The result word** (`TASK_RESULT_KEYS`) is
 what a user reads: the keys of `predict()`'s results, the review groups, which are paths into those results
-(`case.priority`, `quality.hold`), and the model card, whose prose uses the title (`TASK_TITLES`).
+(`case.priority`, `quality.hold`), and the model card, whose prose uses the title (`TASK_TITLES`). Each task is one
+`TaskInfo` in `TASK_INFO` (the table's columns: the payload side of the task registry; the training package's
+`train/tasks.py` adds the data side), and code iterates over it rather than branching on task ids.
 
 | task id | result word | title | config fields (in config.json) | model output | data setting |
 |---|---|---|---|---|---|

@@ -425,8 +425,25 @@ def parse_columns(value: ColumnMap, task: str, setting: str = "columns") -> dict
     return dict(value)
 
 
+_COLUMN_NAME = re.compile(r"[\w.:/-]{1,40}")  # no spaces: a header cell with them may be a sentence
+
+
+def _shown_column(name: Any, index: int) -> str:
+    """A column name as an error may show it: a name that looks like an identifier, else only its position and
+    length (a CSV without a header line makes its first record's cells the column names: transcript text)."""
+    text = str(name)
+    return repr(text) if _COLUMN_NAME.fullmatch(text) else f"<column {index + 1}: {len(text)} characters>"
+
+
+def _shown_columns(names: Any) -> str:
+    shown = [_shown_column(name, index) for index, name in enumerate(names)]
+    hint = "" if all(s.startswith("'") for s in shown) else " (the first line looks like data: does the file have a header line?)"
+    return "[" + ", ".join(shown) + "]" + hint
+
+
 def _closest(name: str, names: Any) -> str:
-    match = difflib.get_close_matches(name, sorted(str(item) for item in names), n=1, cutoff=0.5)
+    candidates = sorted(str(item) for item in names if _COLUMN_NAME.fullmatch(str(item)))
+    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
     return f"; closest: {match[0]!r}" if match else "; no column has a close name"
 
 
@@ -449,7 +466,7 @@ def _apply_columns(
         if records and column not in found:
             raise DataFileError(
                 f"{shown}: no column {column!r} (mapped to the {task} field {field_name!r}); columns found: "
-                f"{list(found)}{_closest(column, found)}"
+                f"{_shown_columns(found)}{_closest(column, found)}"
             )
     if columns:
         renamed = []
@@ -468,7 +485,8 @@ def _apply_columns(
             if field_name not in found:
                 what = TASK_FIELDS[task].get(field_name, field_name)
                 raise DataFileError(
-                    f"{shown}: no column {field_name!r} ({what}) for {task} records; columns found: {list(found)}"
+                    f"{shown}: no column {field_name!r} ({what}) for {task} records; columns found: "
+                    f"{_shown_columns(found)}"
                     f"{_closest(field_name, found)} (map a column to it: --{COLUMN_SETTINGS[task]} "
                     f"{field_name}=COLUMN, or columns={{{field_name!r}: COLUMN}} in Python)"
                 )

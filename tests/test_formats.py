@@ -162,6 +162,22 @@ def test_a_wrong_column_is_refused_naming_the_field_what_was_found_and_the_close
         parse_columns("text=", "ner")
 
 
+def test_a_csv_without_a_header_line_is_refused_without_quoting_its_first_record(tmp_path, capsys):
+    """pandas makes a headerless CSV's first record the column names: the refusal names them by position and
+    length, never by their text (a transcript), and says what is likely wrong."""
+    canary = "Caller: my daughter Zawadiqx was beaten"
+    path = tmp_path / "cases.csv"
+    path.write_text(f"{canary},Custody,2\nA child needs help.,Custody,2\n")
+    for columns in (None, "transcript"):
+        with pytest.raises(DataFileError) as error:
+            load_cases(path, columns=columns)
+        message = str(error.value)
+        assert "Zawadiqx" not in message and "<column 1: 39 characters>" in message, message
+        assert "'Custody'" in message and "does the file have a header line?" in message
+    assert validate_main(["--cases-file", str(path)]) == 2
+    assert "Zawadiqx" not in capsys.readouterr().err
+
+
 def test_a_split_the_data_has_is_used_not_re_split(synthetic):
     rows = _table_rows("cls", synthetic["cls"][:30])
     given = DatasetDict({

@@ -31,7 +31,9 @@ class EndpointHandler:
 
         try:
             from helpline_fusion.modeling_attention_fusion import AttentionFusionModel
-        except ImportError:  # the package is not installed on the endpoint: the repository's code files
+        except ModuleNotFoundError as error:  # the package is not installed on the endpoint: the repository's code
+            if error.name not in ("helpline_fusion", "helpline_fusion.modeling_attention_fusion"):
+                raise  # installed but broken (a missing dependency): say so, never fall back to downloaded code
             from transformers import AutoModel
 
             self.model = AutoModel.from_pretrained(path, trust_remote_code=True)

@@ -932,6 +932,19 @@ SOURCE_OPTIONS = ("columns", "hub_config", "revision", "split", "validation_spli
 """Per-task source options `load_all` / `load_all_splits` take in `options={task: {...}}`."""
 
 
+def _task_options(task: str, options: dict[str, dict[str, Any]] | None, split: str, realign_spans: bool) -> dict:
+    """One task's loader keywords from `options[task]` (unset values dropped, unknown names refused), its split and
+    span realignment (token-level tasks only: entity spans are what they are labelled with)."""
+    extra = {key: value for key, value in ((options or {}).get(task) or {}).items() if value is not None}
+    unknown = sorted(set(extra) - set(SOURCE_OPTIONS))
+    if unknown:
+        raise ValueError(f"options[{task!r}]: unknown source options {unknown}; expected {list(SOURCE_OPTIONS)}")
+    extra.setdefault("split", split)
+    if realign_spans and TASK_INFO[task].token_level:
+        extra["realign_spans"] = True
+    return extra
+
+
 def load_all_splits(
     ner: Source | None = None,
     cases: Source | None = None,
@@ -952,13 +965,7 @@ def load_all_splits(
     for task, source in (("ner", ner), ("cls", cases), ("qa", qa)):
         if source is None:
             continue
-        extra = {key: value for key, value in ((options or {}).get(task) or {}).items() if value is not None}
-        unknown = sorted(set(extra) - set(SOURCE_OPTIONS))
-        if unknown:
-            raise ValueError(f"options[{task!r}]: unknown source options {unknown}; expected {list(SOURCE_OPTIONS)}")
-        extra.setdefault("split", split)
-        if realign_spans and TASK_INFO[task].token_level:  # entity spans: what a token-level task is labelled with
-            extra["realign_spans"] = True
+        extra = _task_options(task, options, split, realign_spans)
         parts, reports = load_task_splits(task, source, config=config, labels_from_data=labels_from_data, **extra)
         loaded[task] = parts
         for file_report in reports:
@@ -988,12 +995,9 @@ def load_all(
     for task, source in (("ner", ner), ("cls", cases), ("qa", qa)):
         if source is None:
             continue
-        extra = {key: value for key, value in ((options or {}).get(task) or {}).items() if value is not None}
+        extra = _task_options(task, options, split, realign_spans)
         extra.pop("validation_split", None)
         extra.pop("test_split", None)
-        extra.setdefault("split", split)
-        if realign_spans and TASK_INFO[task].token_level:  # entity spans: what a token-level task is labelled with
-            extra["realign_spans"] = True
         dataset, file_report = LOADERS[task](source, config=config, labels_from_data=labels_from_data, **extra)
         loaded[task] = dataset
         report.add(file_report)

@@ -9,8 +9,10 @@ and safety-first priority rule included, exactly as a user's call would be decid
 
 Printed per case head: accuracy and macro F1 as mean and spread over the folds, a 95% bootstrap interval over the
 pooled out-of-fold records, and beside each the majority baseline (each fold's training majority answered for its
-held-out records, scored the same way). For priority also the argmax decision before the safety-first rule, and the
-critical calls: recall, precision, false alarms per 100 calls and the share of calls flagged. Records are named by
+held-out records, scored the same way). For priority also the critical alert (raised where any window's critical
+probability reaches the calibrated threshold, or the label is critical): recall, precision, false alarms per 100
+calls and the share of calls alerted; and the earlier rule (the alert overriding the label) re-scored beside it.
+Records are named by
 id only; nothing of a transcript is printed or written.
 """
 
@@ -115,8 +117,8 @@ def format_summary(summary: dict[str, dict[str, float]], heads: list[str]) -> st
                      f"{cell(f'{head}_macro_f1')} | {cell(f'{head}_majority_macro_f1')} | "
                      f"{'yes' if acc >= base else 'NO'} |")
     if "priority_argmax_accuracy" in summary:
-        lines.append(f"| priority before the safety-first rule (argmax) | {cell('priority_argmax_accuracy')} | | | | |")
-    lines += ["", "| critical calls | mean ± sd over folds |", "|---|---|"]
+        lines.append(f"| priority, the mean distribution's top label | {cell('priority_argmax_accuracy')} | | | | |")
+    lines += ["", "| critical alert | mean ± sd over folds |", "|---|---|"]
     for key in ("critical_recall", "critical_precision", "false_alarms_per_100", "flagged_share", "critical_calls"):
         if key in summary:
             lines.append(f"| {key} | {cell(key)} |")
@@ -124,31 +126,21 @@ def format_summary(summary: dict[str, dict[str, float]], heads: list[str]) -> st
 
 
 def priority_rules(out_of_fold: list[dict], critical: str) -> dict[str, dict[str, float]]:
-    """The priority decision re-scored on the same out-of-fold distributions under three rules: `shipped` (what
-    predict decided: the argmax, made critical wherever a window's critical probability reaches the calibrated
-    threshold), `argmax` (the mean distribution's top label, no override) and `prior_corrected` (the top label of
-    the distribution divided by the training loss's class weights, which undoes the inverse-frequency weighting
-    that `balance_priority` puts into the scores; the critical alert stays the threshold's, reported apart)."""
+    """The priority decision re-scored on the same out-of-fold decisions under two rules: `shipped` (what predict
+    decided: the head's label, prior-corrected where the model was trained with class weights, the critical alert
+    beside it) and `override` (the earlier rule: the label made critical wherever the alert is raised), with the
+    alert's own figures (`alert`: recall, precision, false alarms) and the majority answer's accuracy."""
     gold = [r["priority"]["gold"] for r in out_of_fold]
-    alert = [r["critical_probability"] is not None and r["critical_probability"] >= r["critical_threshold"]
-             for r in out_of_fold]
-
-    def corrected(record: dict) -> str:
-        weights = record.get("priority_class_weights") or {}
-        probs = record["priority"]["probs"]
-        return max(probs, key=lambda label: probs[label] / weights.get(label, 1.0))
-
+    alert = [bool(r["critical_alert"]) for r in out_of_fold]
     labels = {
         "shipped": [r["priority"]["predicted"] for r in out_of_fold],
-        "argmax": [max(r["priority"]["probs"], key=r["priority"]["probs"].get) for r in out_of_fold],
-        "prior_corrected": [corrected(r) for r in out_of_fold],
+        "override": [critical if a else r["priority"]["predicted"] for r, a in zip(out_of_fold, alert)],
     }
     out = {}
     for rule, predicted in labels.items():
         out[rule] = {"accuracy": float(np.mean([g == p for g, p in zip(gold, predicted)])),
-                     "macro_f1": _macro_f1(gold, predicted),
-                     **critical_figures(gold, [p == critical for p in predicted], critical)}
-    out["alert_at_threshold"] = critical_figures(gold, alert, critical)
+                     "macro_f1": _macro_f1(gold, predicted)}
+    out["alert"] = critical_figures(gold, alert, critical)
     majority = Counter(gold).most_common(1)[0][0]
     out["majority"] = {"accuracy": float(np.mean([g == majority for g in gold]))}
     return out
@@ -191,6 +183,8 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
                 "priority_class_weights": dict(zip(model.config.case_heads["priority"],
                                                    (model.config.case_class_weights or {}).get("priority") or [])),
                 "critical_probability": d["case"]["priority"].get("critical_probability"),
+                "critical_alert": d["case"]["priority"].get("critical_alert",
+                                                            d["case"]["priority"]["label"] == model.config.critical_priority),
                 **{head: {"gold": gold[head][int(i)], "predicted": d["case"][head]["label"],
                           "probs": {c["label"]: round(c["score"], 5) for c in d["case"][head]["top_k"]}}
                    for head in HEADS},
@@ -202,8 +196,8 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
             argmax = [d["case"]["priority"]["top_k"][0]["label"] for d in decisions]
             scores["priority_argmax_accuracy"] = float(np.mean([g == p for g, p in zip(held_gold["priority"], argmax)]))
             critical = model.config.critical_priority
-            scores.update(critical_figures(held_gold["priority"], [p == critical for p in predicted["priority"]],
-                                           critical))
+            alerts = [r["critical_alert"] for r in out_of_fold[-len(decisions):]]
+            scores.update(critical_figures(held_gold["priority"], alerts, critical))
             fold_scores.append(scores)
             for head in HEADS:
                 hits = [float(g == p) for g, p in zip(held_gold[head], predicted[head])]

@@ -7,6 +7,7 @@ only the standard library and transformers.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
@@ -32,6 +33,7 @@ from .labels_attention_fusion import (  # noqa: F401 - re-exported, the config m
 from .speakers_attention_fusion import check_speakers
 
 QA_POOLING_CHOICES = ("tokens", "turns")
+CRITICAL_RULE_CHOICES = ("alert", "override")
 # The pipeline the config names for `pipeline(model=folder_or_hub_id, trust_remote_code=True)`: plain data, so that
 # naming it imports nothing (the pipeline file ships beside the model; see `pipeline_attention_fusion.py`).
 PIPELINE_TASK = "helpline-fusion"
@@ -201,7 +203,13 @@ class AttentionFusionConfig(PretrainedConfig):
         tasks (`list[str]`): the tasks this model is trained for (all three, or one for a baseline).
         qa_thresholds (`dict[str, list[float]]`): decision threshold per quality sub-metric.
         critical_priority (`str`): the priority label meaning "critical".
-        critical_threshold (`float`): a window whose critical probability reaches this makes the call critical.
+        critical_threshold (`float`): a window whose critical probability reaches this raises the call's critical
+            alert (`case.priority.critical_alert`).
+        critical_rule (`str`): what the critical alert does to the priority label. `"alert"` (the default): nothing;
+            the label is the head's own decision and the alert stands beside it, so the label is the best guess at
+            the priority and the alert a high-recall screen a case worker checks. `"override"`: the alert makes the
+            label critical (the earlier rule: with a threshold fitted for 90% recall it labelled 40% of calls
+            critical, below the majority answer's accuracy).
         review_threshold (`float`): a case decision below this confidence flags the call for review.
         window_length (`int`), window_stride (`int`): the window and its overlap (tokens) for long transcripts.
         ner_head (`str`): `"linear"` (one linear layer over the encoder's hidden states, as
@@ -236,6 +244,10 @@ class AttentionFusionConfig(PretrainedConfig):
             `"other"`; unset: `DEFAULT_SPEAKER_ROLES`. Read with `qa_pooling: "turns"` only.
         case_class_weights (`dict[str, list[float]]`): per case head, a weight per class for its cross-entropy
             (e.g. inverse class frequency for `priority`, so the rare critical calls count).
+        case_prior_correction (`bool`): undo `case_class_weights` in the decisions: a head trained with class
+            weights `w` learns probabilities tilted by `w` (rare classes inflated), so its scores are computed as
+            `softmax(logits / T - log w)` (post-hoc logit adjustment, Menon et al. 2021), which restores the
+            data's own class frequencies. Training sets it with the class weights it derives (`balance_priority`).
         temperatures (`dict[str, dict[str, float]]`): `{"cls": {head: T}, "qa": {head: T}}`, logits are divided
             by `T` before the softmax / sigmoid (fitted on validation data so scores are calibrated); 1 if absent.
         review_thresholds (`dict[str, float]`): per decision group (`"case.<head>"`, `"quality.<head>"`), the
@@ -267,6 +279,7 @@ class AttentionFusionConfig(PretrainedConfig):
         qa_thresholds: dict[str, list[float]] | None = None,
         critical_priority: str = "1",
         critical_threshold: float = 0.5,
+        critical_rule: str = "alert",
         review_threshold: float = 0.5,
         window_length: int = 512,
         window_stride: int = 128,
@@ -280,6 +293,7 @@ class AttentionFusionConfig(PretrainedConfig):
         speaker_pattern: str | None = None,
         speaker_roles: dict[str, str] | None = None,
         case_class_weights: dict[str, list[float]] | None = None,
+        case_prior_correction: bool = False,
         temperatures: dict[str, dict[str, float]] | None = None,
         review_thresholds: dict[str, float] | None = None,
         evidence_top_k: int = 3,
@@ -311,10 +325,13 @@ class AttentionFusionConfig(PretrainedConfig):
         # The training losses.
         self.task_loss_weights = _check_loss_weights(task_loss_weights)
         self.case_class_weights = _check_class_weights(case_class_weights, self.case_heads)
+        self.case_prior_correction = bool(case_prior_correction)
         # The decisions (temperatures and thresholds are fitted on validation data after training).
         self.qa_thresholds = _check_qa_thresholds(qa_thresholds, self.qa_heads)
         self.critical_priority = _check_critical_priority(critical_priority, self.case_heads)
         self.critical_threshold = float(critical_threshold)
+        _check_choice("critical_rule", "critical rule", critical_rule, CRITICAL_RULE_CHOICES)
+        self.critical_rule = critical_rule
         self.review_threshold = float(review_threshold)
         self.temperatures = _check_temperatures(temperatures, {"cls": self.case_heads, "qa": self.qa_heads})
         self.review_thresholds = {str(k): float(v) for k, v in (review_thresholds or {}).items()}
@@ -359,6 +376,16 @@ class AttentionFusionConfig(PretrainedConfig):
     def head_temperature(self, task: str, head: str) -> float:
         """The calibration temperature of one case (`"cls"`) or quality (`"qa"`) head (1 when not fitted)."""
         return float(self.temperatures.get(task, {}).get(head, 1.0))
+
+    def case_logit_offset(self, head: str) -> list[float] | None:
+        """The offsets added to a case head's tempered logits before the softmax: `-log w` of its class weights
+        (centred) under `case_prior_correction`, else None."""
+        weights = self.case_class_weights.get(head) if self.case_prior_correction else None
+        if not weights:
+            return None
+        logs = [math.log(max(float(w), 1e-12)) for w in weights]
+        mean = sum(logs) / len(logs)
+        return [mean - value for value in logs]
 
     def review_threshold_of(self, group: str) -> float:
         """Confidence below which a decision of `group` (`"case.priority"`, `"quality.closing"`) needs review."""

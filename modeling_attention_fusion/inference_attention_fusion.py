@@ -21,11 +21,16 @@ How a transcript becomes a result:
 5. **Case and quality.** Per-window probabilities are averaged with weight `confidence x content tokens`
    (confidence = the window's top probability for a case head, mean `max(p, 1 - p)` for a quality head).
 6. **Priority, safety first.** If *any* window's probability of `config.critical_priority` reaches
-   `config.critical_threshold`, the call is critical, whatever the average says.
+   `config.critical_threshold` (or the priority decided is critical), the call's `critical_alert` is raised,
+   whatever the average says. Under `config.critical_rule == "alert"` (the default) the priority label stays the
+   head's own decision beside the alert (the label is the best guess, the alert a high-recall screen); under
+   `"override"` the alert makes the label critical. With `config.case_prior_correction`, a head trained with class
+   weights `w` is scored as `softmax(logits / T - log w)`, undoing the tilt the weights gave it (step 8).
 7. **Main and sub-category, one decision.** With a `config.sub_to_main` table, the pair is chosen jointly: the
    sub-category maximising `p(sub) x p(main of sub)`, and its main category, so the two always agree.
 8. **Calibrated scores.** Each case and quality head's logits are divided by its fitted temperature
-   (`config.temperatures`, set on validation data after training) before the softmax or sigmoid.
+   (`config.temperatures`, set on validation data after training) before the softmax or sigmoid; a case head's
+   prior correction (`config.case_logit_offset`) is added after the division.
 9. **Review.** `needs_review` lists every case decision below its group's threshold
    (`config.review_threshold_of("case.<head>")`, fitted so that a set share of calls is flagged), every quality
    decision whose confidence `max(p, 1 - p)` is below `review_threshold_of("quality.<head>")`, and a main
@@ -326,7 +331,10 @@ def run_windows(
             ner_probs = output.ner_logits.float().softmax(-1).cpu() if output.ner_logits is not None else None
             cls_logits = {head: logits.float().cpu() for head, logits in (output.cls_logits or {}).items()}
             qa_logits = {head: logits.float().cpu() for head, logits in (output.qa_logits or {}).items()}
-            cls_probs = {head: apply_temperature(v, config.head_temperature("cls", head)) for head, v in cls_logits.items()}
+            cls_probs = {
+                head: apply_temperature(v, config.head_temperature("cls", head), offset=case_logit_offset(config, head))
+                for head, v in cls_logits.items()
+            }
             qa_probs = {
                 head: apply_temperature(v, config.head_temperature("qa", head), binary=True) for head, v in qa_logits.items()
             }
@@ -503,15 +511,22 @@ def decode_entities(
 
 
 # --------------------------------------------------------------------------- case and quality
-def apply_temperature(logits: torch.Tensor, temperature: float, binary: bool = False) -> torch.Tensor:
-    """Calibrated probabilities: `softmax(logits / T)` over a case head's classes, or with `binary=True`
-    `sigmoid(logits / T)` per quality sub-metric. `run_windows` and calibration both score through this.
+def apply_temperature(
+    logits: torch.Tensor, temperature: float, binary: bool = False, offset: Sequence[float] | None = None
+) -> torch.Tensor:
+    """Calibrated probabilities: `softmax(logits / T + offset)` over a case head's classes (`offset`: the head's
+    prior correction, `config.case_logit_offset`, or none), or with `binary=True` `sigmoid(logits / T)` per quality
+    sub-metric. `run_windows` and calibration both score through this.
 
     Example:
         >>> apply_temperature(torch.tensor([[2.0, 0.0]]), 2.0)
         tensor([[0.7311, 0.2689]])
+        >>> apply_temperature(torch.tensor([[2.0, 0.0]]), 2.0, offset=[-1.0, 0.0])
+        tensor([[0.5000, 0.5000]])
     """
     scaled = logits / float(temperature)
+    if offset is not None and not binary:
+        scaled = scaled + torch.as_tensor(offset, dtype=scaled.dtype)
     return scaled.sigmoid() if binary else scaled.softmax(-1)
 
 
@@ -544,16 +559,34 @@ def mean_cls_probs(sizes: Sequence[int], probs: torch.Tensor) -> torch.Tensor:
     return (weights[:, None] * probs).sum(0) / weights.sum()
 
 
+def case_logit_offset(config: Any, head: str) -> list[float] | None:
+    """The head's prior correction (`config.case_logit_offset`), None for a config without one (older models)."""
+    offset = getattr(config, "case_logit_offset", None)
+    return offset(head) if callable(offset) else None
+
+
 def safety_first_priority(
-    decision: dict[str, Any], probs: torch.Tensor, labels: Sequence[str], critical: str, threshold: float
+    decision: dict[str, Any],
+    probs: torch.Tensor,
+    labels: Sequence[str],
+    critical: str,
+    threshold: float,
+    rule: str = "alert",
 ) -> dict[str, Any]:
-    """Make the call critical if any window's critical probability reaches `threshold` (never outvoted)."""
+    """Raise the call's `critical_alert` if any window's critical probability reaches `threshold` (never outvoted
+    by the average) or the decided label is critical. `rule="override"` also makes the label critical when a window
+    reached the threshold; `"alert"` leaves the label as decided (`safety_override` says whether the label was
+    changed)."""
     critical_probs = probs[:, list(labels).index(critical)]  # (n_windows,)
     peak = float(critical_probs.max())
     flagged = [int(i) for i in torch.nonzero(critical_probs >= threshold).flatten()]
-    override = bool(flagged) and decision["label"] != critical
-    decision = {**decision, "critical_probability": peak, "critical_windows": flagged, "safety_override": override}
-    if flagged:
+    override = rule == "override" and bool(flagged) and decision["label"] != critical
+    alert = bool(flagged) or decision["label"] == critical
+    decision = {
+        **decision, "critical_alert": alert, "critical_probability": peak, "critical_windows": flagged,
+        "safety_override": override,
+    }  # fmt: skip
+    if override:
         decision["label"], decision["score"] = critical, peak
     return decision
 
@@ -611,7 +644,8 @@ def decide_cls(
         case[head], means[head] = aggregate_cls_head(sizes, head_probs, labels, top_k)
         if head == "priority" and config.critical_priority in labels:
             case[head] = safety_first_priority(
-                case[head], head_probs, labels, config.critical_priority, critical_threshold
+                case[head], head_probs, labels, config.critical_priority, critical_threshold,
+                getattr(config, "critical_rule", "alert"),
             )
     if "main_category" in means and "sub_category" in means:
         pair = joint_main_sub(means["main_category"], means["sub_category"], config)
@@ -852,10 +886,11 @@ def attach_evidence(
             shares = _window_weights(sizes, probs.max(dim=-1).values)
             if head == "priority" and "critical_windows" in decision:
                 decision["critical_window"] = None
-                if decision["critical_windows"]:  # the safety-first rule decided: the peak window made the call
+                if decision["critical_windows"]:  # the alert rests on the peak window
                     peak = int(probs[:, config.case_heads[head].index(config.critical_priority)].argmax())
                     decision["critical_window"] = {"index": peak, **_window_range(windows[peak])}
-                    shares = torch.zeros(len(windows)).index_fill_(0, torch.tensor([peak]), 1.0)
+                    if decision["label"] == config.critical_priority:  # a critical label rests on it too
+                        shares = torch.zeros(len(windows)).index_fill_(0, torch.tensor([peak]), 1.0)
             if missing:
                 decision.update(evidence=None, evidence_unavailable=missing)
             else:
@@ -922,8 +957,8 @@ class FusionPredictorMixin:
 
         Returns:
             One dict per transcript (a dict for a single string): `entities` (`[{label, text, start, end,
-            score}]`), `case` (`{head: {label, score, top_k}}`; `priority` adds `critical_probability`,
-            `critical_windows`, `safety_override`), `case_consistency`, `quality` (`{head: {sub_metric: {score,
+            score}]`), `case` (`{head: {label, score, top_k}}`; `priority` adds `critical_alert`,
+            `critical_probability`, `critical_windows`, `safety_override`), `case_consistency`, `quality` (`{head: {sub_metric: {score,
             met}}}`), `needs_review`, `review_reasons` and `num_windows`. Parts whose task the model lacks are left out.
             With `evidence=True` every case decision and quality sub-metric also holds `evidence` (and
             `evidence_unavailable` where it is None), and `priority` holds `critical_window`.
@@ -1177,6 +1212,7 @@ __all__ = [
     "attach_evidence",
     "bio_entities",
     "cpu_flags",
+    "case_logit_offset",
     "decide_cls",
     "decide_qa",
     "decode_entities",

@@ -41,6 +41,19 @@ def test_temperature_recovers_a_known_overconfidence():
     assert fit_temperature(true_logits, labels) == pytest.approx(1.0, rel=0.1)
 
 
+def test_temperature_is_fitted_through_the_prior_correction():
+    # Logits tilted by class weights (log w added, as a weighted loss teaches) and 2x over-confident: the temperature
+    # fitted with the correction's offset (-log w, added after the division, as `apply_temperature` does) is 2.
+    rng = np.random.default_rng(3)
+    true_logits = rng.normal(0, 1.5, size=(4000, 3))
+    probs = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
+    labels = np.array([rng.choice(3, p=p) for p in probs])
+    log_w = np.log(np.array([6.0, 1.5, 0.5]))
+    served = 2.0 * (true_logits + log_w)  # what the head outputs
+    assert fit_temperature(served, labels, offset=list(-log_w)) == pytest.approx(2.0, rel=0.1)
+    assert fit_temperature(served, labels) != pytest.approx(2.0, rel=0.1)  # without the offset, another answer
+
+
 def test_binary_temperature_and_masked_sub_metrics():
     rng = np.random.default_rng(1)
     true_logits = rng.normal(0, 2.0, size=(3000, 3))
@@ -216,7 +229,7 @@ def test_test_figures_are_what_predict_decides_on_the_test_records(calibrated):
     # Decided by `predict` itself, with the calibrated config, on the test transcripts.
     results = model.predict(list(test_cases["text"]), tokenizer)
     gold = np.array([p == model.config.critical_priority for p in test_cases["priority"]])
-    decided = np.array([r["case"]["priority"]["label"] == model.config.critical_priority for r in results])
+    decided = np.array([r["case"]["priority"]["critical_alert"] for r in results])
     critical = held["case"]["critical"]
     assert critical["critical_calls"] == gold.sum() > 0
     assert critical["critical_recall"] == pytest.approx(decided[gold].mean())

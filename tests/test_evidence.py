@@ -147,7 +147,7 @@ def test_a_heavy_sub_word_gives_its_whole_word_and_neighbours_merge_into_one_spa
 
 
 def test_spans_from_later_windows_land_at_their_transcript_offsets(monkeypatch, tokenizer):
-    model = make_model(window_length=32, window_stride=8, pool_per_head=True)
+    model = make_model(window_length=32, window_stride=8, pool_per_head=True, critical_rule="override")
     text = f"{filler(40, 1)} Kisumu {filler(30, 2)}, DANGER {filler(12, 3)}."
     force_pooling(model, monkeypatch, tokenizer, ["danger", "##m"], critical_marker="danger")
     windows = encode_windows([text], tokenizer, 32, 8)
@@ -163,15 +163,22 @@ def test_spans_from_later_windows_land_at_their_transcript_offsets(monkeypatch, 
         expected = {(danger, danger + 6, "DANGER")} if decision == "case.priority" else {
             (danger, danger + 6, "DANGER"), (kisumu, kisumu + 6, "Kisumu")}  # fmt: skip
         assert expected <= found, decision
-    # Critical by the safety-first rule: the evidence rests on the window that made the call critical.
+    # Critical by the override rule: the evidence rests on the window that made the call critical.
     priority = result["case"]["priority"]
-    assert priority["label"] == "1" and priority["critical_windows"] == holding
+    assert priority["label"] == "1" and priority["critical_windows"] == holding and priority["critical_alert"]
     window = priority["critical_window"]
     assert window["index"] in holding
     assert (window["start"], window["end"]) == (windows[window["index"]].offsets[0][0], windows[window["index"]].offsets[-1][1])
     assert window["start"] <= danger < window["end"]
     assert all(window["start"] <= s["start"] and s["end"] <= window["end"] for s in priority["evidence"])
     assert priority["evidence"][0]["weight"] == pytest.approx(1.0, abs=1e-5)  # all of that window's pooling
+    # Under the alert rule the label stays the call's overall decision; the alert still names its window.
+    model.config.critical_rule = "alert"
+    alerted = model.predict(text, tokenizer, evidence=True)["case"]["priority"]
+    assert alerted["critical_alert"] and alerted["critical_window"] == window
+    assert alerted["label"] == "3"  # the windows without the marker say routine
+    # A routine label rests on every window's share, not on the alert's window alone: Kisumu (outside it) leads.
+    assert alerted["evidence"][0]["text"] == "Kisumu" and alerted["evidence"][0]["start"] < window["start"]
 
 
 def test_a_toy_model_trained_to_fire_on_a_marker_word_points_its_evidence_at_it(tmp_path):

@@ -291,7 +291,7 @@ def _priority_rows(tokenizer, critical_logit: float = 2.2):
     return rows
 
 
-def test_one_critical_window_among_many_routine_ones_makes_the_call_critical(monkeypatch, tokenizer):
+def test_one_critical_window_among_many_routine_ones_raises_the_critical_alert(monkeypatch, tokenizer):
     model = make_model(window_length=16, window_stride=4)
     force(model, monkeypatch, tokenizer, cls_rows={"priority": _priority_rows(tokenizer)})
     routine = "the routine call about my child " * 12
@@ -300,11 +300,45 @@ def test_one_critical_window_among_many_routine_ones_makes_the_call_critical(mon
     priority = result["case"]["priority"]
     assert result["num_windows"] >= 10
     assert 1 <= len(priority["critical_windows"]) <= 2  # the windows that saw "danger"
+    assert priority["critical_alert"] is True and priority["critical_probability"] > 0.75  # one window is enough...
+    assert priority["label"] == "3" == priority["top_k"][0]["label"]  # ...beside the call's overall decision
+    assert priority["safety_override"] is False
+    assert control["case"]["priority"]["label"] == "3" and control["case"]["priority"]["critical_windows"] == []
+    assert control["case"]["priority"]["critical_alert"] is False
+
+
+def test_the_override_rule_makes_the_alerted_call_critical(monkeypatch, tokenizer):
+    model = make_model(window_length=16, window_stride=4, critical_rule="override")
+    force(model, monkeypatch, tokenizer, cls_rows={"priority": _priority_rows(tokenizer)})
+    routine = "the routine call about my child " * 12
+    result, control = model.predict([routine + "danger " + routine, routine + routine], tokenizer, batch_size=8)
+    priority = result["case"]["priority"]
     assert priority["top_k"][0]["label"] == "3"  # the confidence-weighted average says routine...
     assert priority["label"] == "1" and priority["safety_override"] is True  # ...but one window is enough
-    assert priority["score"] == pytest.approx(priority["critical_probability"]) and priority["score"] > 0.75
-    assert control["case"]["priority"]["label"] == "3" and control["case"]["priority"]["critical_windows"] == []
-    assert control["case"]["priority"]["safety_override"] is False
+    assert priority["score"] == pytest.approx(priority["critical_probability"]) and priority["critical_alert"] is True
+    assert control["case"]["priority"]["label"] == "3" and control["case"]["priority"]["safety_override"] is False
+    with pytest.raises(ValueError, match="critical_rule: unknown critical rule 'sometimes'"):
+        make_model(critical_rule="sometimes")
+
+
+def test_prior_correction_undoes_the_class_weights_of_the_loss(monkeypatch, tokenizer):
+    # A head trained with class weights w scores log w too high per class; the correction takes it back off.
+    weights = [6.0, 1.5, 0.5]
+    tilted = torch.tensor([math.log(w) for w in weights]) + torch.tensor([0.0, 0.4, 0.6])  # untilted: "3" leads
+    plain = make_model(case_class_weights={"priority": weights})
+    corrected = make_model(case_class_weights={"priority": weights}, case_prior_correction=True,
+                           critical_threshold=0.99)  # fmt: skip
+    for model in (plain, corrected):
+        force(model, monkeypatch, tokenizer, cls_rows={"priority": lambda ids: tilted.repeat(ids.shape[0], 1)})
+    assert plain.predict("my child", tokenizer)["case"]["priority"]["label"] == "1"  # the weights' tilt decides
+    priority = corrected.predict("my child", tokenizer)["case"]["priority"]
+    expected = torch.tensor([0.0, 0.4, 0.6]).softmax(-1)
+    assert priority["label"] == "3" and priority["score"] == pytest.approx(float(expected[2]), abs=1e-5)
+    assert priority["critical_probability"] == pytest.approx(float(expected[0]), abs=1e-5)
+    assert priority["critical_alert"] is False
+    assert corrected.config.case_logit_offset("priority") == pytest.approx(
+        [-math.log(w) + sum(map(math.log, weights)) / 3 for w in weights])  # centred: the softmax is the same
+    assert plain.config.case_logit_offset("priority") is None
 
 
 def test_critical_probability_below_the_threshold_does_not_override(monkeypatch, tokenizer):
@@ -314,6 +348,7 @@ def test_critical_probability_below_the_threshold_does_not_override(monkeypatch,
     priority = model.predict(text, tokenizer)["case"]["priority"]
     assert 0.75 < priority["critical_probability"] < 0.9
     assert priority["label"] == "3" and priority["critical_windows"] == [] and not priority["safety_override"]
+    assert priority["critical_alert"] is False
 
 
 def _one_hot_rows(labels, label, value=8.0):

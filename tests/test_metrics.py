@@ -96,7 +96,11 @@ def test_fold_cls_priority_is_safety_first():
 
     rows = [window(routine)] * 5 + [window(alarming)]
     gold, pred = fold_cls(rows, config)
-    assert pred["priority"].tolist() == [critical]  # one critical window is never outvoted
+    assert pred["critical_alert"].tolist() == [1]  # one critical window is never outvoted...
+    assert pred["priority"].tolist() == [labels.index("3")]  # ...and the label stays the call's overall decision
+    assert "critical_alert" not in gold
+    config.critical_rule = "override"
+    assert fold_cls(rows, config)[1]["priority"].tolist() == [critical]  # the earlier rule: the alert overwrites
     config.critical_threshold = 0.75
     gold, pred = fold_cls(rows, config)
-    assert pred["priority"].tolist() == [labels.index("3")]
+    assert pred["priority"].tolist() == [labels.index("3")] and pred["critical_alert"].tolist() == [0]

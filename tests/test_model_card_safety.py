@@ -86,15 +86,15 @@ def test_the_card_headlines_the_held_out_safety_figures_beside_the_in_sample_one
     rows = _safety_rows(card)
     critical, fitted = report["held_out"]["case"]["critical"], report["critical"]
     found = round(critical["critical_recall"] * critical["critical_calls"])
-    recall = rows["critical recall (share of critical calls decided critical)"]
+    recall = rows["critical recall (share of critical calls alerted)"]
     assert recall[0] == f"**{critical['critical_recall']:.3f}** ({found} of {critical['critical_calls']} critical calls)"
     assert recall[1] == f"test split, {report['held_out']['case']['records']} calls"
     assert recall[2] == f"{fitted['critical_recall']:.3f} (of {fitted['critical_calls']} critical calls)"
-    alarms = rows["false alarms per 100 calls (decided critical, not critical)"]
+    alarms = rows["false alarms per 100 calls (alerted, not critical)"]
     assert alarms[0] == (f"**{critical['false_alarms_per_100_calls']:.1f}** ({critical['false_alarms']} of "
                          f"{critical['records']} calls)")  # fmt: skip
     assert alarms[2] == f"{fitted['false_alarms_per_100_calls']:.1f}"
-    precision = rows["critical precision (share of calls decided critical that are)"]
+    precision = rows["critical precision (share of alerted calls that are critical)"]
     assert precision[0].startswith(f"**{critical['critical_precision']:.3f}**")
     for task, title in (("case", "case"), ("quality", "call-quality")):
         flags = report["held_out"][task]["review"]
@@ -172,7 +172,7 @@ def test_a_card_without_held_out_figures_says_so():
     text = str(render_model_card(config, metrics, repo_id="org/old"))
     assert "**No held-out figures were recorded with this card**" in text
     rows = _safety_rows(text)
-    assert rows["critical recall (share of critical calls decided critical)"] == ["not measured", "", "0.900 (of 10 critical calls)"]
+    assert rows["critical recall (share of critical calls alerted)"] == ["not measured", "", "0.900 (of 10 critical calls)"]
     assert not re.search(r"critical recall \((test split|cross-fitted)", text)
 
 
@@ -186,6 +186,6 @@ def test_held_out_records_without_a_critical_call_are_not_a_bold_zero():
             "false_alarms": 4, "false_alarms_per_100_calls": 13.3}}},
     }  # fmt: skip
     rows = {row["figure"]: row for row in safety_summary(calibration, {})["rows"]}
-    recall = rows["critical recall (share of critical calls decided critical)"]
+    recall = rows["critical recall (share of critical calls alerted)"]
     assert recall["held_out"] == "not measured" and recall["in_sample"] == "0.900 (of 10 critical calls)"
     assert not any("**0.000**" in row["held_out"] for row in rows.values())

@@ -42,7 +42,7 @@ def browser():
 
 @pytest.fixture
 def critical_model(model_dir):
-    """The tiny random model with a critical threshold every window passes: the safety-first rule fires."""
+    """The tiny random model with a critical threshold every window passes: the critical alert fires."""
     from transformers import AutoTokenizer
 
     from helpline_fusion.modeling_attention_fusion import AttentionFusionModel
@@ -75,7 +75,7 @@ def test_the_page_shows_a_call_with_its_findings(browser, critical_model, model_
         priority = browser.find_element(By.ID, "priority")
         assert f"Priority {expected['case']['priority']['label']}" in priority.text
         reason = browser.find_element(By.ID, "priority-reason").text
-        assert "safety-first rule" in reason and "characters 0–" in reason
+        assert "Critical alert" in reason and "characters 0–" in reason
         review = browser.find_element(By.ID, "review").text
         assert ("Needs review" in review) == expected["needs_review"]
         quality = browser.find_element(By.ID, "quality").text

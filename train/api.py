@@ -90,10 +90,9 @@ def prepare_records(model, tokenizer, train: dict, evaluation: dict | None, reci
 def balance_priority(recipe: Any, train_windows: dict, config: Any) -> None:
     """Inverse-frequency priority class weights, as `helpline-fusion train` sets them (`balance_priority`)."""
     if getattr(recipe, "balance_priority", False) and "cls" in train_windows:
-        from .training import balanced_class_weights  # the recipe's rule, in one place
+        from .training import apply_balanced_priority  # the recipe's rule, in one place
 
-        weights = balanced_class_weights(train_windows["cls"], config, ["priority"])
-        config.case_class_weights = {**config.case_class_weights, **weights}
+        apply_balanced_priority(config, train_windows["cls"])
 
 
 def new_run(recipe: Any, args: Any, report: ValidationReport | None = None) -> RunRecord:

@@ -46,6 +46,7 @@ import torch
 from ..modeling_attention_fusion.inference_attention_fusion import (
     aggregate_qa_head,
     apply_temperature,
+    case_logit_offset,
     critical_index,
     decide_cls,
     decide_qa,
@@ -64,8 +65,11 @@ IGNORE = -100
 
 
 # --------------------------------------------------------------------------- temperature
-def fit_temperature(logits: np.ndarray, labels: np.ndarray, binary: bool = False) -> float:
-    """The temperature minimising the NLL of `labels` (`-100` ignored) under `logits / T`, `T` in [0.05, 20].
+def fit_temperature(
+    logits: np.ndarray, labels: np.ndarray, binary: bool = False, offset: list[float] | None = None
+) -> float:
+    """The temperature minimising the NLL of `labels` (`-100` ignored) under `logits / T` (plus a case head's prior
+    correction `offset`, as `apply_temperature` adds it), `T` in [0.05, 20].
 
     `logits`: `(n, classes)` with integer `labels` `(n,)`, or with `binary=True` `(n, k)` sub-metric logits and
     0/1 `labels` `(n, k)`. Returns 1.0 when there is nothing to fit. The NLL is convex in `1 / T`, so a golden-section
@@ -87,12 +91,14 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, binary: bool = False
         def nll(beta: float) -> float:
             return float(np.mean(np.logaddexp(0.0, beta * x) - y * beta * x))
     else:
-        picked = x[np.arange(len(x)), labels[mask].astype(int)]
+        shift = np.zeros(x.shape[1]) if offset is None else np.asarray(offset, dtype=np.float64)
+        index = labels[mask].astype(int)
 
         def nll(beta: float) -> float:
-            z = beta * x
+            z = beta * x + shift
+            picked = z[np.arange(len(z)), index]
             top = z.max(axis=1)
-            return float(np.mean(top + np.log(np.exp(z - top[:, None]).sum(axis=1)) - beta * picked))
+            return float(np.mean(top + np.log(np.exp(z - top[:, None]).sum(axis=1)) - picked))
 
     low, high = 1 / 20.0, 1 / 0.05
     ratio = (math.sqrt(5) - 1) / 2
@@ -141,16 +147,18 @@ class Fitted:
     review_thresholds: dict[str, float] = field(default_factory=dict)
 
 
-def _records(rows: list[dict], temperatures: dict[str, float], binary: bool) -> list[dict]:
+def _records(rows: list[dict], temperatures: dict[str, float], binary: bool, config: Any = None) -> list[dict]:
     """Per record (in `example_id` order): its `id`, `gold` per head, the windows' content `sizes` and the
     per-window probabilities per head after `temperatures` (`windows`: head -> `(n_windows, classes)`), scored by the
-    payload's `apply_temperature` as `run_windows` scores them."""
+    payload's `apply_temperature` as `run_windows` scores them (with `config`'s prior correction of the case heads;
+    without a config, none: the raw scores)."""
     records = []
     for example_id, windows in _group(rows).items():
         probs = {
             head: apply_temperature(
                 torch.as_tensor(np.stack([w["logits"][head] for w in windows]), dtype=torch.float32),
                 temperatures.get(head, 1.0), binary=binary,
+                offset=case_logit_offset(config, head) if config is not None and not binary else None,
             ).numpy()
             for head in windows[0]["logits"]
         }  # fmt: skip
@@ -159,10 +167,10 @@ def _records(rows: list[dict], temperatures: dict[str, float], binary: bool) -> 
     return records
 
 
-def _cls_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
+def _cls_records(rows: list[dict], temperatures: dict[str, float], config: Any = None) -> list[dict]:
     """Case records, each with `mean`: per head the confidence-weighted mean `predict` decides on
-    (`mean_cls_probs`)."""
-    records = _records(rows, temperatures, binary=False)
+    (`mean_cls_probs`); scored as `predict` scores them given the `config` (its prior correction), raw without."""
+    records = _records(rows, temperatures, binary=False, config=config)
     for record in records:
         record["mean"] = {
             head: mean_cls_probs(record["sizes"], torch.from_numpy(p)).numpy() for head, p in record["windows"].items()
@@ -203,24 +211,42 @@ def _cls_decisions(
     return {head: (list(config.case_heads[head]).index(d["label"]), float(d["score"])) for head, d in decided.items()}
 
 
+def _priority_decisions(
+    records: list[dict], config: Any, critical_threshold: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The records' priority label ids and critical alerts, decided by `decide_cls` at `critical_threshold`
+    (default: `config.critical_threshold`)."""
+    threshold = config.critical_threshold if critical_threshold is None else critical_threshold
+    decided = [_case(r, config, threshold, ("priority",))["priority"] for r in records]
+    labels = list(config.case_heads["priority"])
+    return (np.array([labels.index(d["label"]) for d in decided], dtype=int),
+            np.array([bool(d.get("critical_alert", d["label"] == config.critical_priority)) for d in decided]))  # fmt: skip
+
+
 # --------------------------------------------------------------------------- thresholds
 def _critical_id(config: Any) -> int | None:
     return critical_index(config.case_heads, config.critical_priority)
 
 
-def critical_figures(pred: np.ndarray, gold: np.ndarray, critical_id: int) -> dict[str, float]:
-    """What the critical decisions `pred` are worth against `gold` priorities (`-100`: unlabelled, left out):
-    recall and precision of "critical", priority accuracy, and the false alarms (calls decided critical that are
-    not), also per 100 calls.
+def critical_figures(
+    pred: np.ndarray, gold: np.ndarray, critical_id: int, alert: np.ndarray | None = None
+) -> dict[str, float]:
+    """What the critical alerts are worth against `gold` priorities (`-100`: unlabelled, left out): recall and
+    precision of the alert, the false alarms (calls alerted that are not critical), also per 100 calls, and the
+    accuracy of the priority labels `pred`. `alert`: the calls' `critical_alert`s; without it, a call is alerted
+    when its label is critical.
 
     Example:
         >>> critical_figures(np.array([0, 0, 1, 0]), np.array([0, 1, 1, 2]), critical_id=0)["false_alarms_per_100_calls"]
         50.0
+        >>> critical_figures(np.array([1, 1, 1, 2]), np.array([0, 1, 1, 2]), 0, alert=np.array([1, 1, 0, 0]))["critical_recall"]
+        1.0
     """
     pred, gold = np.asarray(pred), np.asarray(gold)
     labelled = gold != IGNORE
-    pred, gold = pred[labelled], gold[labelled]
-    critical, flagged = gold == critical_id, pred == critical_id
+    flagged = (pred == critical_id) if alert is None else np.asarray(alert, dtype=bool)
+    pred, gold, flagged = pred[labelled], gold[labelled], flagged[labelled]
+    critical = gold == critical_id
     false_alarms = int((flagged & ~critical).sum())
     return {
         "critical_recall": float(flagged[critical].mean()) if critical.any() else 0.0,
@@ -246,20 +272,21 @@ def choose_critical_threshold(
     critical = gold == critical_id
     peaks = np.array([float(r["windows"]["priority"][:, critical_id].max()) for r in records])
 
-    def decided(threshold: float) -> np.ndarray:
-        return np.array([_cls_decisions(r, config, ("priority",), threshold)["priority"][0] for r in records])
+    def figures(threshold: float) -> dict[str, float]:
+        labels, alerts = _priority_decisions(records, config, threshold)
+        return critical_figures(labels, gold, critical_id, alert=alerts)
 
     chosen = ceiling
     candidates = sorted({ceiling, *[p for p in peaks[critical] if p < ceiling]}, reverse=True)
     for threshold in candidates:  # from the highest down: the first that reaches the target
         chosen = threshold
-        if critical_figures(decided(threshold), gold, critical_id)["critical_recall"] >= target:
+        if figures(threshold)["critical_recall"] >= target:
             break
     if chosen < ceiling:
         below = peaks[peaks < chosen]
         chosen = (chosen + (float(below.max()) if below.size else 0.0)) / 2
     chosen = math.floor(chosen * 1e6) / 1e6  # stored with 6 decimals, never rounded up past a peak
-    return {"critical_threshold": chosen, **critical_figures(decided(chosen), gold, critical_id)}
+    return {"critical_threshold": chosen, **figures(chosen)}
 
 
 def _share_thresholds(confidences: dict[str, np.ndarray], share: float) -> tuple[dict[str, float], float]:
@@ -320,7 +347,8 @@ def _cls_outcomes(records: list[dict], config: Any, fitted: Fitted) -> list[dict
         case = _case(record, config, fitted.critical_threshold)
         pred = {head: list(config.case_heads[head]).index(d["label"]) for head, d in case.items()}
         flagged = bool(review_reasons(case, None, config, fitted.review_thresholds))
-        outcomes.append({"gold": record["gold"], "pred": pred, "flagged": flagged})
+        alert = bool(case.get("priority", {}).get("critical_alert", False))
+        outcomes.append({"gold": record["gold"], "pred": pred, "flagged": flagged, "alert": alert})
     return outcomes
 
 
@@ -348,7 +376,8 @@ def _cls_summary(outcomes: list[dict], critical_id: int | None) -> dict[str, Any
     summary: dict[str, Any] = {"records": len(outcomes)}
     if critical_id is not None and "priority" in heads:
         pred = np.array([o["pred"]["priority"] for o in outcomes])
-        summary["critical"] = critical_figures(pred, np.array([o["gold"]["priority"] for o in outcomes]), critical_id)
+        gold = np.array([o["gold"]["priority"] for o in outcomes])
+        summary["critical"] = critical_figures(pred, gold, critical_id, alert=np.array([o["alert"] for o in outcomes]))
     summary["review"] = _flag_report(flagged, np.any(np.stack(list(wrong.values())), axis=0))
     # "Any head wrong" is nearly always true while a head with many classes is weak: per head says more.
     summary["review_per_head"] = {head: _flag_report(flagged, wrong[head]) for head in heads}
@@ -424,12 +453,13 @@ def cross_fitted_critical(
         return {}
     fold_of = _folds(gold == critical_id, folds)
     pred = np.zeros(len(records), dtype=int)
+    alert = np.zeros(len(records), dtype=bool)
     for fold in range(folds):
         inside = [r for r, f in zip(records, fold_of) if f != fold]
         threshold = choose_critical_threshold(inside, config, critical_id, target)["critical_threshold"]
-        for index in np.flatnonzero(fold_of == fold):
-            pred[index] = _cls_decisions(records[index], config, ("priority",), threshold)["priority"][0]
-    figures = critical_figures(pred, gold, critical_id)
+        held = np.flatnonzero(fold_of == fold)
+        pred[held], alert[held] = _priority_decisions([records[i] for i in held], config, threshold)
+    figures = critical_figures(pred, gold, critical_id, alert=alert)
     return {
         "crossfit_critical_recall": figures["critical_recall"],
         "crossfit_critical_precision": figures["critical_precision"],
@@ -461,9 +491,10 @@ def fit(
                 logits = np.stack([row["logits"][head] for row in rows])
                 labels = np.stack([row["gold"][head] for row in rows])
                 binary = TASK_SPECS[task].multi_label  # independent sub-metrics: one sigmoid each
-                temperatures[task][head] = round(fit_temperature(logits, labels, binary=binary), 4)
+                offset = None if binary else case_logit_offset(config, head)  # scored as predict scores them
+                temperatures[task][head] = round(fit_temperature(logits, labels, binary=binary, offset=offset), 4)
     fitted = Fitted(temperatures, float(config.critical_threshold))
-    cls_records = _cls_records(cls_rows, temperatures.get("cls", {})) if cls_rows else []
+    cls_records = _cls_records(cls_rows, temperatures.get("cls", {}), config) if cls_rows else []
     qa_records = _qa_records(qa_rows, temperatures.get("qa", {})) if qa_rows else []
     critical_id = _critical_id(config)
     critical = None
@@ -483,7 +514,7 @@ def _held_out_case(
     none, the validation's cross-fitted (each fold decided by values fitted on the other folds)."""
     critical_id = _critical_id(config)
     if test_rows:
-        after = _cls_records(test_rows, fitted.temperatures.get("cls", {}))
+        after = _cls_records(test_rows, fitted.temperatures.get("cls", {}), config)
         summary = _cls_summary(_cls_outcomes(after, config, fitted), critical_id)
         ece = {"before": _ece_cls(_cls_records(test_rows, {})), "after": _ece_cls(after)}
         return {"evaluated_on": "test", **summary, "ece": ece}
@@ -502,7 +533,7 @@ def _held_out_case(
         if not outside:  # few records, few critical ones: dealt round-robin, a fold can stay empty
             continue
         fold_fitted, _ = fit(inside, [], config, target, share)
-        records = _cls_records(outside, fold_fitted.temperatures.get("cls", {}))
+        records = _cls_records(outside, fold_fitted.temperatures.get("cls", {}), config)
         outcomes += _cls_outcomes(records, config, fold_fitted)
         _merge(after, _cls_confidences(records))
     ece = {"before": _ece_cls(_cls_records(val_rows, {})), "after": _ece(after)}
@@ -550,7 +581,7 @@ def _in_sample(cls_rows: list[dict], qa_rows: list[dict], config: Any, fitted: F
     """The report's in-sample part: ECE before and after the temperatures, and what the review flag is worth on the
     validation records the values were fitted on."""
     report: dict[str, Any] = {}
-    cls_after = _cls_records(cls_rows, fitted.temperatures.get("cls", {})) if cls_rows else []
+    cls_after = _cls_records(cls_rows, fitted.temperatures.get("cls", {}), config) if cls_rows else []
     qa_after = _qa_records(qa_rows, fitted.temperatures.get("qa", {})) if qa_rows else []
     if cls_rows:
         report["ece_case"] = {"before": _ece_cls(_cls_records(cls_rows, {})), "after": _ece_cls(cls_after)}

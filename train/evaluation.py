@@ -132,7 +132,8 @@ def fold_ner(rows: list[dict], tags: list[str]) -> tuple[list[list[str]], list[l
 
 
 def fold_cls(rows: list[dict], config) -> tuple[dict, dict]:
-    """Per record, gold and predicted label ids per case head; the prediction is `decide_cls` (as `predict`)."""
+    """Per record, gold and predicted label ids per case head; the prediction is `decide_cls` (as `predict`).
+    `pred["critical_alert"]` (0/1 per record) holds the priority's critical alert where the model has one."""
     gold: dict[str, list[int]] = defaultdict(list)
     pred: dict[str, list[int]] = defaultdict(list)
     for windows in _group(rows).values():
@@ -141,6 +142,8 @@ def fold_cls(rows: list[dict], config) -> tuple[dict, dict]:
         for head, decision in decided.items():
             gold[head].append(windows[0]["gold"][head])
             pred[head].append(list(config.case_heads[head]).index(decision["label"]))
+            if "critical_alert" in decision:  # beside the heads: the call's critical alert (not a head of gold)
+                pred["critical_alert"].append(int(decision["critical_alert"]))
     return {h: np.asarray(v) for h, v in gold.items()}, {h: np.asarray(v) for h, v in pred.items()}
 
 

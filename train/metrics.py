@@ -56,7 +56,9 @@ def macro_f1(gold: np.ndarray, predicted: np.ndarray) -> float:
 def cls_metrics(
     gold: dict[str, np.ndarray], predicted: dict[str, np.ndarray], critical_id: int | None = None
 ) -> dict:
-    """Per-head accuracy and macro F1; examples whose gold label is `-100` are left out of that head."""
+    """Per-head accuracy and macro F1; examples whose gold label is `-100` are left out of that head. The critical
+    recall and precision are those of `predicted["critical_alert"]` (0/1 per record, `decide_cls`'s alert) where
+    given, else of the priority label being critical."""
     metrics: dict[str, float] = {}
     for head, head_gold in gold.items():
         keep = head_gold != IGNORE
@@ -68,7 +70,8 @@ def cls_metrics(
         metrics[f"cls_{head}_majority_accuracy"] = float(np.bincount(g).max() / len(g))
         if head == "priority" and critical_id is not None:
             critical = g == critical_id
-            flagged = p == critical_id
+            alert = predicted.get("critical_alert")
+            flagged = np.asarray(alert)[keep].astype(bool) if alert is not None else p == critical_id
             metrics["cls_priority_critical_recall"] = float(np.mean(flagged[critical])) if critical.any() else 0.0
             metrics["cls_priority_critical_precision"] = float(np.mean(critical[flagged])) if flagged.any() else 0.0
     return metrics

@@ -430,14 +430,14 @@ def _critical_rows(add: Any, case: dict[str, Any], critical: dict[str, Any]) -> 
     if not hc and not critical:
         return
     found = round(hc.get("critical_recall", 0.0) * hc.get("critical_calls", 0))
-    add("critical recall (share of critical calls decided critical)", case,
+    add("critical recall (share of critical calls alerted)", case,
         f"**{hc['critical_recall']:.3f}** ({found} of {hc['critical_calls']} critical calls)" if hc else None,
         f"{critical['critical_recall']:.3f} (of {int(critical.get('critical_calls', 0))} critical calls)"
         if "critical_recall" in critical else None)  # fmt: skip
-    add("critical precision (share of calls decided critical that are)", case,
-        f"**{hc['critical_precision']:.3f}** (of {hc['decided_critical']} calls decided critical)" if hc else None,
+    add("critical precision (share of alerted calls that are critical)", case,
+        f"**{hc['critical_precision']:.3f}** (of {hc['decided_critical']} calls alerted)" if hc else None,
         f"{critical['critical_precision']:.3f}" if "critical_precision" in critical else None)
-    add("false alarms per 100 calls (decided critical, not critical)", case,
+    add("false alarms per 100 calls (alerted, not critical)", case,
         f"**{hc['false_alarms_per_100_calls']:.1f}** ({hc['false_alarms']} of {hc['records']} calls)" if hc else None,
         f"{critical['false_alarms_per_100_calls']:.1f}" if "false_alarms_per_100_calls" in critical else None)
 

@@ -147,7 +147,7 @@ def critical_summary(evaluation: Evaluation) -> dict[str, float] | None:
     if "cls" not in evaluation.decisions or critical_id is None or "priority" not in evaluation.decisions["cls"][0]:
         return None
     gold, pred = evaluation.decisions["cls"]
-    return critical_figures(pred["priority"], gold["priority"], critical_id)
+    return critical_figures(pred["priority"], gold["priority"], critical_id, alert=pred.get("critical_alert"))
 
 
 # --------------------------------------------------------------------------- the printed report
@@ -215,15 +215,15 @@ def _safety_section(evaluation: Evaluation, b: dict) -> list[str]:
     lines: list[str] = []
     config = evaluation.config
     if figures is not None:
-        lines += ["", f"Safety: priority {config.critical_priority!r} is critical when any window's critical "
-                  f"probability reaches {config.critical_threshold:.4f}; baseline: \"critical\" everywhere"]  # fmt: skip
+        lines += ["", f"Safety: the critical alert (priority {config.critical_priority!r}) is raised when any window's "
+                  f"critical probability reaches {config.critical_threshold:.4f}; baseline: alert everywhere"]  # fmt: skip
         calls = figures["critical_calls"]
         rows = [
             ["critical recall", f"{_f(figures['critical_recall'] if calls else None)} "
              f"({round(figures['critical_recall'] * calls)} of {calls} critical calls)",
              _f(b.get("critical_critical_recall") if calls else None)],
             ["critical precision", f"{_f(figures['critical_precision'])} (of {figures['decided_critical']} "
-             "decided critical)", _f(b.get("critical_critical_precision"))],
+             "alerted)", _f(b.get("critical_critical_precision"))],
             ["false alarms per 100 calls", f"{figures['false_alarms_per_100_calls']:.1f} ({figures['false_alarms']} "
              f"of {figures['records']} calls)", f"{b.get('critical_false_alarms_per_100_calls', 0.0):.1f}"],
         ]  # fmt: skip
@@ -263,7 +263,7 @@ def reliability(evaluation: Evaluation, task: str, bins: int = 10) -> dict[str, 
     if task_spec(task).multi_label:  # a confidence per sub-metric, as calibration measures it
         pairs = C._qa_confidences(C._qa_records(rows, temperatures), evaluation.config)
     else:
-        pairs = C._cls_confidences(C._cls_records(rows, temperatures))
+        pairs = C._cls_confidences(C._cls_records(rows, temperatures, evaluation.config))
     edges = np.linspace(0.0, 1.0, bins + 1)
     out = {}
     for head, (confidence, correct) in pairs.items():
@@ -280,7 +280,7 @@ def reliability(evaluation: Evaluation, task: str, bins: int = 10) -> dict[str, 
 
 
 def threshold_curve(rows: list[dict], config: Any, steps: int = 20) -> dict[str, Any] | None:
-    """Critical recall and false alarms per 100 calls of the safety-first rule at thresholds from 0 to 1 (and at the
+    """Critical recall and false alarms per 100 calls of the critical alert at thresholds from 0 to 1 (and at the
     model's own `critical_threshold`), each decided by the payload's `decide_cls` given that threshold
     (`calibration._cls_decisions`). None without priority labels or a critical class."""
     from . import calibration as C
@@ -288,7 +288,7 @@ def threshold_curve(rows: list[dict], config: Any, steps: int = 20) -> dict[str,
     critical_id = _critical_id(config)
     if not rows or critical_id is None or "priority" not in rows[0]["logits"]:
         return None
-    records = [r for r in C._cls_records(rows, (config.temperatures or {}).get("cls", {}))
+    records = [r for r in C._cls_records(rows, (config.temperatures or {}).get("cls", {}), config)
                if r["gold"]["priority"] != IGNORE]  # fmt: skip
     if not records:
         return None
@@ -297,8 +297,8 @@ def threshold_curve(rows: list[dict], config: Any, steps: int = 20) -> dict[str,
     thresholds = sorted({*np.linspace(0.0, 1.0, steps + 1).round(6).tolist(), chosen})
     recall, alarms = [], []
     for threshold in thresholds:
-        pred = np.array([C._cls_decisions(r, config, ("priority",), threshold)["priority"][0] for r in records])
-        figures = C.critical_figures(pred, gold, critical_id)
+        pred, alert = C._priority_decisions(records, config, threshold)
+        figures = C.critical_figures(pred, gold, critical_id, alert=alert)
         recall.append(figures["critical_recall"])
         alarms.append(figures["false_alarms_per_100_calls"])
     index = thresholds.index(chosen)

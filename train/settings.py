@@ -229,7 +229,8 @@ class RecipeArguments:
     )
     balance_priority: bool = field(
         default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
-                                "records, so the rare critical calls count."},
+                                "records, so the rare critical calls count (the decisions undo the weights: "
+                                "case_prior_correction)."},
     )
     refit_heads_epochs: int = field(
         default=0,

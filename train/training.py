@@ -306,10 +306,9 @@ def trainer_for_new_run(project, training_args, settings: dict, source: str) -> 
     model = build_model(project, data["label_kwargs"])
     tokenized = tokenize_splits(project, training_args, data["splits"], tokenizer, model.config)
     if project.balance_priority and "cls" in tokenized["train"]:
-        config = model.config
-        weights = balanced_class_weights(tokenized["train"]["cls"], config, ["priority"])
-        config.case_class_weights = {**config.case_class_weights, **weights}
-        logger.info("priority loss class weights (inverse frequency): %s", config.case_class_weights.get("priority"))
+        apply_balanced_priority(model.config, tokenized["train"]["cls"])
+        logger.info("priority loss class weights (inverse frequency, undone in the decisions): %s",
+                    model.config.case_class_weights.get("priority"))  # fmt: skip
     align_special_tokens(model.config, tokenizer)
     collator = MultiTaskCollator(tokenizer, model.config)
     if project.teachers:
@@ -444,6 +443,15 @@ def build_trainer(project, training_args, model, tokenizer, collator, tokenized,
         run=run,
         recipe=project,
     )
+
+
+def apply_balanced_priority(config, windows) -> None:
+    """`balance_priority`: inverse-frequency priority class weights in the loss, so the rare critical calls count,
+    and `case_prior_correction` in the decisions, which undoes the tilt the weights give the scores (the weights
+    help the encoder learn the rare class; the decisions keep the data's own priors). Without the correction the
+    argmax answered "critical" for a third of the calls, below the majority answer's accuracy."""
+    config.case_class_weights = {**config.case_class_weights, **balanced_class_weights(windows, config, ["priority"])}
+    config.case_prior_correction = True
 
 
 def balanced_class_weights(windows, config, heads: list[str]) -> dict[str, list[float]]:

@@ -282,11 +282,27 @@ async def read_body(request: Any, limit: int) -> bytes:
 def create_app(settings: ServeSettings, loader: Any = None) -> Any:
     """The ASGI application: FastAPI inside [`RequestLog`]. The model loads in a thread once the server starts
     (`loader()` -> `(model, tokenizer)` replaces `load_model` in tests)."""
-    from contextlib import asynccontextmanager
-
     settings.check()
     state = ModelState()
     holder: dict[str, Batcher] = {}
+    app = FastAPI(title="helpline-fusion", version=_package_version(),
+                  lifespan=_lifespan(settings, state, holder, loader),
+                  description="Entities, case labels, call-quality scores and a review flag for helpline "
+                  "transcripts. No transcript is stored or logged.")  # fmt: skip
+    app.state.model_state, app.state.settings = state, settings
+    _add_status_routes(app, settings, state, holder)
+    _add_analyze_route(app, settings, state, holder)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE(), headers={"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP})
+
+    return RequestLog(app)
+
+
+def _lifespan(settings: ServeSettings, state: ModelState, holder: dict[str, Batcher], loader: Any) -> Any:
+    """The app's lifespan: start the batcher and the model's loading thread, stop the batcher on shutdown."""
+    from contextlib import asynccontextmanager
 
     def predict(texts: list[str], **options: Any) -> list[dict[str, Any]]:
         return state.model.predict(texts, state.tokenizer, batch_size=settings.batch_size,
@@ -304,34 +320,41 @@ def create_app(settings: ServeSettings, loader: Any = None) -> Any:
             task.cancel()
             batcher.shutdown()
 
-    app = FastAPI(title="helpline-fusion", version=_package_version(), lifespan=lifespan,
-                  description="Entities, case labels, call-quality scores and a review flag for helpline "
-                  "transcripts. No transcript is stored or logged.")  # fmt: skip
-    app.state.model_state, app.state.settings = state, settings
+    return lifespan
 
-    def error(status: int, message: str, request: Request, field: str | None = None, index: int | None = None,
-              headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
-        body = {"error": {"message": message, "field": field, "index": index}, "request_id": _request_id(request)}
-        return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
 
-    def not_ready(request: Request) -> JSONResponse:
-        if state.status == "failed":
-            return error(503, f"the model did not load: {state.error}", request)
-        return error(503, "the model is loading; retry shortly", request, headers={"Retry-After": "1"})
+def _error(status: int, message: str, request: Request, field: str | None = None, index: int | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    """The JSON error body `{"error": {message, field, index}, "request_id"}`, never cached."""
+    body = {"error": {"message": message, "field": field, "index": index}, "request_id": _request_id(request)}
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
 
-    def refused_key(request: Request) -> JSONResponse | None:
-        if not settings.api_key:
-            return None
-        given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
-        if hmac.compare_digest(given.encode(), settings.api_key.encode()):
-            return None
-        return error(401, f"missing or wrong API key (send 'Authorization: Bearer <key>'; the key is in "
-                     f"{settings.api_key_env})", request, headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+def _not_ready(state: ModelState, request: Request) -> JSONResponse:
+    """503 while the model loads (with Retry-After), or naming why it did not load."""
+    if state.status == "failed":
+        return _error(503, f"the model did not load: {state.error}", request)
+    return _error(503, "the model is loading; retry shortly", request, headers={"Retry-After": "1"})
+
+
+def _refused_key(settings: ServeSettings, request: Request) -> JSONResponse | None:
+    """401 for a missing or wrong API key when one is set, else None."""
+    if not settings.api_key:
+        return None
+    given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    if hmac.compare_digest(given.encode(), settings.api_key.encode()):
+        return None
+    return _error(401, f"missing or wrong API key (send 'Authorization: Bearer <key>'; the key is in "
+                  f"{settings.api_key_env})", request, headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+
+def _add_status_routes(app: Any, settings: ServeSettings, state: ModelState, holder: dict[str, Batcher]) -> None:
+    """The 500 handler and the routes that report on the server: `/healthz`, `/readyz`, `/v1/model`, `/v1/stats`."""
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:  # the type only: a message may quote input
         logger.error("request %s: internal error (%s)", _request_id(request), type(exc).__name__)
-        return error(500, "internal error; the server log names it by this request id", request)
+        return _error(500, "internal error; the server log names it by this request id", request)
 
     @app.get("/healthz", summary="The process answers")
     async def healthz() -> dict[str, str]:
@@ -340,60 +363,58 @@ def create_app(settings: ServeSettings, loader: Any = None) -> Any:
     @app.get("/readyz", summary="The model is loaded (503 until then)")
     async def readyz(request: Request) -> Any:
         if state.status != "ready":
-            return not_ready(request)
+            return _not_ready(state, request)
         return {"status": "ready", "model_version": state.info["version"]}
 
     @app.get("/v1/model", summary="Labels, thresholds, version and the card's summary")
     async def model_info(request: Request) -> Any:
-        refused = refused_key(request)
+        refused = _refused_key(settings, request)
         if refused is not None:
             return refused
-        return state.info if state.status == "ready" else not_ready(request)
+        return state.info if state.status == "ready" else _not_ready(state, request)
 
     @app.get("/v1/stats", summary="Batch and queue counters since start")
     async def stats(request: Request) -> Any:
-        refused = refused_key(request)
+        refused = _refused_key(settings, request)
         if refused is not None:
             return refused
         batcher = holder["batcher"]
         return {**batcher.stats, "queued": batcher.queued, "model_status": state.status}
 
+
+def _add_analyze_route(app: Any, settings: ServeSettings, state: ModelState, holder: dict[str, Batcher]) -> None:
+    """`POST /v1/analyze`: check the key and the body, queue the transcripts, answer with their batch's results."""
+
     @app.post("/v1/analyze", summary="Analyse one transcript or a list", openapi_extra=ANALYZE_OPENAPI)
     async def analyze(request: Request) -> Any:
-        refused = refused_key(request)
+        refused = _refused_key(settings, request)
         if refused is not None:
             return refused
         rid = _request_id(request)
         try:
             check_length(request, settings.max_body_bytes)  # an oversized body is refused unread, even while loading
             if state.status != "ready":
-                return not_ready(request)
+                return _not_ready(state, request)
             texts, single, options = parse_analyze(await read_body(request, settings.max_body_bytes), settings)
         except BadRequest as bad:
             logger.info("request %s: refused %d (%s)", rid, bad.status, _loggable(bad.field))
-            return error(bad.status, str(bad), request, bad.field, bad.index)
+            return _error(bad.status, str(bad), request, bad.field, bad.index)
         try:
             job = holder["batcher"].submit(rid, texts, options)
         except QueueFull:
             logger.info("request %s: queue full (%d transcripts waiting)", rid, holder["batcher"].queued)
-            return error(503, "the queue is full; retry after a moment", request, headers={"Retry-After": "1"})
+            return _error(503, "the queue is full; retry after a moment", request, headers={"Retry-After": "1"})
         logger.info("request %s: %d transcripts, %s characters", rid, len(texts), _lengths(texts))
         outcome = await _unless_disconnected(request, job, holder["batcher"])
         if outcome is None:
             logger.info("request %s: client disconnected", rid)
-            return error(499, "client disconnected", request)
+            return _error(499, "client disconnected", request)
         results, info = outcome
         logger.info("request %s: batch %d (size %d, %d requests), queued %.0f ms, predict %.0f ms", rid, info.id,
                     info.size, info.requests, info.queue_ms, info.predict_ms)  # fmt: skip
         body = {"request_id": rid, "model_version": state.info["version"], "batch": info.as_dict(),
                 **({"result": results[0]} if single else {"results": results})}  # fmt: skip
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def page() -> HTMLResponse:
-        return HTMLResponse(PAGE(), headers={"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP})
-
-    return RequestLog(app)
 
 
 async def _unless_disconnected(request: Any, job: Any, batcher: Batcher) -> tuple[list[dict[str, Any]], Any] | None:

@@ -182,6 +182,11 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
                 "id": ids[int(i)], "fold": index, "critical_threshold": model.config.critical_threshold,
                 "priority_class_weights": dict(zip(model.config.case_heads["priority"],
                                                    (model.config.case_class_weights or {}).get("priority") or [])),
+                # The fitted share of the model and the training frequencies it was mixed with, per head: with
+                # them a distribution can be un-mixed offline, (p - (1 - a) x priors) / a, to score the model alone.
+                "prior_mix": dict(model.config.case_prior_mix or {}),
+                "class_priors": {head: dict(zip(model.config.case_heads[head], values))
+                                 for head, values in (model.config.case_class_priors or {}).items() if head in HEADS},
                 "critical_probability": d["case"]["priority"].get("critical_probability"),
                 "critical_alert": d["case"]["priority"].get("critical_alert",
                                                             d["case"]["priority"]["label"] == model.config.critical_priority),

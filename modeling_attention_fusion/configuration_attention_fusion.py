@@ -124,16 +124,27 @@ def _check_loss_weights(task_loss_weights: dict[str, float] | None) -> dict[str,
     return weights
 
 
+def _check_prior_mix(case_prior_mix: dict[str, float] | None, case_heads: dict[str, list[str]]) -> dict[str, float]:
+    mix: dict[str, float] = {}
+    for head, value in (case_prior_mix or {}).items():
+        if head not in case_heads:
+            raise ValueError(f"case_prior_mix: unknown case head {head!r}; valid: {list(case_heads)}")
+        if not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"case_prior_mix[{head!r}]: expected a share in [0, 1], got {value!r}")
+        mix[head] = float(value)
+    return mix
+
+
 def _check_class_weights(
-    case_class_weights: dict[str, list[float]] | None, case_heads: dict[str, list[str]]
+    case_class_weights: dict[str, list[float]] | None, case_heads: dict[str, list[str]], field: str = "case_class_weights"
 ) -> dict[str, list[float]]:
     class_weights: dict[str, list[float]] = {}
     for head, values in (case_class_weights or {}).items():
         if head not in case_heads:
-            raise ValueError(f"case_class_weights: unknown case head {head!r}; valid: {list(case_heads)}")
+            raise ValueError(f"{field}: unknown case head {head!r}; valid: {list(case_heads)}")
         if len(values) != len(case_heads[head]) or any(float(v) < 0 for v in values):
             raise ValueError(
-                f"case_class_weights[{head!r}]: expected {len(case_heads[head])} non-negative weights, got {values!r}"
+                f"{field}[{head!r}]: expected {len(case_heads[head])} non-negative values, got {values!r}"
             )
         class_weights[head] = [float(v) for v in values]
     return class_weights
@@ -248,6 +259,13 @@ class AttentionFusionConfig(PretrainedConfig):
             weights `w` learns probabilities tilted by `w` (rare classes inflated), so its scores are computed as
             `softmax(logits / T - log w)` (post-hoc logit adjustment, Menon et al. 2021), which restores the
             data's own class frequencies. Training sets it with the class weights it derives (`balance_priority`).
+        case_class_priors (`dict[str, list[float]]`): per case head, its class frequencies over the training records
+            (smoothed), set by training.
+        case_prior_mix (`dict[str, float]`): per case head, the share `a` of the model in its scores:
+            `a x p_model + (1 - a) x priors`, fitted on validation data after training (by likelihood, like the
+            temperatures). A head that knows little about its labels (intervention: Counselling or Referral from a
+            narrative) gets a small share, and its decision falls back to the frequent class unless the model is
+            sure; 1 (absent) leaves the scores as they are.
         temperatures (`dict[str, dict[str, float]]`): `{"cls": {head: T}, "qa": {head: T}}`, logits are divided
             by `T` before the softmax / sigmoid (fitted on validation data so scores are calibrated); 1 if absent.
         review_thresholds (`dict[str, float]`): per decision group (`"case.<head>"`, `"quality.<head>"`), the
@@ -294,6 +312,8 @@ class AttentionFusionConfig(PretrainedConfig):
         speaker_roles: dict[str, str] | None = None,
         case_class_weights: dict[str, list[float]] | None = None,
         case_prior_correction: bool = False,
+        case_class_priors: dict[str, list[float]] | None = None,
+        case_prior_mix: dict[str, float] | None = None,
         temperatures: dict[str, dict[str, float]] | None = None,
         review_thresholds: dict[str, float] | None = None,
         evidence_top_k: int = 3,
@@ -326,6 +346,8 @@ class AttentionFusionConfig(PretrainedConfig):
         self.task_loss_weights = _check_loss_weights(task_loss_weights)
         self.case_class_weights = _check_class_weights(case_class_weights, self.case_heads)
         self.case_prior_correction = bool(case_prior_correction)
+        self.case_class_priors = _check_class_weights(case_class_priors, self.case_heads, "case_class_priors")
+        self.case_prior_mix = _check_prior_mix(case_prior_mix, self.case_heads)
         # The decisions (temperatures and thresholds are fitted on validation data after training).
         self.qa_thresholds = _check_qa_thresholds(qa_thresholds, self.qa_heads)
         self.critical_priority = _check_critical_priority(critical_priority, self.case_heads)
@@ -386,6 +408,13 @@ class AttentionFusionConfig(PretrainedConfig):
         logs = [math.log(max(float(w), 1e-12)) for w in weights]
         mean = sum(logs) / len(logs)
         return [mean - value for value in logs]
+
+    def case_prior_of(self, head: str, mix: float | None = None) -> tuple[float, list[float]] | None:
+        """`(share, priors)` of a case head whose scores are mixed with its training class frequencies
+        (`case_prior_mix`, or `mix`), None where they are not (no priors, or a share of 1)."""
+        share = self.case_prior_mix.get(head, 1.0) if mix is None else float(mix)
+        priors = self.case_class_priors.get(head)
+        return (share, priors) if priors and share < 1.0 else None
 
     def review_threshold_of(self, group: str) -> float:
         """Confidence below which a decision of `group` (`"case.priority"`, `"quality.closing"`) needs review."""

@@ -30,7 +30,9 @@ How a transcript becomes a result:
    sub-category maximising `p(sub) x p(main of sub)`, and its main category, so the two always agree.
 8. **Calibrated scores.** Each case and quality head's logits are divided by its fitted temperature
    (`config.temperatures`, set on validation data after training) before the softmax or sigmoid; a case head's
-   prior correction (`config.case_logit_offset`) is added after the division.
+   prior correction (`config.case_logit_offset`) is added after the division, and its scores are mixed with the
+   head's training class frequencies by the fitted share (`config.case_prior_mix`): a head that knows little falls
+   back to the frequent class unless it is sure.
 9. **Review.** `needs_review` lists every case decision below its group's threshold
    (`config.review_threshold_of("case.<head>")`, fitted so that a set share of calls is flagged), every quality
    decision whose confidence `max(p, 1 - p)` is below `review_threshold_of("quality.<head>")`, and a main
@@ -331,10 +333,7 @@ def run_windows(
             ner_probs = output.ner_logits.float().softmax(-1).cpu() if output.ner_logits is not None else None
             cls_logits = {head: logits.float().cpu() for head, logits in (output.cls_logits or {}).items()}
             qa_logits = {head: logits.float().cpu() for head, logits in (output.qa_logits or {}).items()}
-            cls_probs = {
-                head: apply_temperature(v, config.head_temperature("cls", head), offset=case_logit_offset(config, head))
-                for head, v in cls_logits.items()
-            }
+            cls_probs = {head: case_probabilities(v, config, head) for head, v in cls_logits.items()}
             qa_probs = {
                 head: apply_temperature(v, config.head_temperature("qa", head), binary=True) for head, v in qa_logits.items()
             }
@@ -512,22 +511,35 @@ def decode_entities(
 
 # --------------------------------------------------------------------------- case and quality
 def apply_temperature(
-    logits: torch.Tensor, temperature: float, binary: bool = False, offset: Sequence[float] | None = None
+    logits: torch.Tensor,
+    temperature: float,
+    binary: bool = False,
+    offset: Sequence[float] | None = None,
+    prior: tuple[float, Sequence[float]] | None = None,
 ) -> torch.Tensor:
     """Calibrated probabilities: `softmax(logits / T + offset)` over a case head's classes (`offset`: the head's
-    prior correction, `config.case_logit_offset`, or none), or with `binary=True` `sigmoid(logits / T)` per quality
-    sub-metric. `run_windows` and calibration both score through this.
+    prior correction, `config.case_logit_offset`, or none), mixed with the head's class frequencies where `prior`
+    is `(share, priors)` (`share x p + (1 - share) x priors`, `config.case_prior_of`); or with `binary=True`
+    `sigmoid(logits / T)` per quality sub-metric. `run_windows` and calibration both score through this.
 
     Example:
         >>> apply_temperature(torch.tensor([[2.0, 0.0]]), 2.0)
         tensor([[0.7311, 0.2689]])
         >>> apply_temperature(torch.tensor([[2.0, 0.0]]), 2.0, offset=[-1.0, 0.0])
         tensor([[0.5000, 0.5000]])
+        >>> apply_temperature(torch.tensor([[0.0, 0.0]]), 1.0, prior=(0.5, [0.9, 0.1]))
+        tensor([[0.7000, 0.3000]])
     """
     scaled = logits / float(temperature)
-    if offset is not None and not binary:
+    if binary:
+        return scaled.sigmoid()
+    if offset is not None:
         scaled = scaled + torch.as_tensor(offset, dtype=scaled.dtype)
-    return scaled.sigmoid() if binary else scaled.softmax(-1)
+    probs = scaled.softmax(-1)
+    if prior is not None:
+        share, priors = prior
+        probs = float(share) * probs + (1.0 - float(share)) * torch.as_tensor(priors, dtype=probs.dtype)
+    return probs
 
 
 def critical_index(case_heads: dict[str, Sequence[str]], critical_priority: str) -> int | None:
@@ -563,6 +575,18 @@ def case_logit_offset(config: Any, head: str) -> list[float] | None:
     """The head's prior correction (`config.case_logit_offset`), None for a config without one (older models)."""
     offset = getattr(config, "case_logit_offset", None)
     return offset(head) if callable(offset) else None
+
+
+def case_prior(config: Any, head: str, mix: float | None = None) -> tuple[float, list[float]] | None:
+    """The head's `(share, priors)` mix (`config.case_prior_of`), None for a config without one (older models)."""
+    prior = getattr(config, "case_prior_of", None)
+    return prior(head, mix) if callable(prior) else None
+
+
+def case_probabilities(logits: torch.Tensor, config: Any, head: str) -> torch.Tensor:
+    """A case head's probabilities as `predict` decides on them: temperature, prior correction, prior mix."""
+    return apply_temperature(logits, config.head_temperature("cls", head), offset=case_logit_offset(config, head),
+                             prior=case_prior(config, head))  # fmt: skip
 
 
 def safety_first_priority(
@@ -1213,6 +1237,8 @@ __all__ = [
     "bio_entities",
     "cpu_flags",
     "case_logit_offset",
+    "case_prior",
+    "case_probabilities",
     "decide_cls",
     "decide_qa",
     "decode_entities",

@@ -25,6 +25,7 @@ from helpline_fusion.train.calibration import (
     critical_figures,
     cross_fitted_critical,
     expected_calibration_error,
+    fit_prior_mix,
     fit_temperature,
 )
 
@@ -52,6 +53,18 @@ def test_temperature_is_fitted_through_the_prior_correction():
     served = 2.0 * (true_logits + log_w)  # what the head outputs
     assert fit_temperature(served, labels, offset=list(-log_w)) == pytest.approx(2.0, rel=0.1)
     assert fit_temperature(served, labels) != pytest.approx(2.0, rel=0.1)  # without the offset, another answer
+
+
+def test_prior_mix_is_small_for_a_head_that_knows_nothing_and_one_for_a_head_that_knows():
+    rng = np.random.default_rng(4)
+    labels = rng.choice(2, size=2000, p=[0.7, 0.3])
+    sure_and_random = np.where(rng.random((2000, 1)) < 0.5, [[0.95, 0.05]], [[0.05, 0.95]])  # no signal at all
+    assert fit_prior_mix(sure_and_random, labels, [0.7, 0.3]) < 0.05  # the frequencies alone do best
+    knowing = np.where(labels[:, None] == 0, [[0.9, 0.1]], [[0.1, 0.9]])  # right, and sure, every time
+    assert fit_prior_mix(knowing, labels, [0.7, 0.3]) == 1.0
+    half = np.where(rng.random((2000, 1)) < 0.8, knowing, sure_and_random)  # right 90% of the time, overconfident
+    assert 0.3 < fit_prior_mix(half, labels, [0.7, 0.3]) < 1.0
+    assert fit_prior_mix(knowing, np.full(2000, -100), [0.7, 0.3]) == 1.0
 
 
 def test_binary_temperature_and_masked_sub_metrics():

@@ -341,6 +341,23 @@ def test_prior_correction_undoes_the_class_weights_of_the_loss(monkeypatch, toke
     assert plain.config.case_logit_offset("priority") is None
 
 
+def test_the_prior_mix_lets_the_frequent_class_win_unless_the_model_is_sure(monkeypatch, tokenizer):
+    priors = {"priority": [0.2, 0.2, 0.6]}
+    unsure = torch.tensor([0.0, 0.8, 0.0])  # p("2") = 0.53: the model leans to "2"
+    model = make_model(case_class_priors=priors, case_prior_mix={"priority": 0.3}, critical_threshold=0.99)
+    force(model, monkeypatch, tokenizer, cls_rows={"priority": lambda ids: unsure.repeat(ids.shape[0], 1)})
+    priority = model.predict("my child", tokenizer)["case"]["priority"]
+    expected = 0.3 * unsure.softmax(-1) + 0.7 * torch.tensor(priors["priority"])
+    assert priority["label"] == "3" and priority["score"] == pytest.approx(float(expected[2]), abs=1e-5)
+    assert sum(t["score"] for t in priority["top_k"]) == pytest.approx(1.0, abs=1e-5)  # still a distribution
+    model.config.case_prior_mix = {"priority": 1.0}  # the model alone
+    assert model.predict("my child", tokenizer)["case"]["priority"]["label"] == "2"
+    with pytest.raises(ValueError, match=r"case_prior_mix\['priority'\]: expected a share in \[0, 1\]"):
+        make_model(case_prior_mix={"priority": 1.5})
+    with pytest.raises(ValueError, match=r"case_class_priors\['priority'\]: expected 3 non-negative values"):
+        make_model(case_class_priors={"priority": [0.5, 0.5]})
+
+
 def test_critical_probability_below_the_threshold_does_not_override(monkeypatch, tokenizer):
     model = make_model(window_length=16, window_stride=4, critical_threshold=0.9)
     force(model, monkeypatch, tokenizer, cls_rows={"priority": _priority_rows(tokenizer)})

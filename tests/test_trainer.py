@@ -78,6 +78,13 @@ def test_output_folder_is_complete_and_loads_with_remote_code(trained):
     assert set(model.config.temperatures) == {"cls", "qa"}
     assert set(model.config.temperatures["cls"]) == set(model.config.case_heads)
     assert {f"case.{h}" for h in model.config.case_heads} <= set(model.config.review_thresholds)
+    # The training records' class frequencies, the share of the model fitted beside them, and the priority's
+    # class weights undone in the decisions (balance_priority).
+    assert set(model.config.case_class_priors) == set(model.config.case_heads) == set(model.config.case_prior_mix)
+    assert all(sum(p) == pytest.approx(1.0, abs=1e-4) for p in model.config.case_class_priors.values())
+    assert all(0.0 <= share <= 1.0 for share in model.config.case_prior_mix.values())
+    assert calibration["prior_mix"] == model.config.case_prior_mix
+    assert model.config.case_prior_correction and model.config.case_class_weights["priority"]
     per_head = calibration["review"]["case_per_head"]
     assert set(per_head) == set(model.config.case_heads)
     assert all(0.0 <= v["error_rate_flagged"] <= 1.0 and v["records"] > 0 for v in per_head.values())

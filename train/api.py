@@ -88,10 +88,13 @@ def prepare_records(model, tokenizer, train: dict, evaluation: dict | None, reci
 
 
 def balance_priority(recipe: Any, train_windows: dict, config: Any) -> None:
-    """Inverse-frequency priority class weights, as `helpline-fusion train` sets them (`balance_priority`)."""
-    if getattr(recipe, "balance_priority", False) and "cls" in train_windows:
-        from .training import apply_balanced_priority  # the recipe's rule, in one place
+    """The case heads' training class frequencies (`case_class_priors`) and, with `balance_priority`, the
+    inverse-frequency priority class weights, as `helpline-fusion train` sets them."""
+    from .training import apply_balanced_priority, class_priors  # the recipe's rules, in one place
 
+    if "cls" in train_windows:
+        config.case_class_priors = class_priors(train_windows["cls"], config)
+    if getattr(recipe, "balance_priority", False) and "cls" in train_windows:
         apply_balanced_priority(config, train_windows["cls"])
 
 

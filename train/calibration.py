@@ -47,6 +47,7 @@ from ..modeling_attention_fusion.inference_attention_fusion import (
     aggregate_qa_head,
     apply_temperature,
     case_logit_offset,
+    case_prior,
     critical_index,
     decide_cls,
     decide_qa,
@@ -117,6 +118,38 @@ def fit_temperature(
     return min(max(value, 0.05), 20.0) if math.isfinite(value) else 1.0
 
 
+def fit_prior_mix(probs: np.ndarray, labels: np.ndarray, priors: list[float]) -> float:
+    """The share `a` in [0, 1] maximising the likelihood of `labels` (`-100` ignored) under
+    `a x probs + (1 - a) x priors` (`probs`: `(n, classes)`, after the temperature). The NLL is convex in `a`
+    (minus the log of a linear function), so a golden-section search finds its minimum. 1 when nothing to fit.
+
+    Example:
+        >>> noise = np.array([[0.9, 0.1], [0.1, 0.9], [0.9, 0.1], [0.1, 0.9]])  # sure, and right half the time
+        >>> fit_prior_mix(noise, np.array([0, 0, 0, 1]), [0.75, 0.25]) < 0.5
+        True
+    """
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    mask = labels != IGNORE
+    if not mask.any():
+        return 1.0
+    picked = probs[mask][np.arange(int(mask.sum())), labels[mask].astype(int)]
+    prior = np.asarray(priors, dtype=np.float64)[labels[mask].astype(int)]
+
+    def nll(share: float) -> float:
+        return float(-np.mean(np.log(np.maximum(share * picked + (1.0 - share) * prior, 1e-12))))
+
+    low, high = 0.0, 1.0
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(60):
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        if nll(a) <= nll(b):
+            high = b
+        else:
+            low = a
+    share = (low + high) / 2
+    return 1.0 if nll(1.0) <= nll(share) else share
+
+
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     """ECE: the mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size.
 
@@ -145,13 +178,16 @@ class Fitted:
     temperatures: dict[str, dict[str, float]] = field(default_factory=dict)
     critical_threshold: float = 0.5
     review_thresholds: dict[str, float] = field(default_factory=dict)
+    prior_mix: dict[str, float] = field(default_factory=dict)
 
 
-def _records(rows: list[dict], temperatures: dict[str, float], binary: bool, config: Any = None) -> list[dict]:
+def _records(
+    rows: list[dict], temperatures: dict[str, float], binary: bool, config: Any = None, mix: dict | None = None
+) -> list[dict]:
     """Per record (in `example_id` order): its `id`, `gold` per head, the windows' content `sizes` and the
     per-window probabilities per head after `temperatures` (`windows`: head -> `(n_windows, classes)`), scored by the
-    payload's `apply_temperature` as `run_windows` scores them (with `config`'s prior correction of the case heads;
-    without a config, none: the raw scores)."""
+    payload's `apply_temperature` as `run_windows` scores them (with `config`'s prior correction and prior mix of the
+    case heads, the mix `mix` where given; without a config, neither: the raw scores)."""
     records = []
     for example_id, windows in _group(rows).items():
         probs = {
@@ -159,6 +195,7 @@ def _records(rows: list[dict], temperatures: dict[str, float], binary: bool, con
                 torch.as_tensor(np.stack([w["logits"][head] for w in windows]), dtype=torch.float32),
                 temperatures.get(head, 1.0), binary=binary,
                 offset=case_logit_offset(config, head) if config is not None and not binary else None,
+                prior=case_prior(config, head, (mix or {}).get(head)) if config is not None and not binary else None,
             ).numpy()
             for head in windows[0]["logits"]
         }  # fmt: skip
@@ -167,10 +204,13 @@ def _records(rows: list[dict], temperatures: dict[str, float], binary: bool, con
     return records
 
 
-def _cls_records(rows: list[dict], temperatures: dict[str, float], config: Any = None) -> list[dict]:
+def _cls_records(
+    rows: list[dict], temperatures: dict[str, float], config: Any = None, mix: dict | None = None
+) -> list[dict]:
     """Case records, each with `mean`: per head the confidence-weighted mean `predict` decides on
-    (`mean_cls_probs`); scored as `predict` scores them given the `config` (its prior correction), raw without."""
-    records = _records(rows, temperatures, binary=False, config=config)
+    (`mean_cls_probs`); scored as `predict` scores them given the `config` (its prior correction, and the prior mix
+    `mix` or the config's), raw without."""
+    records = _records(rows, temperatures, binary=False, config=config, mix=mix)
     for record in records:
         record["mean"] = {
             head: mean_cls_probs(record["sizes"], torch.from_numpy(p)).numpy() for head, p in record["windows"].items()
@@ -493,8 +533,8 @@ def fit(
                 binary = TASK_SPECS[task].multi_label  # independent sub-metrics: one sigmoid each
                 offset = None if binary else case_logit_offset(config, head)  # scored as predict scores them
                 temperatures[task][head] = round(fit_temperature(logits, labels, binary=binary, offset=offset), 4)
-    fitted = Fitted(temperatures, float(config.critical_threshold))
-    cls_records = _cls_records(cls_rows, temperatures.get("cls", {}), config) if cls_rows else []
+    fitted = Fitted(temperatures, float(config.critical_threshold), prior_mix=_fit_prior_mix(cls_rows, config, temperatures))
+    cls_records = _cls_records(cls_rows, temperatures.get("cls", {}), config, fitted.prior_mix) if cls_rows else []
     qa_records = _qa_records(qa_rows, temperatures.get("qa", {})) if qa_rows else []
     critical_id = _critical_id(config)
     critical = None
@@ -507,6 +547,21 @@ def fit(
     return fitted, critical
 
 
+def _fit_prior_mix(cls_rows: list[dict], config: Any, temperatures: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Per case head with training class frequencies (`config.case_class_priors`), the share of the model in its
+    scores (`fit_prior_mix` over the windows, after the head's temperature and prior correction)."""
+    mix: dict[str, float] = {}
+    for head in (cls_rows[0]["logits"] if cls_rows else {}):
+        priors = (getattr(config, "case_class_priors", None) or {}).get(head)
+        if not priors:
+            continue
+        logits = torch.as_tensor(np.stack([row["logits"][head] for row in cls_rows]), dtype=torch.float32)
+        probs = apply_temperature(logits, temperatures.get("cls", {}).get(head, 1.0), offset=case_logit_offset(config, head))
+        labels = np.stack([row["gold"][head] for row in cls_rows])
+        mix[head] = round(fit_prior_mix(probs.numpy(), labels, priors), 4)
+    return mix
+
+
 def _held_out_case(
     val_rows: list[dict], test_rows: list[dict], config: Any, fitted: Fitted, target: float, share: float
 ) -> dict:
@@ -514,7 +569,7 @@ def _held_out_case(
     none, the validation's cross-fitted (each fold decided by values fitted on the other folds)."""
     critical_id = _critical_id(config)
     if test_rows:
-        after = _cls_records(test_rows, fitted.temperatures.get("cls", {}), config)
+        after = _cls_records(test_rows, fitted.temperatures.get("cls", {}), config, fitted.prior_mix)
         summary = _cls_summary(_cls_outcomes(after, config, fitted), critical_id)
         ece = {"before": _ece_cls(_cls_records(test_rows, {})), "after": _ece_cls(after)}
         return {"evaluated_on": "test", **summary, "ece": ece}
@@ -533,7 +588,7 @@ def _held_out_case(
         if not outside:  # few records, few critical ones: dealt round-robin, a fold can stay empty
             continue
         fold_fitted, _ = fit(inside, [], config, target, share)
-        records = _cls_records(outside, fold_fitted.temperatures.get("cls", {}), config)
+        records = _cls_records(outside, fold_fitted.temperatures.get("cls", {}), config, fold_fitted.prior_mix)
         outcomes += _cls_outcomes(records, config, fold_fitted)
         _merge(after, _cls_confidences(records))
     ece = {"before": _ece_cls(_cls_records(val_rows, {})), "after": _ece(after)}
@@ -581,7 +636,7 @@ def _in_sample(cls_rows: list[dict], qa_rows: list[dict], config: Any, fitted: F
     """The report's in-sample part: ECE before and after the temperatures, and what the review flag is worth on the
     validation records the values were fitted on."""
     report: dict[str, Any] = {}
-    cls_after = _cls_records(cls_rows, fitted.temperatures.get("cls", {}), config) if cls_rows else []
+    cls_after = _cls_records(cls_rows, fitted.temperatures.get("cls", {}), config, fitted.prior_mix) if cls_rows else []
     qa_after = _qa_records(qa_rows, fitted.temperatures.get("qa", {})) if qa_rows else []
     if cls_rows:
         report["ece_case"] = {"before": _ece_cls(_cls_records(cls_rows, {})), "after": _ece_cls(cls_after)}
@@ -628,7 +683,8 @@ def calibrate(
 
     in_sample = _in_sample(cls_rows, qa_rows, config, fitted)
     cls_after = in_sample.pop("cls_after")
-    report: dict[str, Any] = {"fitted_on": "validation", "temperatures": fitted.temperatures}
+    report: dict[str, Any] = {"fitted_on": "validation", "temperatures": fitted.temperatures,
+                              "prior_mix": fitted.prior_mix}  # fmt: skip
     report.update({key: value for key, value in in_sample.items() if key != "review"})
     if critical is not None:
         critical["target_recall"] = critical_recall_target
@@ -644,6 +700,7 @@ def calibrate(
     report["held_out"] = held_out
     report["evaluated_on"] = {task: part["evaluated_on"] for task, part in held_out.items()}  # which stands in
     config.temperatures = fitted.temperatures
+    config.case_prior_mix = fitted.prior_mix
     config.critical_threshold = fitted.critical_threshold
     config.review_thresholds = fitted.review_thresholds
     logger.info("calibration fitted on the validation split; held-out figures on %s: %s", report["evaluated_on"], report)
@@ -661,6 +718,8 @@ def calibration_metrics(report: dict[str, Any], held_out: bool = True) -> dict[s
                 flat[f"calib_{kind}_{when}"] = round(float(np.mean(list(values.values()))), 6)
     for key, value in report.get("critical", {}).items():
         flat[f"calib_{key}"] = float(value)
+    for head, value in report.get("prior_mix", {}).items():
+        flat[f"calib_prior_mix_{head}"] = float(value)
     for kind, values in report.get("review", {}).items():
         if kind == "case_per_head":
             for head, numbers in values.items():
@@ -689,5 +748,6 @@ __all__ = [
     "cross_fitted_critical",
     "expected_calibration_error",
     "fit",
+    "fit_prior_mix",
     "fit_temperature",
 ]

@@ -45,7 +45,8 @@ def load_for_finetuning(name_or_path: str, revision: str | None = None, **config
         values.pop(key, None)
     values["encoder_config"] = old.encoder_config
     # Fitted on the parent's validation data for its label lists: the new training run fits its own.
-    for key in ("case_class_weights", "temperatures", "review_thresholds"):
+    for key in ("case_class_weights", "case_prior_correction", "case_class_priors", "case_prior_mix", "temperatures",
+                "review_thresholds"):
         values.pop(key, None)
     values.update({key: value for key, value in config_overrides.items() if value is not None})
     new = AttentionFusionConfig(**values)

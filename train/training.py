@@ -305,6 +305,8 @@ def trainer_for_new_run(project, training_args, settings: dict, source: str) -> 
     data = prepare_job_data(project, training_args, tokenizer, base_config, run)
     model = build_model(project, data["label_kwargs"])
     tokenized = tokenize_splits(project, training_args, data["splits"], tokenizer, model.config)
+    if "cls" in tokenized["train"]:
+        model.config.case_class_priors = class_priors(tokenized["train"]["cls"], model.config)
     if project.balance_priority and "cls" in tokenized["train"]:
         apply_balanced_priority(model.config, tokenized["train"]["cls"])
         logger.info("priority loss class weights (inverse frequency, undone in the decisions): %s",
@@ -452,6 +454,23 @@ def apply_balanced_priority(config, windows) -> None:
     argmax answered "critical" for a third of the calls, below the majority answer's accuracy."""
     config.case_class_weights = {**config.case_class_weights, **balanced_class_weights(windows, config, ["priority"])}
     config.case_prior_correction = True
+
+
+def class_priors(windows, config, smoothing: float = 0.5) -> dict[str, list[float]]:
+    """Per case head, its class frequencies over the training records (not windows), each count plus `smoothing`
+    so a class absent from training keeps a little mass: the `case_class_priors` calibration mixes the scores with
+    (`case_prior_mix`)."""
+    import numpy as np
+
+    _, first = np.unique(np.asarray(windows["example_id"]), return_index=True)
+    priors: dict[str, list[float]] = {}
+    for head, labels_of_head in config.case_heads.items():
+        if f"cls_{head}" not in windows.column_names:
+            continue
+        labels = np.asarray(windows[f"cls_{head}"])[first]
+        counts = np.bincount(labels[labels >= 0], minlength=len(labels_of_head)).astype(float) + smoothing
+        priors[head] = [round(float(v), 6) for v in counts / counts.sum()]
+    return priors
 
 
 def balanced_class_weights(windows, config, heads: list[str]) -> dict[str, list[float]]:

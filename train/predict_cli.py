@@ -487,35 +487,20 @@ def check_paths(source: Path, output: Path) -> None:
             )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _argument_error(args: argparse.Namespace) -> str | None:
+    """The message for an out-of-range --batch-size, --max-chars or --evidence-top-k, else None."""
     if args.batch_size < 1:
-        print(f"helpline-fusion predict: --batch-size must be at least 1, got {args.batch_size}", file=sys.stderr)
-        return 2
+        return f"--batch-size must be at least 1, got {args.batch_size}"
     if args.max_chars < 1:
-        print(f"helpline-fusion predict: --max-chars must be at least 1, got {args.max_chars}", file=sys.stderr)
-        return 2
+        return f"--max-chars must be at least 1, got {args.max_chars}"
     if args.evidence_top_k is not None and (not args.evidence or args.evidence_top_k < 1):
-        print(
-            "helpline-fusion predict: --evidence-top-k takes a number of spans of at least 1, with --evidence; got "
-            f"{args.evidence_top_k}" + ("" if args.evidence else " without --evidence"),
-            file=sys.stderr,
-        )
-        return 2
-    if args.engine == "ray":
-        from .ray_batch import main_ray
+        return ("--evidence-top-k takes a number of spans of at least 1, with --evidence; got "
+                f"{args.evidence_top_k}" + ("" if args.evidence else " without --evidence"))  # fmt: skip
+    return None
 
-        return main_ray(args)
-    try:
-        check_paths(args.input, args.output)
-        check_model_folder(args.model)
-        found = scan(args.input, args.strict, args.max_chars)
-    except BadRecord as error:
-        print(f"helpline-fusion predict: {error} (--strict: stopping, nothing written)", file=sys.stderr)
-        return 2
-    except ValueError as error:
-        print(f"helpline-fusion predict: {error}", file=sys.stderr)
-        return 2
+
+def _without_analysis(args: argparse.Namespace, found: Counter) -> int | None:
+    """The exit code when the scan found nothing to analyse (an empty input, or no readable transcript), else None."""
     rejected = sum(count for reason, count in found.items() if reason != "good")
     if not found:  # nothing to analyse: say so, write the (empty) output a pipeline expects, load no model
         try:
@@ -532,26 +517,75 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        from ..modeling_attention_fusion.inference_attention_fusion import cpu_flags, resolve_precision
+    return None
 
-        precision = cli_precision(args)
-        if args.backend != "torch":
-            model, tokenizer = load_exported_model(args.model, args.backend, precision, revision=args.revision)
-            precision = None  # chosen when the graph was loaded
-        else:
-            model, tokenizer = load_model(args.model, args.device, revision=args.revision)
-        if precision == "int8":
-            raise ValueError("--precision int8 runs an exported int8 graph: add --backend onnx")
-        if precision is not None:
-            precision = resolve_precision(precision, next(model.parameters()).device)
-            if (args.precision or "auto") == "auto" and not args.bf16:
-                flags = ", ".join(name for name, present in cpu_flags().items() if present) or "none of them"
-                print(f"helpline-fusion predict: precision auto -> {precision} (CPU flags: {flags})", file=sys.stderr)
-        options = {"batch_size": args.batch_size, "precision": precision, "window_length": args.window_length,
-                   "window_stride": args.window_stride, "top_k": args.top_k}  # fmt: skip
-        if args.evidence:
-            options.update(evidence=True, evidence_top_k=args.evidence_top_k)
+
+def _load_for_predict(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
+    """`(model, tokenizer, precision)` for the chosen backend; precision is None for an exported graph."""
+    from ..modeling_attention_fusion.inference_attention_fusion import cpu_flags, resolve_precision
+
+    precision = cli_precision(args)
+    if args.backend != "torch":
+        model, tokenizer = load_exported_model(args.model, args.backend, precision, revision=args.revision)
+        precision = None  # chosen when the graph was loaded
+    else:
+        model, tokenizer = load_model(args.model, args.device, revision=args.revision)
+    if precision == "int8":
+        raise ValueError("--precision int8 runs an exported int8 graph: add --backend onnx")
+    if precision is not None:
+        precision = resolve_precision(precision, next(model.parameters()).device)
+        if (args.precision or "auto") == "auto" and not args.bf16:
+            flags = ", ".join(name for name, present in cpu_flags().items() if present) or "none of them"
+            print(f"helpline-fusion predict: precision auto -> {precision} (CPU flags: {flags})", file=sys.stderr)
+    return model, tokenizer, precision
+
+
+def _predict_options(args: argparse.Namespace, precision: str | None) -> dict[str, Any]:
+    """The keyword arguments `model.predict` gets from the command line."""
+    options = {"batch_size": args.batch_size, "precision": precision, "window_length": args.window_length,
+               "window_stride": args.window_stride, "top_k": args.top_k}  # fmt: skip
+    if args.evidence:
+        options.update(evidence=True, evidence_top_k=args.evidence_top_k)
+    return options
+
+
+def _print_summary(counts: Counter, output: Path) -> None:
+    """One stderr line: transcripts analysed, records rejected by reason, lines written."""
+    rejections = {reason: count for reason, count in counts.items() if reason != "analysed"}
+    reasons = ", ".join(f"{name} {count}" for name, count in sorted(rejections.items()))
+    print(
+        f"helpline-fusion predict: {counts['analysed']} transcripts analysed, {sum(rejections.values())} records "
+        f"rejected" + (f" ({reasons})" if reasons else "") + f"; wrote {counts.total()} lines to {output}",
+        file=sys.stderr,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    problem = _argument_error(args)
+    if problem is not None:
+        print(f"helpline-fusion predict: {problem}", file=sys.stderr)
+        return 2
+    if args.engine == "ray":
+        from .ray_batch import main_ray
+
+        return main_ray(args)
+    try:
+        check_paths(args.input, args.output)
+        check_model_folder(args.model)
+        found = scan(args.input, args.strict, args.max_chars)
+    except BadRecord as error:
+        print(f"helpline-fusion predict: {error} (--strict: stopping, nothing written)", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"helpline-fusion predict: {error}", file=sys.stderr)
+        return 2
+    code = _without_analysis(args, found)
+    if code is not None:
+        return code
+    try:
+        model, tokenizer, precision = _load_for_predict(args)
+        options = _predict_options(args, precision)
         records = iter_records(args.input, max_chars=args.max_chars)
         counts = predict_stream(records, model, tokenizer, args.output, options, total=found["good"])
     except (ValueError, OutputError) as error:
@@ -564,13 +598,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    rejections = {reason: count for reason, count in counts.items() if reason != "analysed"}
-    reasons = ", ".join(f"{name} {count}" for name, count in sorted(rejections.items()))
-    print(
-        f"helpline-fusion predict: {counts['analysed']} transcripts analysed, {sum(rejections.values())} records "
-        f"rejected" + (f" ({reasons})" if reasons else "") + f"; wrote {counts.total()} lines to {args.output}",
-        file=sys.stderr,
-    )
+    _print_summary(counts, args.output)
     return 0
 
 

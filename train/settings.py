@@ -227,6 +227,12 @@ class RecipeArguments:
         metadata={"help": "Learning rate of the freshly initialised heads and poolers (the encoder keeps "
                   "`learning_rate`); unset: one learning rate for everything."},
     )
+    layer_learning_rate_decay: float | None = field(
+        default=None,
+        metadata={"help": "Layer-wise learning-rate decay: encoder layer k of L learns at learning_rate x d^(L - k) "
+                  "(the embeddings at d^L), so the lower layers, whose states the quality heads can read "
+                  "(qa_state_layer), move slowly and keep what the pretrained encoder knows. Unset: one rate."},
+    )
     balance_priority: bool = field(
         default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
                                 "records, so the rare critical calls count (the decisions undo the weights: "
@@ -427,7 +433,7 @@ def check_tasks(tasks: Any) -> None:
 
 # Experimental settings, off by default: `--help-all` lists them, the short `--help` does not.
 MLFLOW_MODEL_SETTINGS = ("mlflow_log_model", "mlflow_registered_model")
-HELP_ALL_ONLY = frozenset({"realign_spans", "qa_state_layer", "freeze_encoder_layers", *DATA_SOURCE_SETTINGS, *MLFLOW_MODEL_SETTINGS})
+HELP_ALL_ONLY = frozenset({"realign_spans", "qa_state_layer", "freeze_encoder_layers", "layer_learning_rate_decay", *DATA_SOURCE_SETTINGS, *MLFLOW_MODEL_SETTINGS})
 
 
 def short_help() -> str:

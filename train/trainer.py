@@ -105,6 +105,8 @@ class MultiTaskTrainer(Trainer):
         sampling_temperature: `T` of the `temperature` strategy.
         head_learning_rate: learning rate of the heads and poolers (everything outside `model.encoder`); the
             encoder keeps `args.learning_rate`. `None`: one rate for all.
+        layer_learning_rate_decay: `d`: encoder layer `k` of `L` learns at `args.learning_rate x d^(L - k)`, the
+            embeddings at `d^L` (layer-wise decay); `None`: one rate for the encoder.
         distill_alpha: weight of the distillation (soft) loss against the hard one on batches that carry teacher
             outputs (`teacher_logits`, see `distill.py`); logged per task as `loss_<task>_kd`.
         distill_temperature: temperature of the soft targets.
@@ -128,6 +130,7 @@ class MultiTaskTrainer(Trainer):
         sampling_strategy: str = RecipeArguments.sampling_strategy,  # the recipe's defaults, set there once
         sampling_temperature: float = RecipeArguments.sampling_temperature,
         head_learning_rate: float | None = RecipeArguments.head_learning_rate,
+        layer_learning_rate_decay: float | None = RecipeArguments.layer_learning_rate_decay,
         distill_alpha: float = RecipeArguments.distill_alpha,
         distill_temperature: float = RecipeArguments.distill_temperature,
         run: RunRecord | None = None,
@@ -138,6 +141,9 @@ class MultiTaskTrainer(Trainer):
             train_datasets, eval_datasets, run, recipe = self.prepare_records(kwargs, train_datasets, eval_datasets, recipe)
         self.run, self.recipe = run, recipe
         self.head_learning_rate = head_learning_rate
+        if layer_learning_rate_decay is not None and not 0.0 < float(layer_learning_rate_decay) <= 1.0:
+            raise ValueError(f"layer_learning_rate_decay: expected a factor in (0, 1], got {layer_learning_rate_decay!r}")
+        self.layer_learning_rate_decay = layer_learning_rate_decay
         self.distill_alpha = distill_alpha
         self.distill_temperature = distill_temperature
         self.train_datasets = train_datasets or {}
@@ -188,27 +194,50 @@ class MultiTaskTrainer(Trainer):
     def create_optimizer(self, model=None):
         """The Trainer's optimizer (its class, kwargs and weight-decay split), with the heads and poolers in
         parameter groups of their own at `head_learning_rate` when one is set: freshly initialised heads on a
-        pretrained encoder learn far faster with a higher rate than the encoder tolerates."""
-        if self.head_learning_rate is None or self.optimizer is not None:
+        pretrained encoder learn far faster with a higher rate than the encoder tolerates; with
+        `layer_learning_rate_decay` each encoder layer in a group of its own at its decayed rate."""
+        if (self.head_learning_rate is None and self.layer_learning_rate_decay is None) or self.optimizer is not None:
             return super().create_optimizer(model)
         opt_model = self.model if model is None else model
         decay = set(self.get_decay_parameter_names(opt_model))
-        groups: dict[tuple[bool, bool], list] = {}
+        factors = self.layer_rate_factors(opt_model)
+        groups: dict[tuple[bool, bool, float], list] = {}
         for name, param in opt_model.named_parameters():
             if param.requires_grad:
                 is_head = not name.startswith(("encoder.", "module.encoder."))
-                groups.setdefault((is_head, name in decay), []).append(param)
+                groups.setdefault((is_head, name in decay, factors.get(id(param), 1.0)), []).append(param)
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         param_groups = [
             {
                 "params": params,
                 "weight_decay": self.args.weight_decay if decayed else 0.0,
-                **({"lr": self.head_learning_rate} if is_head else {}),
+                "lr": (self.head_learning_rate or self.args.learning_rate) if is_head else self.args.learning_rate * factor,
             }
-            for (is_head, decayed), params in sorted(groups.items())
+            for (is_head, decayed, factor), params in sorted(groups.items())
         ]
         self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
         return self.optimizer
+
+    def layer_rate_factors(self, model) -> dict[int, float]:
+        """`id(parameter) -> d^(L - k)` for the encoder's embeddings (`k = 0`) and its `L` layers (`k = 1..L`) under
+        `layer_learning_rate_decay` `d`; parameters not listed (the heads, an encoder's pooler) keep factor 1."""
+        if self.layer_learning_rate_decay is None:
+            return {}
+        from torch import nn
+
+        from ..modeling_attention_fusion.modeling_attention_fusion import _num_layers
+
+        encoder = self.accelerator.unwrap_model(model).encoder
+        total, d = _num_layers(encoder.config), float(self.layer_learning_rate_decay)
+        stacks = [m for m in encoder.modules() if isinstance(m, nn.ModuleList) and len(m) == total]
+        if not stacks:
+            raise ValueError(f"layer_learning_rate_decay: found no list of {total} layers in {type(encoder).__name__}")
+        factors = {id(p): d**total for p in encoder.get_input_embeddings().parameters()}
+        embeddings = getattr(encoder, "embeddings", None)
+        factors.update({id(p): d**total for p in (embeddings.parameters() if isinstance(embeddings, nn.Module) else [])})
+        for depth, layer in enumerate(stacks[0], start=1):
+            factors.update({id(p): d ** (total - depth) for p in layer.parameters()})
+        return factors
 
     # ------------------------------------------------------------------ training data
     def make_batch_sampler(self) -> MultiTaskBatchSampler:

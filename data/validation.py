@@ -399,6 +399,33 @@ def repair_ner_record(
         ValueError: a span's label is outside `entity_types`.
     """
     text = check_text(record, "text", where)
+    valid, repairs = _valid_spans(text, _entity_list(record, where), where, entity_types)
+    spans, trimmed = _trim_spans(text, valid)
+    cutting, misaligned = _word_cuts(text, spans)
+    moved: list[dict[str, Any]] = []
+    refused = ""
+    if misaligned and realign_spans:
+        valid, moved, refused = _realign_valid(text, valid)
+        if moved:
+            spans, trimmed = _trim_spans(text, valid)
+            cutting, misaligned = _word_cuts(text, spans)
+    if misaligned:
+        raise RecordRejected(
+            "spans_misaligned",
+            f"{where}: {cutting} of {len(spans)} entity spans start or end inside a word; the offsets do not fit "
+            f"this text (computed on another version of it?), so the record's labels cannot be used{refused}",
+        )
+    repairs += ["span_whitespace_trimmed"] * trimmed
+    repairs += ["span_realigned"] * len(moved)
+    if realigned is not None and moved:
+        realigned["spans"] = moved
+    spans, dropped = resolve_overlaps(spans)
+    repairs += ["span_overlap_dropped"] * dropped
+    return {"text": text, "entities": spans}, repairs
+
+
+def _entity_list(record: dict[str, Any], where: str) -> list[Any]:
+    """The record's `entities` list, or `RecordRejected` (`missing_entities`, `entities_not_a_list`)."""
     if "entities" not in record or record["entities"] is None:
         raise RecordRejected("missing_entities", f"{where}: no 'entities' field")
     raw_entities = record["entities"]
@@ -408,6 +435,13 @@ def repair_ner_record(
             f"{where}: 'entities' should be a list, found {type(raw_entities).__name__} (in a CSV cell: a JSON list "
             'such as [{"start": 0, "end": 5, "label": "NAME"}])',
         )
+    return raw_entities
+
+
+def _valid_spans(
+    text: str, raw_entities: list[Any], where: str, entity_types: set[str] | None
+) -> tuple[list[tuple[int, int, int, str]], list[str]]:
+    """`(index in entities, start, end, label)` of the spans inside the text, and a repair per span dropped."""
     repairs: list[str] = []
     valid: list[tuple[int, int, int, str]] = []  # (index in `entities`, start, end, label) of spans inside the text
     for number, span in enumerate(raw_entities):
@@ -436,37 +470,30 @@ def repair_ner_record(
             repairs.append("span_empty")
             continue
         valid.append((number, start, end, label))
-    spans, trimmed = _trim_spans(text, valid)
-    cutting = sum(cuts_a_word(text, span["start"], span["end"]) for span in spans)
-    misaligned = cutting >= MISALIGNED_MIN_SPANS and cutting >= MISALIGNED_SHARE * len(spans)
-    moved: list[dict[str, Any]] = []
-    refused = ""
-    if misaligned and realign_spans:
-        from .realign import realign
+    return valid, repairs
 
-        result = realign(text, [(start, end, label) for _, start, end, label in valid], [v[0] for v in valid])
-        if result.unproven:  # one drifted span left unproven and the record's offsets are not known to be right
-            refused = f"; realignment proved {result.drifted - result.unproven} of its {result.drifted} drifted spans"
-        elif result.repairs:
-            offsets = iter(result.offsets)
-            valid = [(number, *next(offsets), label) for number, _, _, label in valid]
-            spans, trimmed = _trim_spans(text, valid)
-            cutting = sum(cuts_a_word(text, span["start"], span["end"]) for span in spans)
-            misaligned = cutting >= MISALIGNED_MIN_SPANS and cutting >= MISALIGNED_SHARE * len(spans)
-            moved = [repair.to_dict() for repair in result.repairs]
-    if misaligned:
-        raise RecordRejected(
-            "spans_misaligned",
-            f"{where}: {cutting} of {len(spans)} entity spans start or end inside a word; the offsets do not fit "
-            f"this text (computed on another version of it?), so the record's labels cannot be used{refused}",
-        )
-    repairs += ["span_whitespace_trimmed"] * trimmed
-    repairs += ["span_realigned"] * len(moved)
-    if realigned is not None and moved:
-        realigned["spans"] = moved
-    spans, dropped = resolve_overlaps(spans)
-    repairs += ["span_overlap_dropped"] * dropped
-    return {"text": text, "entities": spans}, repairs
+
+def _word_cuts(text: str, spans: list[dict[str, Any]]) -> tuple[int, bool]:
+    """How many spans start or end inside a word, and whether that makes the record's offsets misaligned."""
+    cutting = sum(cuts_a_word(text, span["start"], span["end"]) for span in spans)
+    return cutting, cutting >= MISALIGNED_MIN_SPANS and cutting >= MISALIGNED_SHARE * len(spans)
+
+
+def _realign_valid(
+    text: str, valid: list[tuple[int, int, int, str]]
+) -> tuple[list[tuple[int, int, int, str]], list[dict[str, Any]], str]:
+    """`(valid, moved, refused)`: the spans realigned when every drifted one is proven, the moves, and else why not."""
+    from .realign import realign
+
+    result = realign(text, [(start, end, label) for _, start, end, label in valid], [v[0] for v in valid])
+    if result.unproven:  # one drifted span left unproven and the record's offsets are not known to be right
+        proved = result.drifted - result.unproven
+        return valid, [], f"; realignment proved {proved} of its {result.drifted} drifted spans"
+    if result.repairs:
+        offsets = iter(result.offsets)
+        valid = [(number, *next(offsets), label) for number, _, _, label in valid]
+        return valid, [repair.to_dict() for repair in result.repairs], ""
+    return valid, [], ""
 
 
 def _trim_spans(text: str, valid: list[tuple[int, int, int, str]]) -> tuple[list[dict[str, Any]], int]:

@@ -102,34 +102,10 @@ def realign(
     )
     if drift_at is None:
         return RealignResult(offsets, [], 0, 0)
-    anchors: dict[str, set[str]] = {}
-    for i in order[:drift_at]:
-        start, end = _trimmed(text, spans[i][0], spans[i][1])
-        if on_word_boundaries(text, start, end):
-            anchors.setdefault(spans[i][2], set()).add(text[start:end])
     drifted = order[drift_at:]
     shifts = [d for d in range(-max_shift, max_shift + 1)]
-
-    # Rule same_text: the one shift that lands the span on an anchor's text of its label (0: already in place).
-    same_text: dict[int, int] = {}
-    for i in drifted:
-        start, end, label = spans[i]
-        fits = [
-            d
-            for d in shifts
-            if on_word_boundaries(text, start + d, end + d) and text[start + d : end + d] in anchors.get(label, ())
-        ]
-        if len(fits) == 1:
-            same_text[i] = fits[0]
-
-    # Rule shared_shift: one shift, and only one, puts every drifted span on word boundaries.
-    shared = None
-    if len(drifted) >= MIN_SHARED_SPANS:
-        fits = [
-            d for d in shifts if d != 0 and all(on_word_boundaries(text, spans[i][0] + d, spans[i][1] + d) for i in drifted)
-        ]
-        if len(fits) == 1 and all(d == fits[0] for d in same_text.values()):
-            shared = fits[0]
+    same_text = _same_text_shifts(text, spans, order[:drift_at], drifted, shifts)
+    shared = _shared_shift(text, spans, drifted, shifts, same_text)
 
     repairs: list[Realignment] = []
     unproven = 0
@@ -147,6 +123,42 @@ def realign(
             repairs.append(Realignment(indices[i], shift, rule))
     repairs.sort(key=lambda r: r.span)
     return RealignResult(offsets, repairs, len(drifted), unproven)
+
+
+def _same_text_shifts(
+    text: str, spans: Sequence[tuple[int, int, str]], placed: list[int], drifted: list[int], shifts: list[int]
+) -> dict[int, int]:
+    """Rule same_text: for each drifted span, the one shift that lands it on an anchor's text of its label (the
+    text of a correctly placed span; 0: already in place)."""
+    anchors: dict[str, set[str]] = {}
+    for i in placed:
+        start, end = _trimmed(text, spans[i][0], spans[i][1])
+        if on_word_boundaries(text, start, end):
+            anchors.setdefault(spans[i][2], set()).add(text[start:end])
+    same_text: dict[int, int] = {}
+    for i in drifted:
+        start, end, label = spans[i]
+        fits = [
+            d
+            for d in shifts
+            if on_word_boundaries(text, start + d, end + d) and text[start + d : end + d] in anchors.get(label, ())
+        ]
+        if len(fits) == 1:
+            same_text[i] = fits[0]
+    return same_text
+
+
+def _shared_shift(
+    text: str, spans: Sequence[tuple[int, int, str]], drifted: list[int], shifts: list[int], same_text: dict[int, int]
+) -> int | None:
+    """Rule shared_shift: the one shift that puts every drifted span on word boundaries (agreeing with same_text)."""
+    if len(drifted) >= MIN_SHARED_SPANS:
+        fits = [
+            d for d in shifts if d != 0 and all(on_word_boundaries(text, spans[i][0] + d, spans[i][1] + d) for i in drifted)
+        ]
+        if len(fits) == 1 and all(d == fits[0] for d in same_text.values()):
+            return fits[0]
+    return None
 
 
 __all__ = ["MAX_SHIFT", "MIN_SHARED_SPANS", "RealignResult", "Realignment", "on_word_boundaries", "realign"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from .validation import DataFileError, ValidationReport, format_report, write_report
 
@@ -91,6 +92,44 @@ def _add_file_report(report: ValidationReport, file_report, task: str, path: str
     return EXIT_UNREADABLE
 
 
+def _validate_task(
+    args: argparse.Namespace, task: str, path: str, prefix: str, columns: dict[str, str], config: Any,
+    report: ValidationReport,
+) -> int:  # fmt: skip
+    """Load one task's file (or Hub dataset) as training would and add its reports; returns the exit status."""
+    from .loaders import load_task_splits
+
+    extra = {"realign_spans": True} if task == "ner" and args.realign_spans else {}
+    try:
+        _, file_reports = load_task_splits(
+            task, path, split=getattr(args, f"{prefix}_split") or "train",
+            hub_config=getattr(args, f"{prefix}_config"), revision=getattr(args, f"{prefix}_revision"),
+            config=config, labels_from_data=args.labels_from_data, reject_malformed=True, columns=columns or None,
+            **extra,
+        )  # fmt: skip
+    except (OSError, DataFileError) as exc:
+        print(f"error: cannot read {task} file {path!r}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except ValueError as exc:
+        print(f"error: {task} file {path!r} breaks the label schema: {exc}", file=sys.stderr)
+        return EXIT_SCHEMA
+    status = EXIT_OK
+    for file_report in file_reports:
+        status = max(status, _add_file_report(report, file_report, task, path))
+    return status
+
+
+def _print_report(report: ValidationReport) -> int:
+    """Print the report and the balance check (read = kept + repaired + rejected); returns the exit status."""
+    print(format_report(report))
+    unbalanced = [path for path, item in report.files.items() if not item.balanced]
+    if unbalanced:  # cannot happen by construction; a guard against a silent loss
+        print(f"error: kept + repaired + rejected != read for {unbalanced}", file=sys.stderr)
+        return EXIT_SCHEMA
+    print("\nkept + repaired + rejected = read for every file.")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     parser = _parser()
@@ -107,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"helpline-fusion validate: cannot read the config {args.config!r}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
 
-    from .loaders import TEXT_FIELDS, load_task_splits, parse_columns
+    from .loaders import TEXT_FIELDS, parse_columns
 
     report = ValidationReport()
     status = EXIT_OK
@@ -119,33 +158,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_UNREADABLE
         if args.text_column:
             columns.setdefault(TEXT_FIELDS[task], args.text_column)
-        extra = {"realign_spans": True} if task == "ner" and args.realign_spans else {}
-        try:
-            _, file_reports = load_task_splits(
-                task, path, split=getattr(args, f"{prefix}_split") or "train",
-                hub_config=getattr(args, f"{prefix}_config"), revision=getattr(args, f"{prefix}_revision"),
-                config=config, labels_from_data=args.labels_from_data, reject_malformed=True, columns=columns or None,
-                **extra,
-            )  # fmt: skip
-        except (OSError, DataFileError) as exc:
-            print(f"error: cannot read {task} file {path!r}: {exc}", file=sys.stderr)
-            status = max(status, EXIT_UNREADABLE)
-            continue
-        except ValueError as exc:
-            print(f"error: {task} file {path!r} breaks the label schema: {exc}", file=sys.stderr)
-            status = max(status, EXIT_SCHEMA)
-            continue
-        for file_report in file_reports:
-            status = max(status, _add_file_report(report, file_report, task, path))
+        status = max(status, _validate_task(args, task, path, prefix, columns, config, report))
 
     if report.files:
-        print(format_report(report))
-        unbalanced = [path for path, item in report.files.items() if not item.balanced]
-        if unbalanced:  # cannot happen by construction; a guard against a silent loss
-            print(f"error: kept + repaired + rejected != read for {unbalanced}", file=sys.stderr)
-            status = max(status, EXIT_SCHEMA)
-        else:
-            print("\nkept + repaired + rejected = read for every file.")
+        status = max(status, _print_report(report))
     if args.report:
         try:
             written = write_report(report, args.report)

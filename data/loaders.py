@@ -523,6 +523,29 @@ def _load(
     if prepare is not None:
         prepare(records)
     report = FileReport(path=shown, task=task)
+    rows = _convert_records(task, records, convert, report)
+    _add_text_groups(rows, report)
+    if not records:
+        logger.warning("%s: no records", shown)
+    elif report.rejected == report.read:
+        logger.warning("%s: every record was rejected (%s); is this a %s file?", shown, dict(report.reasons), task)
+    elif report.rejected > MAX_REJECTION_WARNINGS:
+        logger.warning("%s: %d records rejected in all (see the report)", shown, report.rejected)
+    dataset = (
+        Dataset.from_list(rows, features=features)
+        if rows
+        else Dataset.from_dict({column: [] for column in features}, features=features)
+    )
+    return dataset, report
+
+
+def _convert_records(
+    task: str,
+    records: list[tuple[str, Any]],
+    convert: Callable[[Any, str, int], tuple[dict[str, Any], list[str], list[str]]],
+    report: FileReport,
+) -> list[dict[str, Any]]:
+    """The rows `convert` makes of the records; each record is counted in `report` (kept, repaired or rejected)."""
     rows: list[dict[str, Any]] = []
     for index, (where, record) in enumerate(records):
         try:
@@ -546,19 +569,7 @@ def _load(
         if repairs:
             logger.debug("%s repaired: %s", where, ", ".join(sorted(set(repairs))))
         rows.append(row)
-    _add_text_groups(rows, report)
-    if not records:
-        logger.warning("%s: no records", shown)
-    elif report.rejected == report.read:
-        logger.warning("%s: every record was rejected (%s); is this a %s file?", shown, dict(report.reasons), task)
-    elif report.rejected > MAX_REJECTION_WARNINGS:
-        logger.warning("%s: %d records rejected in all (see the report)", shown, report.rejected)
-    dataset = (
-        Dataset.from_list(rows, features=features)
-        if rows
-        else Dataset.from_dict({column: [] for column in features}, features=features)
-    )
-    return dataset, report
+    return rows
 
 
 # --------------------------------------------------------------------------- #
@@ -721,43 +732,46 @@ def load_cases(
         record_id, given = _record_id(record, "uniqueid", index)
         label_where = f"{where} (uniqueid {record_id})" if given else where
         text = check_text(record, "narrative", label_where)
-        repairs: list[str] = []
-        values: dict[str, Any] = {}
-        sub, changed = _clean_label(record.get("category", record.get("sub_category")))
-        repairs += ["label_whitespace_stripped"] * changed
-        values["sub_category"] = sub
-        values["main_category"] = main_category_of(sub, maps.sub_to_main)
-        interventions, changed = normalise_interventions(record.get("intervention"), known_interventions)
-        repairs += ["intervention_normalised"] * changed
-        repairs += ["intervention_multi_valued"] * (len(interventions) > 1)
-        values["intervention"] = interventions[0] if interventions else None
-        priority, changed = _clean_label(record.get("priority"))
-        repairs += ["priority_normalised"] * changed
-        values["priority"] = priority
-        for head in heads:
-            if head not in values:  # a head a custom config adds: the field of the same name
-                values[head], changed = _clean_label(record.get(head))
-                repairs += ["label_whitespace_stripped"] * changed
-        if all(values[head] is None for head in heads):
-            raise RecordRejected("no_labels", f"{label_where}: none of the targets {heads} is given")
-        repairs += [f"label_missing_{head}" for head in heads if head != "main_category" and values[head] is None]
+        values, interventions, repairs = _case_values(record, label_where, heads, maps, known_interventions)
         if not labels_from_data:
             for head in heads:
                 if head in maps.case_heads:
                     check_labels_in_schema(head, [values[head]], maps.case_heads[head], label_where)
-        row = {
-            "id": record_id,
-            "text": text,
-            **values,
-            "interventions": interventions,
-            "metadata": _metadata(record, skip),
-        }
+        row = {"id": record_id, "text": text, **values, "interventions": interventions,
+               "metadata": _metadata(record, skip)}  # fmt: skip
         return row, repairs, ([] if given else ["id_from_index"])
 
     return _load(
         "cls", source, split, name, _case_features(heads), convert, reject_malformed=reject_malformed,
         columns=columns, fields=set(heads), hub_config=hub_config, revision=revision,
     )
+
+
+def _case_values(
+    record: dict[str, Any], label_where: str, heads: list[str], maps: LabelMaps, known_interventions: list[str]
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """`(head -> label, interventions, repairs)` of a case record, or `RecordRejected` (`no_labels`)."""
+    repairs: list[str] = []
+    values: dict[str, Any] = {}
+    sub, changed = _clean_label(record.get("category", record.get("sub_category")))
+    repairs += ["label_whitespace_stripped"] * changed
+    values["sub_category"] = sub
+    values["main_category"] = main_category_of(sub, maps.sub_to_main)
+    interventions, changed = normalise_interventions(record.get("intervention"), known_interventions)
+    repairs += ["intervention_normalised"] * changed
+    repairs += ["intervention_multi_valued"] * (len(interventions) > 1)
+    values["intervention"] = interventions[0] if interventions else None
+    priority, changed = _clean_label(record.get("priority"))
+    repairs += ["priority_normalised"] * changed
+    values["priority"] = priority
+    for head in heads:
+        if head not in values:  # a head a custom config adds: the field of the same name
+            values[head], changed = _clean_label(record.get(head))
+            repairs += ["label_whitespace_stripped"] * changed
+    if all(values[head] is None for head in heads):
+        raise RecordRejected("no_labels", f"{label_where}: none of the targets {heads} is given")
+    repairs += [f"label_missing_{head}" for head in heads if head != "main_category" and values[head] is None]
+    return values, interventions, repairs
 
 
 def _default_interventions() -> list[str]:
@@ -830,19 +844,18 @@ def load_qa(
         features["text_group"] = features.pop("text_group")
 
     def convert(record: Any, where: str, index: int) -> tuple[dict[str, Any], list[str], list[str]]:
-        record_id, given = _record_id(record, "sample_id", index)
-        label_where = f"{where} (sample_id {record_id})" if given else where
-        text = check_text(record, "text", label_where)
-        labels = parse_qa_labels(record.get("labels"), label_where)
-        values, repairs = repair_qa_labels(labels, label_where, sizes, allow_unknown_heads=labels_from_data)
-        scenario, _ = _clean_label(record.get("scenario"))
-        quality, _ = _clean_label(record.get("quality_level"))
-        row = {"id": record_id, "text": text, "scenario": scenario, "quality_level": quality}
-        row.update({f"{QA_PREFIX}{head}": value for head, value in values.items()})
-        row["metadata"] = _metadata(record, _QA_FIELDS)
-        return row, repairs, ([] if given else ["id_from_index"])
+        return _qa_row(record, where, index, sizes, labels_from_data)
 
-    features = Features(
+    features = _qa_features()
+    return _load(
+        "qa", source, split, name, features, convert, prepare, reject_malformed=reject_malformed, columns=columns,
+        hub_config=hub_config, revision=revision,
+    )
+
+
+def _qa_features() -> Features:
+    """The QA columns every source has; `load_qa` adds a `qa_<head>` column per quality head."""
+    return Features(
         {
             "id": Value("string"),
             "text": Value("string"),
@@ -852,10 +865,23 @@ def load_qa(
             "text_group": Value("int64"),
         }
     )
-    return _load(
-        "qa", source, split, name, features, convert, prepare, reject_malformed=reject_malformed, columns=columns,
-        hub_config=hub_config, revision=revision,
-    )
+
+
+def _qa_row(
+    record: Any, where: str, index: int, sizes: dict[str, int], labels_from_data: bool
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """`(row, repairs, flags)` of one call-quality record, its labels checked against the heads' `sizes`."""
+    record_id, given = _record_id(record, "sample_id", index)
+    label_where = f"{where} (sample_id {record_id})" if given else where
+    text = check_text(record, "text", label_where)
+    labels = parse_qa_labels(record.get("labels"), label_where)
+    values, repairs = repair_qa_labels(labels, label_where, sizes, allow_unknown_heads=labels_from_data)
+    scenario, _ = _clean_label(record.get("scenario"))
+    quality, _ = _clean_label(record.get("quality_level"))
+    row = {"id": record_id, "text": text, "scenario": scenario, "quality_level": quality}
+    row.update({f"{QA_PREFIX}{head}": value for head, value in values.items()})
+    row["metadata"] = _metadata(record, _QA_FIELDS)
+    return row, repairs, ([] if given else ["id_from_index"])
 
 
 # --------------------------------------------------------------------------- #

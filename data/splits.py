@@ -153,13 +153,7 @@ def train_validation_split(
         >>> sorted(splits)  # doctest: +SKIP
         ['test', 'train', 'validation']
     """
-    if not 0.0 < float(validation_size) < 1.0:
-        raise ValueError(f"validation_size: {validation_size!r} is not in (0, 1)")
-    if not 0.0 <= float(test_size) < 1.0 - float(validation_size):
-        raise ValueError(
-            f"test_size: {test_size!r} is not in [0, {1.0 - float(validation_size):g}) (1 - validation_size "
-            f"{validation_size!r}): training needs the rest"
-        )
+    _check_split_sizes(validation_size, test_size)
     if text_column not in dataset.column_names:
         raise ValueError(f"no {text_column!r} column to group by; columns: {dataset.column_names}")
     columns = _resolve_stratify(dataset, stratify_by)
@@ -170,16 +164,7 @@ def train_validation_split(
     target = min(max(target, 1 if n_groups >= 2 else 0), max(n_groups - 1, 0))
     rng = random.Random(seed)
     validation_groups = _take(strata, target, rng)
-    test_groups: set[int] = set()
-    test_target = round(n_groups * float(test_size))
-    if test_target and test_target < min_test_groups:
-        logger.info(
-            "no test split: %d record groups give %d test groups at test_size %s, fewer than %d; calibration reports "
-            "cross-fitted validation figures instead", n_groups, test_target, test_size, min_test_groups,
-        )  # fmt: skip
-    elif test_target:
-        left = {key: [g for g in members if g not in validation_groups] for key, members in strata.items()}
-        test_groups = _take({key: members for key, members in left.items() if members}, test_target, rng)
+    test_groups = _test_groups(strata, validation_groups, n_groups, test_size, min_test_groups, rng)
     validation = [index for index, group in enumerate(groups) if group in validation_groups]
     test = [index for index, group in enumerate(groups) if group in test_groups]
     train = [index for index, group in enumerate(groups) if group not in validation_groups | test_groups]
@@ -198,6 +183,35 @@ def train_validation_split(
     if test_groups:
         parts["test"] = dataset.select(test)
     return DatasetDict(parts)
+
+
+def _check_split_sizes(validation_size: float, test_size: float) -> None:
+    """ValueError for a validation fraction outside (0, 1) or a test fraction that leaves training nothing."""
+    if not 0.0 < float(validation_size) < 1.0:
+        raise ValueError(f"validation_size: {validation_size!r} is not in (0, 1)")
+    if not 0.0 <= float(test_size) < 1.0 - float(validation_size):
+        raise ValueError(
+            f"test_size: {test_size!r} is not in [0, {1.0 - float(validation_size):g}) (1 - validation_size "
+            f"{validation_size!r}): training needs the rest"
+        )
+
+
+def _test_groups(
+    strata: dict[tuple, list[int]], validation_groups: set[int], n_groups: int, test_size: float,
+    min_test_groups: int, rng: random.Random,
+) -> set[int]:  # fmt: skip
+    """The test split's groups, taken by stratum from those not in validation; none below `min_test_groups`."""
+    test_groups: set[int] = set()
+    test_target = round(n_groups * float(test_size))
+    if test_target and test_target < min_test_groups:
+        logger.info(
+            "no test split: %d record groups give %d test groups at test_size %s, fewer than %d; calibration reports "
+            "cross-fitted validation figures instead", n_groups, test_target, test_size, min_test_groups,
+        )  # fmt: skip
+    elif test_target:
+        left = {key: [g for g in members if g not in validation_groups] for key, members in strata.items()}
+        test_groups = _take({key: members for key, members in left.items() if members}, test_target, rng)
+    return test_groups
 
 
 def use_or_split(

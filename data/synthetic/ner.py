@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .vocab import (
@@ -393,17 +393,7 @@ def _cast(rng: random.Random) -> tuple[Slots, str]:
     perp = rng.choice(spec["perps"]) if spec["perps"] else ""
     place = sample_place(rng)
     victim_gender = spec.get("only_gender") or rng.choice(["female", "male"])
-    used: set[str] = set()
-
-    def person(gender: str | None = None, full: bool = False) -> str:
-        given = sample_given_name(rng, gender or rng.choice(["female", "male"]), avoid=used)
-        used.add(given)
-        if not full:
-            return given
-        surname = sample_surname(rng, avoid=used)
-        used.add(surname)
-        return f"{given} {surname}"
-
+    person = _person_sampler(rng)
     victim = person(victim_gender)
     counsellor = person()
     caller_gender = rng.choice(["female", "male"])
@@ -446,12 +436,33 @@ def _cast(rng: random.Random) -> tuple[Slots, str]:
         "themselves": (themselves, None),
     }
     if spec["perps"]:
-        slots["perp"] = (perp, "PERPETRATOR")
-        low, high = PERPETRATOR_AGES.get(slots["perp"][0], (22, 60))
-        slots["perp_age"] = (str(rng.randint(low, high)), "AGE")
-        slots["perp_phone"] = (sample_phone(rng, place.country), "PHONE_NUMBER")
-        slots["perp_name"] = (person("female" if slots["perp"][0] in FEMALE_ROLES else "male"), "PERPETRATOR")
+        _add_perpetrator(rng, slots, perp, place.country, person)
     return slots, kind
+
+
+def _person_sampler(rng: random.Random) -> Callable[..., str]:
+    """`person(gender=None, full=False)`: a given name (and surname with `full`) not yet used in this call."""
+    used: set[str] = set()
+
+    def person(gender: str | None = None, full: bool = False) -> str:
+        given = sample_given_name(rng, gender or rng.choice(["female", "male"]), avoid=used)
+        used.add(given)
+        if not full:
+            return given
+        surname = sample_surname(rng, avoid=used)
+        used.add(surname)
+        return f"{given} {surname}"
+
+    return person
+
+
+def _add_perpetrator(rng: random.Random, slots: Slots, perp: str, country: str, person: Callable[..., str]) -> None:
+    """The perpetrator's role, age, phone and name slots."""
+    slots["perp"] = (perp, "PERPETRATOR")
+    low, high = PERPETRATOR_AGES.get(slots["perp"][0], (22, 60))
+    slots["perp_age"] = (str(rng.randint(low, high)), "AGE")
+    slots["perp_phone"] = (sample_phone(rng, country), "PHONE_NUMBER")
+    slots["perp_name"] = (person("female" if slots["perp"][0] in FEMALE_ROLES else "male"), "PERPETRATOR")
 
 
 _FITTING: dict[tuple[int, str], list[str]] = {}

@@ -222,9 +222,35 @@ def tokenize_ner(
     if all_subwords is None:
         all_subwords = bool(getattr(config, "ner_label_all_subwords", False))
     maps = LabelMaps.from_config(config)
-    tag2id = maps.ner_label2id
-    entity_types = set(maps.ner_entity_types)
     unlabelled = [0]  # entities that share every word with an earlier entity, so no word carries their tag
+    function = _ner_windows_function(
+        tokenizer, max_length, stride, maps.ner_label2id, set(maps.ner_entity_types), return_offsets, all_subwords,
+        unlabelled,
+    )  # fmt: skip
+    windows = _map(dataset, function, "Tokenising NER windows", num_proc)
+    logger.info(
+        "NER: %d records -> %d windows (max_length %d, stride %d)", len(dataset), len(windows), max_length, stride
+    )
+    if unlabelled[0] and not num_proc:
+        logger.warning(
+            "NER: %d entities share all their words with an earlier entity (spans inside one word), so no word "
+            "carries their tag",
+            unlabelled[0],
+        )
+    return windows
+
+
+def _ner_windows_function(
+    tokenizer: Any,
+    max_length: int,
+    stride: int,
+    tag2id: dict[str, int],
+    entity_types: set[str],
+    return_offsets: bool,
+    all_subwords: bool,
+    unlabelled: list[int],
+) -> Any:
+    """The batched `datasets.map` function of `tokenize_ner`; it adds to `unlabelled[0]` the entities no word tags."""
 
     def function(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         encoding = _encode(tokenizer, batch["text"], max_length, stride)
@@ -236,14 +262,7 @@ def tokenize_ner(
         if return_offsets:
             out["offset_mapping"] = []
         for sample, windows in windows_of.items():
-            entities = [dict(entity) for entity in batch["entities"][sample] or []]
-            for entity in entities:
-                if entity["label"] not in entity_types:
-                    raise ValueError(
-                        f"NER example {indices[sample]}: entity label {entity['label']!r} is not one of the "
-                        f"config's entity types {sorted(entity_types)}"
-                    )
-            entities, _ = resolve_overlaps(entities)
+            entities = _checked_entities(batch["entities"][sample], entity_types, indices[sample])
             bounds = _word_bounds(encoding, windows)
             labelled: set[int] = set()
             for window in windows:
@@ -265,17 +284,20 @@ def tokenize_ner(
             unlabelled[0] += len(entities) - len(labelled)
         return out
 
-    windows = _map(dataset, function, "Tokenising NER windows", num_proc)
-    logger.info(
-        "NER: %d records -> %d windows (max_length %d, stride %d)", len(dataset), len(windows), max_length, stride
-    )
-    if unlabelled[0] and not num_proc:
-        logger.warning(
-            "NER: %d entities share all their words with an earlier entity (spans inside one word), so no word "
-            "carries their tag",
-            unlabelled[0],
-        )
-    return windows
+    return function
+
+
+def _checked_entities(raw: list[dict[str, Any]] | None, entity_types: set[str], example: int) -> list[dict[str, Any]]:
+    """A record's entities (copies), refused (ValueError) outside the config's types, overlaps resolved."""
+    entities = [dict(entity) for entity in raw or []]
+    for entity in entities:
+        if entity["label"] not in entity_types:
+            raise ValueError(
+                f"NER example {example}: entity label {entity['label']!r} is not one of the "
+                f"config's entity types {sorted(entity_types)}"
+            )
+    entities, _ = resolve_overlaps(entities)
+    return entities
 
 
 def bio_to_char_spans(

@@ -118,6 +118,15 @@ def plot_training_curves(log_history: list[dict[str, Any]], path: str | Path) ->
         axes.set_xlim(0, max(total_steps, 1) * 1.03)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
+    _plot_losses(loss_axes, losses)
+    _plot_validation(eval_axes, validation)
+
+    figure.savefig(path, format="png")
+    return path
+
+
+def _plot_losses(loss_axes: Any, losses: Series) -> None:
+    """The left panel: the total training loss (dashed, black) and each task's loss by step."""
     loss_axes.set_title("training loss")
     loss_axes.set_xlabel("step")
     if losses:
@@ -137,6 +146,9 @@ def plot_training_curves(log_history: list[dict[str, Any]], path: str | Path) ->
     else:
         loss_axes.text(0.5, 0.5, "no training loss logged", ha="center", va="center", transform=loss_axes.transAxes)
 
+
+def _plot_validation(eval_axes: Any, validation: Series) -> None:
+    """The right panel: each validation metric by step, the composite drawn thicker in black."""
     eval_axes.set_title("validation")
     eval_axes.set_xlabel("step")
     eval_axes.set_ylim(0, 1.02)
@@ -157,6 +169,3 @@ def plot_training_curves(log_history: list[dict[str, Any]], path: str | Path) ->
         eval_axes.grid(alpha=0.3)
     else:
         eval_axes.text(0.5, 0.5, "no evaluation yet", ha="center", va="center", transform=eval_axes.transAxes)
-
-    figure.savefig(path, format="png")
-    return path

@@ -231,11 +231,7 @@ def refit_pooled_heads(
     """
     if epochs < 0:
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {epochs}")
-    tasks = [
-        task for task in TASKS
-        if getattr(model, TASK_SPECS[task].head, None) is not None and datasets.get(task) is not None
-        and len(datasets[task])
-    ]  # fmt: skip
+    tasks = _refit_tasks(model, datasets)
     if epochs == 0 or not tasks:
         return {}
     started = time.perf_counter()
@@ -250,14 +246,9 @@ def refit_pooled_heads(
             cache_seconds = time.perf_counter() - started
             log_cache(cache, epochs, cache_seconds)
             losses = EpochLosses(tasks)
-            trainer = HeadsRefitTrainer(
-                model=PooledHeads(model, tasks),
-                args=refit_arguments(epochs, learning_rate, weight_decay, batch_size, seed, max_grad_norm, scratch,
-                                     use_cpu=device.type == "cpu"),
-                train_dataset=CachedWindows(cache),
-                batch_sampler=TaskBatchSampler({task: len(cache[task]) for task in tasks}, batch_size, seed),
-                epoch_losses=losses,
-            )  # fmt: skip
+            args = refit_arguments(epochs, learning_rate, weight_decay, batch_size, seed, max_grad_norm, scratch,
+                                   use_cpu=device.type == "cpu")  # fmt: skip
+            trainer = _refit_trainer(model, tasks, cache, args, losses, batch_size, seed)
             trainer.train()
         finally:
             model.train(was_training)
@@ -272,6 +263,29 @@ def refit_pooled_heads(
     }
     logger.info("refit done in %.0f s; training loss per epoch: %s", report["seconds"], losses.per_epoch)
     return report
+
+
+def _refit_tasks(model: Any, datasets: dict[str, Any]) -> list[str]:
+    """The tasks whose head the model has and whose training windows are given and not empty, in `TASKS` order."""
+    return [
+        task for task in TASKS
+        if getattr(model, TASK_SPECS[task].head, None) is not None and datasets.get(task) is not None
+        and len(datasets[task])
+    ]  # fmt: skip
+
+
+def _refit_trainer(
+    model: Any, tasks: list[str], cache: dict[str, list], args: TrainingArguments, losses: EpochLosses,
+    batch_size: int, seed: int,
+) -> HeadsRefitTrainer:  # fmt: skip
+    """The `HeadsRefitTrainer` over the cached windows of `tasks`, batched one task at a time."""
+    return HeadsRefitTrainer(
+        model=PooledHeads(model, tasks),
+        args=args,
+        train_dataset=CachedWindows(cache),
+        batch_sampler=TaskBatchSampler({task: len(cache[task]) for task in tasks}, batch_size, seed),
+        epoch_losses=losses,
+    )  # fmt: skip
 
 
 def log_cache(cache: dict[str, list], epochs: int, seconds: float) -> None:

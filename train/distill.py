@@ -225,6 +225,41 @@ def add_teacher_outputs(
     columns = teacher_columns(task, teacher.config)
     per_window = Sequence(Value("float32"))  # a head's logits; a token-level task has one such row per token
     features = Features({column: Sequence(per_window) if info.token_level else per_window for column in columns})
+    key, cache_file = _teacher_cache(task, windows, teacher, cache_dir)
+    cached = cache_file is not None and cache_file.is_file()
+    teacher.eval()
+    started = time.perf_counter()
+    logits = windows.map(
+        _teacher_logits(task, teacher, collator),
+        batched=True,
+        batch_size=batch_size,
+        remove_columns=windows.column_names,
+        features=features,
+        cache_file_name=str(cache_file) if cache_file is not None else None,
+        load_from_cache_file=True,
+        new_fingerprint=key,
+        desc=f"teacher outputs ({task})",
+    )
+    result = concatenate_datasets([windows, logits], axis=1)
+    seconds = time.perf_counter() - started
+    stats = {
+        "task": task,
+        "windows": len(result),
+        "seconds": round(seconds, 2),
+        "bytes": cache_file.stat().st_size if cache_file is not None and cache_file.is_file() else None,
+        "cached": cached,
+        "file": cache_file.name if cache_file is not None else None,
+    }
+    logger.info(
+        "teacher outputs for %s: %d windows, %s in %.1f s%s", task, len(result),
+        "read from the cache" if cached else "computed", seconds,
+        f", {stats['bytes'] / 1e6:.1f} MB on disk" if stats["bytes"] else "",
+    )  # fmt: skip
+    return result, stats
+
+
+def _teacher_cache(task: str, windows: Any, teacher: Any, cache_dir: str | Path | None) -> tuple[str, Path | None]:
+    """The cache key (hex) of the windows and the teacher, and the Arrow file it names under `cache_dir` (if any)."""
     # The cache key: every column of the windows (labels included) and the teacher's config and weights (not a
     # pickle of the function, which datasets would otherwise hash, teacher included, at every call).
     key = hashlib.blake2b(f"{task}:{_windows_digest(windows)}:{_model_digest(teacher)}".encode(), digest_size=12)
@@ -232,9 +267,13 @@ def add_teacher_outputs(
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         cache_file = Path(cache_dir) / f"{task}-{key.hexdigest()}.arrow"
-    cached = cache_file is not None and cache_file.is_file()
+    return key.hexdigest(), cache_file
+
+
+def _teacher_logits(task: str, teacher: Any, collator: Any) -> Any:
+    """The batched `datasets.map` function: the teacher's raw logits of a batch of windows, per column."""
+    info = TASK_INFO[task]
     left = getattr(collator, "padding_side", "right") == "left"
-    teacher.eval()
 
     def compute(batch: dict[str, list]) -> dict[str, list]:
         size = len(batch["input_ids"])
@@ -256,34 +295,7 @@ def add_teacher_outputs(
         heads = getattr(out, info.logits)
         return {info.kd + head: list(values.float().cpu().numpy()) for head, values in heads.items()}
 
-    started = time.perf_counter()
-    logits = windows.map(
-        compute,
-        batched=True,
-        batch_size=batch_size,
-        remove_columns=windows.column_names,
-        features=features,
-        cache_file_name=str(cache_file) if cache_file is not None else None,
-        load_from_cache_file=True,
-        new_fingerprint=key.hexdigest(),
-        desc=f"teacher outputs ({task})",
-    )
-    result = concatenate_datasets([windows, logits], axis=1)
-    seconds = time.perf_counter() - started
-    stats = {
-        "task": task,
-        "windows": len(result),
-        "seconds": round(seconds, 2),
-        "bytes": cache_file.stat().st_size if cache_file is not None and cache_file.is_file() else None,
-        "cached": cached,
-        "file": cache_file.name if cache_file is not None else None,
-    }
-    logger.info(
-        "teacher outputs for %s: %d windows, %s in %.1f s%s", task, len(result),
-        "read from the cache" if cached else "computed", seconds,
-        f", {stats['bytes'] / 1e6:.1f} MB on disk" if stats["bytes"] else "",
-    )  # fmt: skip
-    return result, stats
+    return compute
 
 
 def prepare_teachers(

@@ -658,9 +658,31 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
         tasks = self._tasks_for(task)
         task_labels = self._task_labels(task, labels, {"ner": ner_labels, "cls": cls_labels, "qa": qa_labels})
         if attention_mask is None:
-            reference = input_ids if input_ids is not None else inputs_embeds[..., 0]
-            attention_mask = torch.ones(reference.shape[:2], dtype=torch.long, device=reference.device)
+            attention_mask = _full_mask(input_ids, inputs_embeds)
         encoded = self._encode(input_ids, attention_mask, token_type_ids, inputs_embeds, tasks)
+        logits, pooling_weights, head_weights = self._run_heads(
+            encoded, tasks, attention_mask, turn_ids, output_pooling_weights
+        )
+        task_losses = self._task_losses(logits, task_labels)
+        return AttentionFusionOutput(
+            loss=self._weighted_loss(task_losses),
+            ner_logits=logits.get("ner"),
+            cls_logits=logits.get("cls"),
+            qa_logits=logits.get("qa"),
+            task_losses=task_losses or None,
+            pooling_weights=pooling_weights if output_pooling_weights else None,
+            head_pooling_weights=head_weights if output_pooling_weights else None,
+        )
+
+    def _run_heads(
+        self,
+        encoded: Any,
+        tasks: list[str],
+        attention_mask: torch.LongTensor,
+        turn_ids: torch.LongTensor | None,
+        output_pooling_weights: bool,
+    ) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, dict[str, torch.Tensor]]]:
+        """`(logits, pooling_weights, head_pooling_weights)` of the heads of `tasks` over the encoder's output."""
         hidden = encoded.last_hidden_state  # (batch, seq_len, hidden)
 
         logits: dict[str, Any] = {}
@@ -677,20 +699,15 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
                     self.pooling_states(encoded, name), attention_mask, output_pooling_weights, **extra
                 )
                 head_weights[name] = by_head[0] if by_head else {}
-        task_losses = self._task_losses(logits, task_labels)
+        return logits, pooling_weights, head_weights
+
+    def _weighted_loss(self, task_losses: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The `task_loss_weights`-weighted sum of the task losses; None without any."""
         loss = None
         if task_losses:
             weights = self.config.task_loss_weights
             loss = sum(weights[name] * value for name, value in task_losses.items())
-        return AttentionFusionOutput(
-            loss=loss,
-            ner_logits=logits.get("ner"),
-            cls_logits=logits.get("cls"),
-            qa_logits=logits.get("qa"),
-            task_losses=task_losses or None,
-            pooling_weights=pooling_weights if output_pooling_weights else None,
-            head_pooling_weights=head_weights if output_pooling_weights else None,
-        )
+        return loss
 
     def _encode(
         self,
@@ -747,6 +764,12 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
 
 
 # --------------------------------------------------------------------------- helpers
+def _full_mask(input_ids: torch.LongTensor | None, inputs_embeds: torch.FloatTensor | None) -> torch.LongTensor:
+    """An attention mask of ones over every token of the batch (no padding)."""
+    reference = input_ids if input_ids is not None else inputs_embeds[..., 0]
+    return torch.ones(reference.shape[:2], dtype=torch.long, device=reference.device)
+
+
 def _label_kwargs(labels: dict[str, Any]) -> dict[str, Any]:
     """`label_maps.json`-shaped labels -> the config keywords (`from_encoder_pretrained(labels=...)`)."""
     unknown = sorted(set(labels) - {"ner", "case", "qa", "sub_to_main", "priority_critical"})

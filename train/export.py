@@ -205,27 +205,11 @@ def export_model(
         ExportError: an unknown format, a missing runtime, int8 on a CPU without VNNI/AMX or without validation
             files, a model that cannot be exported.
     """
-    from ..modeling_attention_fusion.inference_attention_fusion import (
-        EXPORT_FILES,
-        ExportedFusionModel,
-        cpu_flags,
-        native_int8,
-    )
+    from ..modeling_attention_fusion.inference_attention_fusion import EXPORT_FILES
     from .predict_cli import load_model
 
     folder = Path(folder)
-    if fmt not in FORMATS:
-        raise ExportError(f"--format: expected one of {list(FORMATS)}, got {fmt!r}")
-    _require("onnx", "onnxscript", extra="onnx")
-    if fmt == "openvino":
-        _require("openvino", extra="openvino")
-        if int8:
-            raise ExportError("--int8: the int8 export is ONNX Runtime's (--format onnx --int8)")
-    if int8:
-        _require("onnxruntime", extra="onnx")
-        if not (native_int8() or force_int8):
-            flags = ", ".join(name for name, present in cpu_flags().items() if present)
-            raise ExportError(f"--int8: this CPU has no VNNI or AMX (flags: {flags}); int8 would not pay here")
+    _check_export_request(fmt, int8, force_int8)
     if (folder / "run_manifest.json").is_file():
         from .run_folder import check_run_folder
 
@@ -244,34 +228,63 @@ def export_model(
         target.parent.mkdir(parents=True, exist_ok=True)
         openvino.save_model(openvino.convert_model(str(onnx_path)), str(target), compress_to_fp16=False)
         written["files"] += [str(target), str(target.with_suffix(".bin"))]
-    if int8:
-        target = folder / EXPORT_FILES["onnx"]["int8"]
-        candidate = target.with_name(target.name + ".candidate")
-        written["int8_nodes"] = len(quantize_int8(onnx_path, candidate))
-        if gate is not None:
-            from ..data.collator import MultiTaskCollator
-            from .evaluate_cli import tokenized_files
-
-            tokenized, _ = tokenized_files(model, tokenizer, gate.get("ner"), gate.get("cases"), gate.get("qa"))
-            if not tokenized:
-                candidate.unlink()
-                raise ExportError("--int8: the gate needs validation files (--ner-file, --cases-file, --qa-file)")
-            int8_model = ExportedFusionModel(model.config, _runner(candidate, model.config), "onnx", "int8")
-            passed, rows = accuracy_gate(model, int8_model, tokenized, MultiTaskCollator(tokenizer, model.config))
-            written.update(gate_passed=passed, gate=rows, gate_table=format_gate(rows, passed))
-            if not passed:
-                candidate.unlink()
-                return written
-            candidate.replace(target)
-        else:
-            candidate.replace(target)
-        written["files"].append(str(target))
+    if int8 and not _export_int8(model, tokenizer, folder, onnx_path, gate, written):
+        return written
     (folder / fmt).mkdir(exist_ok=True)
     (folder / fmt / "export.json").write_text(json.dumps(
         {key: value for key, value in written.items() if key not in {"folder", "gate_table"}}, indent=2,
     ) + "\n", encoding="utf-8")  # fmt: skip
     record_in_manifest(folder, [*written["files"], str(folder / fmt / "export.json")])
     return written
+
+
+def _check_export_request(fmt: str, int8: bool, force_int8: bool) -> None:
+    """`ExportError` for an unknown format, a missing runtime, or int8 where it is not offered or would not pay."""
+    from ..modeling_attention_fusion.inference_attention_fusion import cpu_flags, native_int8
+
+    if fmt not in FORMATS:
+        raise ExportError(f"--format: expected one of {list(FORMATS)}, got {fmt!r}")
+    _require("onnx", "onnxscript", extra="onnx")
+    if fmt == "openvino":
+        _require("openvino", extra="openvino")
+        if int8:
+            raise ExportError("--int8: the int8 export is ONNX Runtime's (--format onnx --int8)")
+    if int8:
+        _require("onnxruntime", extra="onnx")
+        if not (native_int8() or force_int8):
+            flags = ", ".join(name for name, present in cpu_flags().items() if present)
+            raise ExportError(f"--int8: this CPU has no VNNI or AMX (flags: {flags}); int8 would not pay here")
+
+
+def _export_int8(
+    model: Any, tokenizer: Any, folder: Path, onnx_path: Path, gate: dict[str, Any] | None, written: dict[str, Any]
+) -> bool:
+    """Quantise the fp32 graph and, with `gate`, keep it only if it passes the accuracy gate (recorded in
+    `written`); False when the gate failed and the int8 file was not written."""
+    from ..modeling_attention_fusion.inference_attention_fusion import EXPORT_FILES, ExportedFusionModel
+
+    target = folder / EXPORT_FILES["onnx"]["int8"]
+    candidate = target.with_name(target.name + ".candidate")
+    written["int8_nodes"] = len(quantize_int8(onnx_path, candidate))
+    if gate is not None:
+        from ..data.collator import MultiTaskCollator
+        from .evaluate_cli import tokenized_files
+
+        tokenized, _ = tokenized_files(model, tokenizer, gate.get("ner"), gate.get("cases"), gate.get("qa"))
+        if not tokenized:
+            candidate.unlink()
+            raise ExportError("--int8: the gate needs validation files (--ner-file, --cases-file, --qa-file)")
+        int8_model = ExportedFusionModel(model.config, _runner(candidate, model.config), "onnx", "int8")
+        passed, rows = accuracy_gate(model, int8_model, tokenized, MultiTaskCollator(tokenizer, model.config))
+        written.update(gate_passed=passed, gate=rows, gate_table=format_gate(rows, passed))
+        if not passed:
+            candidate.unlink()
+            return False
+        candidate.replace(target)
+    else:
+        candidate.replace(target)
+    written["files"].append(str(target))
+    return True
 
 
 def record_in_manifest(folder: Path, files: list[str]) -> None:

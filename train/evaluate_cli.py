@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .sources import check_model_folder
 
@@ -131,52 +132,45 @@ def log_run(paths: list[Path], metrics: dict[str, float]) -> str | None:
     return run_id
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+def _checked_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The loaders' source options, once the files and the model folder are checked; ValueError names a problem."""
     if not (args.ner_file or args.cases_file or args.qa_file):
-        print("helpline-fusion evaluate: give at least one of --ner-file, --cases-file, --qa-file", file=sys.stderr)
-        return 2
+        raise ValueError("give at least one of --ner-file, --cases-file, --qa-file")
     from ..data.loaders import is_local_source
 
-    try:
-        options = source_options(args)
-    except ValueError as error:
-        print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
-        return 2
+    options = source_options(args)
     for name in ("ner_file", "cases_file", "qa_file"):
         value = getattr(args, name)
         if value and is_local_source(value) and not Path(value).is_file():  # else a Hub dataset id
-            print(f"helpline-fusion evaluate: --{name.replace('_', '-')} {value}: file not found", file=sys.stderr)
-            return 2
-    try:
-        check_model_folder(args.model)
-    except ValueError as error:
-        print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
-        return 2
+            raise ValueError(f"--{name.replace('_', '-')} {value}: file not found")
+    check_model_folder(args.model)
+    return options
+
+
+def _evaluate_model(args: argparse.Namespace, options: dict[str, Any]) -> Any:
+    """Load the model (installed classes only), tokenise the files and evaluate, calibrated as the folder says."""
     from .predict_cli import load_model  # the installed classes: no code from the folder or the Hub repo runs
 
-    try:
-        model, tokenizer = load_model(args.model, device="cpu", revision=args.revision)
-    except ValueError as error:
-        print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
-        return 2
+    model, tokenizer = load_model(args.model, device="cpu", revision=args.revision)
     from ..data.collator import MultiTaskCollator
     from . import report
     from .model_card import read_calibration
 
-    try:
-        tokenized, _ = tokenized_files(
-            model, tokenizer, ner=args.ner_file, cases=args.cases_file, qa=args.qa_file,
-            window_length=args.window_length, window_stride=args.window_stride, options=options,
-        )  # fmt: skip
-        calibration = read_calibration(args.model) if Path(args.model).is_dir() else None
-        evaluation = report.evaluate(
-            model, tokenized, MultiTaskCollator(tokenizer, model.config), batch_size=args.batch_size, bf16=args.bf16,
-            calibration=calibration,
-        )  # fmt: skip
-    except ValueError as error:
-        print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
-        return 2
+    tokenized, _ = tokenized_files(
+        model, tokenizer, ner=args.ner_file, cases=args.cases_file, qa=args.qa_file,
+        window_length=args.window_length, window_stride=args.window_stride, options=options,
+    )  # fmt: skip
+    calibration = read_calibration(args.model) if Path(args.model).is_dir() else None
+    return report.evaluate(
+        model, tokenized, MultiTaskCollator(tokenizer, model.config), batch_size=args.batch_size, bf16=args.bf16,
+        calibration=calibration,
+    )  # fmt: skip
+
+
+def _write_results(args: argparse.Namespace, evaluation: Any) -> None:
+    """Print the report (or JSON), write the metrics file and the plots, and log them to MLflow when asked."""
+    from . import report
+
     metrics = evaluation.metrics
     if args.json:
         print(json.dumps(metrics, indent=2, sort_keys=True))
@@ -201,6 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     run_id = log_run(paths, metrics)
     if run_id:
         print(f"plots and metrics logged to MLflow run {run_id}", file=sys.stderr if args.json else sys.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        options = _checked_options(args)
+        evaluation = _evaluate_model(args, options)
+    except ValueError as error:
+        print(f"helpline-fusion evaluate: {error}", file=sys.stderr)
+        return 2
+    _write_results(args, evaluation)
     return 0
 
 

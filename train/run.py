@@ -166,11 +166,10 @@ def resume_phases_command(argv: list[str]) -> str:
     return shlex.join(["helpline-fusion", "train", *kept, "--resume_phases", "true"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`helpline-fusion train`: 0 trained, 2 a user error (bad settings, data or model source), said in one line."""
-    from helpline_fusion.train.settings import USAGE, full_help, parse_settings, short_help
+def _usage_or_help(argv: list[str]) -> int | None:
+    """The exit status after printing the usage (no arguments) or the help (`-h`, `--help`, `--help-all`), else None."""
+    from helpline_fusion.train.settings import USAGE, full_help, short_help
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         print(USAGE, file=sys.stderr)
         print("helpline-fusion train: give a run config, e.g. configuration/quickstart.yaml "
@@ -182,17 +181,32 @@ def main(argv: list[str] | None = None) -> int:
     if "-h" in argv or "--help" in argv:
         print(short_help())
         return 0
+    return None
+
+
+def _checked_settings(argv: list[str]) -> tuple[Any, Any]:
+    """`(project, training_args)` once the model sources they name are known to exist; ValueError otherwise."""
+    from helpline_fusion.train.settings import ProjectArguments, parse_settings
+
+    # A model named in the config or on the command line is checked before the settings parser imports torch
+    # (a second, not ten); the default encoder once the settings are known to be valid.
+    peeked = peek_settings(argv, ("encoder", "init_from"))
+    if peeked:
+        check_sources(ProjectArguments(**peeked))
+    project, training_args = parse_settings(argv)
+    check_sources(project)
+    return project, training_args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`helpline-fusion train`: 0 trained, 2 a user error (bad settings, data or model source), said in one line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    code = _usage_or_help(argv)
+    if code is not None:
+        return code
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        from helpline_fusion.train.settings import ProjectArguments
-
-        # A model named in the config or on the command line is checked before the settings parser imports torch
-        # (a second, not ten); the default encoder once the settings are known to be valid.
-        peeked = peek_settings(argv, ("encoder", "init_from"))
-        if peeked:
-            check_sources(ProjectArguments(**peeked))
-        project, training_args = parse_settings(argv)
-        check_sources(project)
+        project, training_args = _checked_settings(argv)
     except ValueError as error:  # bad settings or an encoder that cannot be had: before anything is written
         print(f"helpline-fusion train: {error}", file=sys.stderr)
         return 2

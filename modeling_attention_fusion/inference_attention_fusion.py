@@ -277,6 +277,57 @@ def encode_windows(
 
 
 # --------------------------------------------------------------------------- the encoder passes
+def _batch_inputs(
+    batch: Sequence[Window], pad_token_id: int, pad_to_multiple_of: int | None, window_length: int | None
+) -> dict[str, torch.Tensor]:
+    """The padded `input_ids`, `attention_mask` (and `turn_ids` where a window has turns) of one batch: padded to
+    its longest window rounded up to `pad_to_multiple_of`, never beyond `window_length`."""
+    width = max(len(w.input_ids) for w in batch)
+    if pad_to_multiple_of:
+        width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+        width = min(width, window_length) if window_length else width
+    input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, window in enumerate(batch):
+        input_ids[row, : len(window.input_ids)] = torch.tensor(window.input_ids, dtype=torch.long)
+        attention_mask[row, : len(window.input_ids)] = 1
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if any(w.turn_ids is not None for w in batch):  # quality pooling over turns
+        turn_ids = torch.full((len(batch), width), -1, dtype=torch.long)
+        for row, window in enumerate(batch):
+            own = window.turn_ids or [-1] * len(window.input_ids)
+            turn_ids[row, : len(own)] = torch.tensor(own, dtype=torch.long)
+        inputs["turn_ids"] = turn_ids
+    return inputs
+
+
+def _window_predictions(
+    output: Any, batch: Sequence[Window], config: Any, pooling_weights: bool
+) -> list[WindowPrediction]:
+    """One [`WindowPrediction`] per window of a batch from the model's `output`: NER probabilities of the content
+    tokens, case and quality probabilities as `predict` decides on them, the raw logits, the pooling weights."""
+    head_weights = (output.head_pooling_weights or {}) if pooling_weights else {}
+    ner_probs = output.ner_logits.float().softmax(-1).cpu() if output.ner_logits is not None else None
+    cls_logits = {head: logits.float().cpu() for head, logits in (output.cls_logits or {}).items()}
+    qa_logits = {head: logits.float().cpu() for head, logits in (output.qa_logits or {}).items()}
+    cls_probs = {head: case_probabilities(v, config, head) for head, v in cls_logits.items()}
+    qa_probs = {head: apply_temperature(v, config.head_temperature("qa", head), binary=True) for head, v in qa_logits.items()}
+    return [
+        WindowPrediction(
+            ner=ner_probs[row, window.content] if ner_probs is not None else None,
+            cls={head: probs[row] for head, probs in cls_probs.items()},
+            qa={head: probs[row] for head, probs in qa_probs.items()},
+            cls_logits={head: logits[row] for head, logits in cls_logits.items()},
+            qa_logits={head: logits[row] for head, logits in qa_logits.items()},
+            pooling={
+                name: {head: w[row][:, window.content].float().cpu() for head, w in heads.items()}
+                for name, heads in head_weights.items()
+            },
+        )
+        for row, window in enumerate(batch)
+    ]
+
+
 def run_windows(
     model: torch.nn.Module,
     windows: Sequence[Window],
@@ -309,46 +360,11 @@ def run_windows(
     with torch.inference_mode(), autocast:
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            width = max(len(windows[i].input_ids) for i in batch)
-            if pad_to_multiple_of:
-                width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
-                width = min(width, window_length) if window_length else width
-            input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
-            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, index in enumerate(batch):
-                ids = windows[index].input_ids
-                input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-                attention_mask[row, : len(ids)] = 1
-            turns = {}
-            if any(windows[index].turn_ids is not None for index in batch):  # quality pooling over turns
-                turn_ids = torch.full((len(batch), width), -1, dtype=torch.long)
-                for row, index in enumerate(batch):
-                    own = windows[index].turn_ids or [-1] * len(windows[index].input_ids)
-                    turn_ids[row, : len(own)] = torch.tensor(own, dtype=torch.long)
-                turns = {"turn_ids": turn_ids.to(device)}
-            output = model(
-                input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), task=task, **extra, **turns
-            )
-            head_weights = (output.head_pooling_weights or {}) if pooling_weights else {}
-            ner_probs = output.ner_logits.float().softmax(-1).cpu() if output.ner_logits is not None else None
-            cls_logits = {head: logits.float().cpu() for head, logits in (output.cls_logits or {}).items()}
-            qa_logits = {head: logits.float().cpu() for head, logits in (output.qa_logits or {}).items()}
-            cls_probs = {head: case_probabilities(v, config, head) for head, v in cls_logits.items()}
-            qa_probs = {
-                head: apply_temperature(v, config.head_temperature("qa", head), binary=True) for head, v in qa_logits.items()
-            }
-            for row, index in enumerate(batch):
-                results[index] = WindowPrediction(
-                    ner=ner_probs[row, windows[index].content] if ner_probs is not None else None,
-                    cls={head: probs[row] for head, probs in cls_probs.items()},
-                    qa={head: probs[row] for head, probs in qa_probs.items()},
-                    cls_logits={head: logits[row] for head, logits in cls_logits.items()},
-                    qa_logits={head: logits[row] for head, logits in qa_logits.items()},
-                    pooling={
-                        name: {head: w[row][:, windows[index].content].float().cpu() for head, w in heads.items()}
-                        for name, heads in head_weights.items()
-                    },
-                )
+            inputs = _batch_inputs([windows[i] for i in batch], pad_token_id, pad_to_multiple_of, window_length)
+            output = model(**{name: value.to(device) for name, value in inputs.items()}, task=task, **extra)
+            for index, prediction in zip(batch, _window_predictions(output, [windows[i] for i in batch], config,
+                                                                    pooling_weights)):  # fmt: skip
+                results[index] = prediction
             progress.update(len(batch))
     progress.close()
     return results  # type: ignore[return-value]
@@ -869,6 +885,34 @@ def _window_range(window: Window) -> dict[str, int]:
     return {"start": window.offsets[0][0], "end": window.offsets[-1][1]} if window.offsets else {"start": 0, "end": 0}
 
 
+def _evidence_unavailable(task: str, config: Any, predictions: Sequence[WindowPrediction]) -> str | None:
+    """Why `task`'s decisions have no evidence (pooling without learned weights, none returned), None if they do."""
+    kind = config.pooling.get(task, "attention")
+    turns = TASK_INFO[task].turn_pooling  # the config field choosing pooling over turns, where the task has one
+    if turns and getattr(config, turns, "tokens") == "turns":
+        kind = "attention"  # the learned attention over turns, spread over each turn's tokens
+    if kind != "attention":
+        return f"pooling {kind!r} has no learned weights"
+    if any(task not in p.pooling for p in predictions):
+        return "the model returned no pooling weights"
+    return None
+
+
+def _critical_window(
+    decision: dict[str, Any], probs: torch.Tensor, windows: Sequence[Window], config: Any, shares: torch.Tensor
+) -> torch.Tensor:
+    """Set the priority decision's `critical_window` (the peak window of a raised alert, else None) and return the
+    window shares its evidence rests on: the peak window alone for a critical label, `shares` otherwise."""
+    decision["critical_window"] = None
+    if not decision["critical_windows"]:
+        return shares
+    peak = int(probs[:, config.case_heads["priority"].index(config.critical_priority)].argmax())
+    decision["critical_window"] = {"index": peak, **_window_range(windows[peak])}
+    if decision["label"] != config.critical_priority:
+        return shares
+    return torch.zeros(len(windows)).index_fill_(0, torch.tensor([peak]), 1.0)
+
+
 def attach_evidence(
     result: dict[str, Any],
     text: str,
@@ -880,8 +924,8 @@ def attach_evidence(
     """Add `evidence` to every case decision and quality sub-metric of `result` (in place).
 
     A decision's windows count as they count in its score: by the share `aggregate_cls_head` / `aggregate_qa_head`
-    give them (confidence x content tokens); a priority made critical by the safety-first rule rests on the window
-    whose critical probability was highest, whose character range `case.priority.critical_window` gives. Where a
+    give them (confidence x content tokens); a raised critical alert rests on the window whose critical probability
+    was highest, whose character range `case.priority.critical_window` gives, and so does a critical label. Where a
     task pools with `cls` or `mean` there are no learned weights to show: `evidence` is None and
     `evidence_unavailable` says why.
     """
@@ -889,38 +933,22 @@ def attach_evidence(
     words = [token_words(window.offsets, units) for window in windows]
     sizes = [len(window.content) for window in windows]
 
-    def reason(task: str) -> str | None:
-        kind = config.pooling.get(task, "attention")
-        turns = TASK_INFO[task].turn_pooling  # the config field choosing pooling over turns, where the task has one
-        if turns and getattr(config, turns, "tokens") == "turns":
-            kind = "attention"  # the learned attention over turns, spread over each turn's tokens
-        if kind != "attention":
-            return f"pooling {kind!r} has no learned weights"
-        if any(task not in p.pooling for p in predictions):
-            return "the model returned no pooling weights"
-        return None
-
     def spans(shares: torch.Tensor, weights: list[torch.Tensor]) -> list[dict[str, Any]]:
         return evidence_spans(text, units, word_weights(len(units), words, shares / shares.sum(), weights), top_k)
 
     if "case" in result:
-        missing = reason("cls")
+        missing = _evidence_unavailable("cls", config, predictions)
         for head, decision in result["case"].items():
             probs = torch.stack([p.cls[head] for p in predictions])  # (n_windows, C)
             shares = _window_weights(sizes, probs.max(dim=-1).values)
             if head == "priority" and "critical_windows" in decision:
-                decision["critical_window"] = None
-                if decision["critical_windows"]:  # the alert rests on the peak window
-                    peak = int(probs[:, config.case_heads[head].index(config.critical_priority)].argmax())
-                    decision["critical_window"] = {"index": peak, **_window_range(windows[peak])}
-                    if decision["label"] == config.critical_priority:  # a critical label rests on it too
-                        shares = torch.zeros(len(windows)).index_fill_(0, torch.tensor([peak]), 1.0)
+                shares = _critical_window(decision, probs, windows, config, shares)
             if missing:
                 decision.update(evidence=None, evidence_unavailable=missing)
             else:
                 decision["evidence"] = spans(shares, [p.pooling["cls"][head][0] for p in predictions])
     if "quality" in result:
-        missing = reason("qa")
+        missing = _evidence_unavailable("qa", config, predictions)
         for head, decisions in result["quality"].items():
             probs = torch.stack([p.qa[head] for p in predictions])
             shares = _window_weights(sizes, torch.maximum(probs, 1 - probs).mean(dim=-1))
@@ -933,6 +961,25 @@ def attach_evidence(
 
 
 # --------------------------------------------------------------------------- the model mixin
+def _torch_precision(precision: str | None, device: torch.device, bf16: bool | None) -> str:
+    """The precision PyTorch runs (`resolve_precision`); int8 is refused: it runs in an exported model only."""
+    precision = resolve_precision(precision, device, bf16=bf16)
+    if precision == "int8":
+        raise ValueError(
+            "precision: int8 runs only in an exported int8 model (helpline-fusion export DIR --format onnx "
+            "--int8, then predict --backend onnx --precision int8); PyTorch runs fp32 or bf16"
+        )
+    return precision
+
+
+def _evidence_top_k(config: Any, evidence_top_k: int | None) -> int:
+    """The spans per decision `predict(..., evidence=True)` gives: `evidence_top_k`, else the config's (3)."""
+    spans = getattr(config, "evidence_top_k", 3) if evidence_top_k is None else evidence_top_k
+    if isinstance(spans, bool) or not isinstance(spans, int) or spans < 1:
+        raise ValueError(f"evidence_top_k: expected a whole number of spans >= 1, got {spans!r}")
+    return spans
+
+
 class FusionPredictorMixin:
     """Adds [`predict`] to [`AttentionFusionModel`]."""
 
@@ -959,33 +1006,25 @@ class FusionPredictorMixin:
             tokenizer: the model's fast tokenizer (offsets map entities back to the original text).
             batch_size: windows per encoder call. On CPU larger batches add little speed but their activation
                 memory grows linearly; on GPU raise it.
-            precision: `"fp32"` (the default: the decisions evaluation and calibration were made with), `"bf16"`
-                (bfloat16 autocast) or `"auto"`: bf16 where the device computes it natively (AVX-512 BF16 or AMX
-                on a CPU), else fp32, the choice logged ([`resolve_precision`]). bf16 on a CPU without native bf16
-                is emulated (about 20x slower) and warns. `"int8"` is for an exported int8 model only.
+            precision: `"fp32"` (the default, as evaluation and calibration decided), `"bf16"` (autocast) or
+                `"auto"`: bf16 where the device computes it natively, else fp32 ([`resolve_precision`]).
             bf16: deprecated spelling of `precision="bf16"` (True) / `"fp32"` (False).
-            window_length, window_stride: tokens per window and tokens shared by neighbours; default to the
-                config's `window_length` / `window_stride`.
+            window_length, window_stride: tokens per window and shared by neighbours (default: the config's).
             top_k: alternatives listed per case head.
-            pad_to_multiple_of: round each batch's padding up to a multiple of this (fewer distinct shapes for
-                the kernels; never beyond `window_length`).
+            pad_to_multiple_of: round each batch's padding up to a multiple of this (never beyond the window).
             show_progress: show a progress bar over windows.
-            evidence: add to every case decision and quality sub-metric the words its attention pooling weighted
-                most: `evidence` `[{start, end, text, weight}]` (whole words, offsets into the transcript,
-                heaviest first; `weight` is the span's share of the decision's pooling over all windows), and to
-                `priority` its `critical_window` (`{index, start, end}` of the window that made the call critical
-                under the safety-first rule, else None). A task pooled with `cls` or `mean` has no learned weights:
-                its decisions get `evidence: None` and `evidence_unavailable` saying so. Off by default; the
-                default output and speed are those without it.
+            evidence: add to every decision the words its attention pooling weighted most (`evidence`,
+                `[{start, end, text, weight}]`, whole words, heaviest first) and to `priority` its
+                `critical_window` (`{index, start, end}` of the window that raised the alert, else None); a task
+                pooled with `cls` or `mean` gets `evidence: None` and `evidence_unavailable`. Off by default.
             evidence_top_k: at most this many spans per decision (default: `config.evidence_top_k`, 3).
 
         Returns:
             One dict per transcript (a dict for a single string): `entities` (`[{label, text, start, end,
             score}]`), `case` (`{head: {label, score, top_k}}`; `priority` adds `critical_alert`,
-            `critical_probability`, `critical_windows`, `safety_override`), `case_consistency`, `quality` (`{head: {sub_metric: {score,
-            met}}}`), `needs_review`, `review_reasons` and `num_windows`. Parts whose task the model lacks are left out.
-            With `evidence=True` every case decision and quality sub-metric also holds `evidence` (and
-            `evidence_unavailable` where it is None), and `priority` holds `critical_window`.
+            `critical_probability`, `critical_windows`, `safety_override`), `case_consistency`, `quality`
+            (`{head: {sub_metric: {score, met}}}`), `needs_review`, `review_reasons` and `num_windows`; parts whose
+            task the model lacks are left out.
 
         Example:
             >>> results = model.predict(["Hello, I am calling about a child ..."], tokenizer, precision="auto")  # doctest: +SKIP
@@ -996,19 +1035,9 @@ class FusionPredictorMixin:
         texts = [texts] if single else list(texts)
         if not texts:
             return []
-        device = next(self.parameters()).device
-        precision = resolve_precision(precision, device, bf16=bf16)
-        if precision == "int8":
-            raise ValueError(
-                "precision: int8 runs only in an exported int8 model (helpline-fusion export DIR --format onnx "
-                "--int8, then predict --backend onnx --precision int8); PyTorch runs fp32 or bf16"
-            )
+        precision = _torch_precision(precision, next(self.parameters()).device, bf16)
         length, stride = window_settings(self.config, tokenizer, window_length, window_stride)
-        spans = None
-        if evidence:
-            spans = getattr(self.config, "evidence_top_k", 3) if evidence_top_k is None else evidence_top_k
-            if isinstance(spans, bool) or not isinstance(spans, int) or spans < 1:
-                raise ValueError(f"evidence_top_k: expected a whole number of spans >= 1, got {spans!r}")
+        spans = _evidence_top_k(self.config, evidence_top_k) if evidence else None
         windows = encode_windows(texts, tokenizer, length, stride, quality_speakers(self.config))
         pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         was_training = self.training

@@ -35,7 +35,7 @@ def write_jsonl(path, records):
 
 # Rule same_text: the first spans are right, later mentions of the same names drift further and further.
 SAME_TEXT = (
-    "Counsellor: Hello, this is Baraka from the child helpline. Caller: I am calling about my friend Zawadi. "
+    "Counsellor: Good morning, Baraka speaking for the helpline desk. Caller: I am calling about my friend Zawadi. "
     "Counsellor: Thank you. Baraka will listen, tell me what happened to Zawadi. Caller: Hello Baraka, Zawadi was "
     "hurt at home."
 )

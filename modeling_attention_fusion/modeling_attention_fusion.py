@@ -509,20 +509,6 @@ class AttentionFusionModel(FusionPredictorMixin, AttentionFusionPreTrainedModel)
             )
         self.post_init()
 
-    def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
-        """`PreTrainedModel.save_pretrained`, plus `label_maps.json` (every label list of the model, as the config
-        holds them) beside the config, so a folder saved or pushed (`push_to_hub` saves through this) by hand
-        carries the label maps a trained run's folder has."""
-        import json
-        import os
-
-        result = super().save_pretrained(save_directory, *args, **kwargs)
-        if kwargs.get("is_main_process", True):
-            path = os.path.join(save_directory, "label_maps.json")
-            with open(path, "w", encoding="utf-8") as handle:
-                json.dump(self.config.label_maps(), handle, indent=2, ensure_ascii=False)
-        return result
-
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_encoder_pretrained(

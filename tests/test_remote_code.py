@@ -114,10 +114,6 @@ def test_saved_folder_is_flat_portable_and_auto_map_is_exact(tmp_path):
         "AutoModel": "modeling_attention_fusion.AttentionFusionModel",
     }
     assert config["model_type"] == "helpline_attention_fusion"
-    # The label maps travel with every save (and so with push_to_hub, which saves through save_pretrained).
-    label_maps = json.loads((folder / "label_maps.json").read_text())
-    assert label_maps == json.loads(json.dumps(AttentionFusionConfig(encoder_config=tiny_bert_config()).label_maps()))
-    assert label_maps["case"]["priority"] == ["1", "2", "3"]
     text = (folder / "config.json").read_text()
     for marker in (str(tmp_path), str(Path.home()), "/work/", "site-packages"):
         assert marker not in text

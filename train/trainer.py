@@ -399,6 +399,7 @@ class MultiTaskTrainer(Trainer):
         tokenizer, label maps, the run's settings, its data report and its log history."""
         run = self.run
         self.save_run_model()
+        run.folder.write_json("label_maps.json", self.trained_model.config.label_maps())
         if run.write_report and run.report is not None:
             run.folder.write_json(REPORT_NAME, run.report.to_dict())
         if run.teacher_outputs:
@@ -493,8 +494,6 @@ class MultiTaskTrainer(Trainer):
     def save_run_model(self) -> None:
         # `_internal_call`: with --push_to_hub, save_model would push a half-made folder; the one push is at the end.
         self.run.folder.save_with(lambda staging: self.save_model(str(staging), _internal_call=True))
-        # save_pretrained writes label_maps.json too (a folder saved by hand has it); the run's copy carries its id.
-        self.run.folder.write_json("label_maps.json", self.trained_model.config.label_maps())
         if self.run.folder.active:
             apply_umask(self.run.output_dir)
 

@@ -452,7 +452,7 @@ def apply_balanced_priority(config, windows) -> None:
     """`balance_priority`: inverse-frequency priority class weights in the loss, so the rare critical calls count,
     and `case_prior_correction` in the decisions, which undoes the tilt the weights give the scores (the weights
     help the encoder learn the rare class; the decisions keep the data's own priors). Without the correction the
-    argmax answered "critical" for a third of the calls, below the majority answer's accuracy."""
+    argmax leaned to the rare classes: 0.415 by 3-fold estimate, against 0.631 for the majority answer."""
     config.case_class_weights = {**config.case_class_weights, **balanced_class_weights(windows, config, ["priority"])}
     config.case_prior_correction = True
 

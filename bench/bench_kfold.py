@@ -188,8 +188,7 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
                 "class_priors": {head: dict(zip(model.config.case_heads[head], values))
                                  for head, values in (model.config.case_class_priors or {}).items() if head in HEADS},
                 "critical_probability": d["case"]["priority"].get("critical_probability"),
-                "critical_alert": d["case"]["priority"].get("critical_alert",
-                                                            d["case"]["priority"]["label"] == model.config.critical_priority),
+                "critical_alert": d["case"]["priority"]["critical_alert"],
                 **{head: {"gold": gold[head][int(i)], "predicted": d["case"][head]["label"],
                           "probs": {c["label"]: round(c["score"], 5) for c in d["case"][head]["top_k"]}}
                    for head in HEADS},
@@ -201,7 +200,7 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
             argmax = [d["case"]["priority"]["top_k"][0]["label"] for d in decisions]
             scores["priority_argmax_accuracy"] = float(np.mean([g == p for g, p in zip(held_gold["priority"], argmax)]))
             critical = model.config.critical_priority
-            alerts = [r["critical_alert"] for r in out_of_fold[-len(decisions):]]
+            alerts = [d["case"]["priority"]["critical_alert"] for d in decisions]
             scores.update(critical_figures(held_gold["priority"], alerts, critical))
             fold_scores.append(scores)
             for head in HEADS:

@@ -241,16 +241,6 @@ def _quality(record: dict, config: Any) -> dict:
     return decide_qa({head: torch.from_numpy(p) for head, p in record["windows"].items()}, record["sizes"], config)
 
 
-def _cls_decisions(
-    record: dict, config: Any, heads: tuple[str, ...] | None = None, critical_threshold: float | None = None
-) -> dict[str, tuple[int, float]]:
-    """(label id, score) per head (all, or `heads`: priority's decision depends on no other head), decided by
-    `decide_cls` at `critical_threshold` (default: `config.critical_threshold`)."""
-    threshold = config.critical_threshold if critical_threshold is None else critical_threshold
-    decided = _case(record, config, threshold, heads)
-    return {head: (list(config.case_heads[head]).index(d["label"]), float(d["score"])) for head, d in decided.items()}
-
-
 def _priority_decisions(
     records: list[dict], config: Any, critical_threshold: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -282,7 +282,7 @@ def reliability(evaluation: Evaluation, task: str, bins: int = 10) -> dict[str, 
 def threshold_curve(rows: list[dict], config: Any, steps: int = 20) -> dict[str, Any] | None:
     """Critical recall and false alarms per 100 calls of the critical alert at thresholds from 0 to 1 (and at the
     model's own `critical_threshold`), each decided by the payload's `decide_cls` given that threshold
-    (`calibration._cls_decisions`). None without priority labels or a critical class."""
+    (`calibration._priority_decisions`). None without priority labels or a critical class."""
     from . import calibration as C
 
     critical_id = _critical_id(config)

@@ -233,6 +233,13 @@ class RecipeArguments:
                   "(the embeddings at d^L), so the lower layers, whose states the quality heads can read "
                   "(qa_state_layer), move slowly and keep what the pretrained encoder knows. Unset: one rate."},
     )
+    qa_anchor_weight: float | None = field(
+        default=None,
+        metadata={"help": "On quality batches, add this weight x the relative squared distance of the counsellor-turn "
+                  "vectors the quality heads read (qa_state_layer, else the last layer) from those of a frozen copy "
+                  "of the pretrained encoder: the shared encoder trains for NER and the cases while the quality "
+                  "heads keep what it knew about paraphrase. Training only; unset: off."},
+    )
     balance_priority: bool = field(
         default=True, metadata={"help": "Weight the priority loss by inverse class frequency of the training "
                                 "records, so the rare critical calls count (the decisions undo the weights: "
@@ -433,7 +440,7 @@ def check_tasks(tasks: Any) -> None:
 
 # Experimental settings, off by default: `--help-all` lists them, the short `--help` does not.
 MLFLOW_MODEL_SETTINGS = ("mlflow_log_model", "mlflow_registered_model")
-HELP_ALL_ONLY = frozenset({"realign_spans", "qa_state_layer", "freeze_encoder_layers", "layer_learning_rate_decay", *DATA_SOURCE_SETTINGS, *MLFLOW_MODEL_SETTINGS})
+HELP_ALL_ONLY = frozenset({"realign_spans", "qa_state_layer", "freeze_encoder_layers", "layer_learning_rate_decay", "qa_anchor_weight", *DATA_SOURCE_SETTINGS, *MLFLOW_MODEL_SETTINGS})
 
 
 def short_help() -> str:

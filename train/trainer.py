@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from transformers import Trainer
 from transformers.integrations import MLflowCallback
 
+from .anchor import EncoderAnchor
 from .api import default_recipe, needs_preparing, prepare_records, tokenizer_of
 from .calibration import calibrate, calibration_metrics
 from .curves import plot_training_curves
@@ -107,6 +108,9 @@ class MultiTaskTrainer(Trainer):
             encoder keeps `args.learning_rate`. `None`: one rate for all.
         layer_learning_rate_decay: `d`: encoder layer `k` of `L` learns at `args.learning_rate x d^(L - k)`, the
             embeddings at `d^L` (layer-wise decay); `None`: one rate for the encoder.
+        qa_anchor_weight: weight of the anchor loss on quality batches (`anchor.EncoderAnchor`): the distance of the
+            counsellor-turn vectors the quality heads read from those of a frozen copy of the encoder as training
+            found it; logged as `loss_qa_anchor`. `None`: off.
         distill_alpha: weight of the distillation (soft) loss against the hard one on batches that carry teacher
             outputs (`teacher_logits`, see `distill.py`); logged per task as `loss_<task>_kd`.
         distill_temperature: temperature of the soft targets.
@@ -131,6 +135,7 @@ class MultiTaskTrainer(Trainer):
         sampling_temperature: float = RecipeArguments.sampling_temperature,
         head_learning_rate: float | None = RecipeArguments.head_learning_rate,
         layer_learning_rate_decay: float | None = RecipeArguments.layer_learning_rate_decay,
+        qa_anchor_weight: float | None = RecipeArguments.qa_anchor_weight,
         distill_alpha: float = RecipeArguments.distill_alpha,
         distill_temperature: float = RecipeArguments.distill_temperature,
         run: RunRecord | None = None,
@@ -158,6 +163,7 @@ class MultiTaskTrainer(Trainer):
         if train_dataset is not None:
             self.make_batch_sampler()
         self._task_losses: dict[str, list[float]] = defaultdict(list)
+        self.anchor = EncoderAnchor(self.accelerator.unwrap_model(self.model), qa_anchor_weight) if qa_anchor_weight else None
         if run is not None:
             self.add_run_callbacks()
 
@@ -277,6 +283,11 @@ class MultiTaskTrainer(Trainer):
             for task, value in outputs.task_losses.items():
                 self._task_losses[task].append(float(value.detach()))
         loss = outputs.loss
+        if self.anchor is not None and inputs.get("task") == "qa" and model.training:
+            anchored = self.anchor.loss(inputs)
+            self._task_losses["qa_anchor"].append(float(anchored.detach()))
+            loss = loss + anchored
+            outputs.loss = loss
         if teacher_logits is not None and outputs.task_losses:
             # One task per batch: its weighted hard loss becomes weight * ((1 - alpha) * hard + alpha * soft).
             task = inputs["task"]

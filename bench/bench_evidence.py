@@ -159,7 +159,8 @@ def decision_probability(key: tuple, decision: dict[str, Any], windows, predicti
         if head == "priority" and decision.get("critical_windows"):
             return float(probs[:, labels.index(config.critical_priority)].max())
         return float(aggregate_cls_head(sizes, probs, labels, 1)[1][labels.index(decision["label"])])
-    mean = float(aggregate_qa_head(sizes, torch.stack([p.qa[head] for p in predictions]))[index])
+    scope = (getattr(config, "qa_window_scope", None) or {}).get(head, "all")
+    mean = float(aggregate_qa_head(sizes, torch.stack([p.qa[head] for p in predictions]), scope)[index])
     return mean if decision["met"] else 1.0 - mean
 
 

@@ -22,6 +22,8 @@ from .labels_attention_fusion import (  # noqa: F401 - re-exported, the config m
     POOLING_CHOICES,
     PRIORITIES,
     QA_HEADS,
+    QA_WINDOW_SCOPE,
+    QA_WINDOW_SCOPES,
     SENTENCE_TASKS,
     SUB_TO_MAIN_CATEGORY,
     TASK_RESULT_KEYS,
@@ -163,6 +165,18 @@ def _check_qa_thresholds(
     return thresholds
 
 
+def _check_window_scope(scope: dict[str, str] | None, qa_heads: dict[str, list[str]]) -> dict[str, str]:
+    """`qa_window_scope`, unset: the schema's (`QA_WINDOW_SCOPE`) for the heads this model has."""
+    if scope is None:
+        return {head: value for head, value in QA_WINDOW_SCOPE.items() if head in qa_heads}
+    for head, value in scope.items():
+        if head not in qa_heads:
+            raise ValueError(f"qa_window_scope: unknown quality head {head!r}; valid: {list(qa_heads)}")
+        if value not in QA_WINDOW_SCOPES:
+            raise ValueError(f"qa_window_scope[{head!r}]: expected one of {list(QA_WINDOW_SCOPES)}, got {value!r}")
+    return {head: value for head, value in scope.items() if value != "all"}
+
+
 def _check_critical_priority(critical_priority: str, case_heads: dict[str, list[str]]) -> str:
     if "priority" in case_heads and str(critical_priority) not in case_heads["priority"]:
         raise ValueError(
@@ -213,6 +227,11 @@ class AttentionFusionConfig(PretrainedConfig):
         task_loss_weights (`dict[str, float]`): weight of each task's loss.
         tasks (`list[str]`): the tasks this model is trained for (all three, or one for a baseline).
         qa_thresholds (`dict[str, list[float]]`): decision threshold per quality sub-metric.
+        qa_window_scope (`dict[str, str]`, *optional*): which windows of a call decide a quality head: `"first"`
+            (the call's first window alone), `"last"` or `"all"` (the confidence-weighted mean of every window, the
+            rule of a head not listed). In training a scoped head learns from its windows only: every window carries
+            its call's labels, but the opening can only be seen in the first window and the closing in the last.
+            Unset: `{"opening": "first", "closing": "last"}` for those of the heads the model has; `{}`: all windows.
         critical_priority (`str`): the priority label meaning "critical".
         critical_threshold (`float`): a window whose critical probability reaches this raises the call's critical
             alert (`case.priority.critical_alert`).
@@ -295,6 +314,7 @@ class AttentionFusionConfig(PretrainedConfig):
         task_loss_weights: dict[str, float] | None = None,
         tasks: list[str] | None = None,
         qa_thresholds: dict[str, list[float]] | None = None,
+        qa_window_scope: dict[str, str] | None = None,
         critical_priority: str = "1",
         critical_threshold: float = 0.5,
         critical_rule: str = "alert",
@@ -350,6 +370,7 @@ class AttentionFusionConfig(PretrainedConfig):
         self.case_prior_mix = _check_prior_mix(case_prior_mix, self.case_heads)
         # The decisions (temperatures and thresholds are fitted on validation data after training).
         self.qa_thresholds = _check_qa_thresholds(qa_thresholds, self.qa_heads)
+        self.qa_window_scope = _check_window_scope(qa_window_scope, self.qa_heads)
         self.critical_priority = _check_critical_priority(critical_priority, self.case_heads)
         self.critical_threshold = float(critical_threshold)
         _check_choice("critical_rule", "critical rule", critical_rule, CRITICAL_RULE_CHOICES)

@@ -657,10 +657,22 @@ def joint_main_sub(main_probs: torch.Tensor, sub_probs: torch.Tensor, config: An
     return owners[sub], sub
 
 
-def aggregate_qa_head(sizes: Sequence[int], probs: torch.Tensor) -> torch.Tensor:
-    """Confidence-weighted mean of the windows' sub-metric probabilities `(n_windows, n)`."""
-    confidence = torch.maximum(probs, 1 - probs).mean(dim=-1)
-    weights = _window_weights(sizes, confidence)
+def qa_window_shares(sizes: Sequence[int], probs: torch.Tensor, scope: str = "all") -> torch.Tensor:
+    """How much each of a call's windows (in order) counts in a quality head's decision: `"all"`, confidence x
+    content tokens (`_window_weights`); `"first"` / `"last"` (`qa_window_scope`), that window alone."""
+    if scope == "all":
+        return _window_weights(sizes, torch.maximum(probs, 1 - probs).mean(dim=-1))
+    if scope not in ("first", "last"):
+        raise ValueError(f"qa_window_scope: expected 'all', 'first' or 'last', got {scope!r}")
+    shares = torch.zeros(probs.shape[0], dtype=torch.float32)
+    shares[0 if scope == "first" else -1] = 1.0
+    return shares
+
+
+def aggregate_qa_head(sizes: Sequence[int], probs: torch.Tensor, scope: str = "all") -> torch.Tensor:
+    """The weighted mean of the windows' sub-metric probabilities `(n_windows, n)`, each window counting by
+    `qa_window_shares` (`scope`: the head's `qa_window_scope`)."""
+    weights = qa_window_shares(sizes, probs, scope)
     return (weights[:, None] * probs).sum(0) / weights.sum()  # (n,)
 
 
@@ -697,10 +709,12 @@ def decide_cls(
 
 def decide_qa(probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any) -> dict[str, dict[str, Any]]:
     """The quality decisions of one record (`head -> (n_windows, n_sub_metrics)` probabilities after the
-    temperatures): `{head: {sub_metric: {score, met}}}`, the weighted mean against the sub-metric's threshold."""
+    temperatures, windows in call order): `{head: {sub_metric: {score, met}}}`, the weighted mean over the head's
+    windows (`qa_window_scope`) against the sub-metric's threshold."""
     quality: dict[str, dict[str, Any]] = {}
+    scopes = getattr(config, "qa_window_scope", None) or {}
     for head, head_probs in probs.items():
-        mean = aggregate_qa_head(sizes, head_probs)
+        mean = aggregate_qa_head(sizes, head_probs, scopes.get(head, "all"))
         quality[head] = {
             name: {"score": score, "met": score >= threshold}
             for name, score, threshold in zip(config.qa_heads[head], mean.tolist(), config.qa_thresholds[head])
@@ -951,7 +965,7 @@ def attach_evidence(
         missing = _evidence_unavailable("qa", config, predictions)
         for head, decisions in result["quality"].items():
             probs = torch.stack([p.qa[head] for p in predictions])
-            shares = _window_weights(sizes, torch.maximum(probs, 1 - probs).mean(dim=-1))
+            shares = qa_window_shares(sizes, probs, (getattr(config, "qa_window_scope", None) or {}).get(head, "all"))
             for index, decision in enumerate(decisions.values()):
                 if missing:
                     decision.update(evidence=None, evidence_unavailable=missing)
@@ -1259,6 +1273,7 @@ __all__ = [
     "WindowPrediction",
     "aggregate_cls_head",
     "aggregate_qa_head",
+    "qa_window_shares",
     "CPU_FLAGS",
     "MergedTokens",
     "PRECISIONS",

@@ -206,6 +206,11 @@ QA_HEADS: dict[str, list[str]] = {
     "closing": ["proper call closing phrase used"],
 }
 
+# Which of a call's windows decide a quality head: the opening is said at the start of a call and the closing at its
+# end, so only the call's first (last) window can show them; the other heads read every window ("all").
+QA_WINDOW_SCOPES = ("all", "first", "last")
+QA_WINDOW_SCOPE: dict[str, str] = {"opening": "first", "closing": "last"}
+
 
 
 @dataclass(frozen=True)

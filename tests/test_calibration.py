@@ -76,6 +76,37 @@ def test_binary_temperature_and_masked_sub_metrics():
     assert fit_temperature(np.zeros((2, 2)), np.full((2, 2), -100.0), binary=True) == 1.0
 
 
+def test_a_scoped_quality_head_is_calibrated_and_decided_on_its_windows_only():
+    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import decide_qa
+    from helpline_fusion.train.calibration import _qa_records, fit
+
+    config = AttentionFusionConfig(encoder_config=tiny_bert_config())  # opening: first window, closing: last
+    rng = np.random.default_rng(3)
+    rows = []
+    for call in range(400):
+        met = float(rng.random() < 0.5)
+        for window in range(3):  # the first window knows the opening (logit +-2), the others know nothing
+            told = (4.0 * met - 2.0) if window == 0 else float(rng.normal(0.0, 3.0))
+            logits = {"opening": np.array([told]), "closing": np.array([0.0])}
+            rows.append({"example_id": call, "logits": logits, "gold": {"opening": np.array([met]),
+                         "closing": np.array([met])}, "size": 10})  # fmt: skip
+    fitted, _ = fit([], rows, config, 0.9, 0.2)
+    # Fitted on the first windows alone the +-2 logits are under-confident (every one right): T < 1. Over every
+    # window, the noise of the others would have pushed it far above 1.
+    assert fitted.temperatures["qa"]["opening"] < 1.0
+    assert fit_temperature(np.stack([r["logits"]["opening"] for r in rows]),
+                           np.stack([r["gold"]["opening"] for r in rows]), binary=True) > 1.0  # fmt: skip
+    records = _qa_records(rows[:3], {}, config)
+    first = 1 / (1 + np.exp(-rows[0]["logits"]["opening"][0]))
+    assert records[0]["mean"]["opening"][0] == pytest.approx(first)  # the first window's score alone
+    windows = {"opening": torch.tensor([[0.9], [0.1], [0.1]]), "closing": torch.tensor([[0.9], [0.9], [0.2]])}
+    decided = decide_qa(windows, [10, 10, 10], config)
+    assert decided["opening"]["use of call opening phrase"]["met"] and not decided["closing"]["proper call closing phrase used"]["met"]
+    config.qa_window_scope = {}
+    decided = decide_qa(windows, [10, 10, 10], config)  # every window: the two agreeing windows win each head
+    assert not decided["opening"]["use of call opening phrase"]["met"] and decided["closing"]["proper call closing phrase used"]["met"]
+
+
 def test_expected_calibration_error():
     assert expected_calibration_error(np.array([0.9, 0.9, 0.6, 0.6]), np.array([1, 1, 1, 0])) == pytest.approx(0.1)
     rng = np.random.default_rng(2)

@@ -82,6 +82,8 @@ def test_encoder_config_as_dict():
         ({"critical_priority": "4"}, "critical_priority: '4' is not one of the priority labels ['1', '2', '3']"),
         ({"qa_thresholds": {"hold": [0.5]}}, "qa_thresholds['hold']: 1 values for 2 sub-metrics"),
         ({"window_stride": 600}, "window_stride: 600 must be in [0, window_length=512)"),
+        ({"qa_window_scope": {"greeting": "first"}}, "qa_window_scope: unknown quality head 'greeting'; valid: ['opening', 'listening', 'proactiveness', 'resolution', 'hold', 'closing']"),
+        ({"qa_window_scope": {"closing": "end"}}, "qa_window_scope['closing']: expected one of ['all', 'first', 'last'], got 'end'"),
         ({"encoder_config": {"hidden_size": 3}}, "encoder_config: the dict has no 'model_type'; expected e.g. 'bert' or 'distilbert'"),
     ],
 )
@@ -118,3 +120,16 @@ def test_the_model_settings_map_one_to_one_onto_the_config_and_each_setting_is_i
             assert getattr(config, name) == value, name
     assert config.task_loss_weights == {"ner": 1.0, "cls": 1.0, "qa": 2.0}
     assert "ner_head" not in ProjectArguments().config_kwargs()
+
+
+def test_the_window_scope_defaults_to_the_schema_and_survives_a_round_trip(tmp_path):
+    config = AttentionFusionConfig(encoder_config=tiny_bert_config())
+    assert config.qa_window_scope == {"opening": "first", "closing": "last"}
+    config.save_pretrained(tmp_path / "scoped")
+    assert AttentionFusionConfig.from_pretrained(tmp_path / "scoped").qa_window_scope == config.qa_window_scope
+    every = AttentionFusionConfig(encoder_config=tiny_bert_config(), qa_window_scope={"opening": "all"})
+    assert every.qa_window_scope == {}  # every window for every head, and so after saving
+    every.save_pretrained(tmp_path / "every")
+    assert AttentionFusionConfig.from_pretrained(tmp_path / "every").qa_window_scope == {}
+    mine = AttentionFusionConfig(encoder_config=tiny_bert_config(), qa_heads={"greeting": ["says hello"]})
+    assert mine.qa_window_scope == {}  # a schema without an opening or closing head

@@ -147,7 +147,8 @@ def test_a_heavy_sub_word_gives_its_whole_word_and_neighbours_merge_into_one_spa
 
 
 def test_spans_from_later_windows_land_at_their_transcript_offsets(monkeypatch, tokenizer):
-    model = make_model(window_length=32, window_stride=8, pool_per_head=True, critical_rule="override")
+    # Every head reads every window here (qa_window_scope {}): the subject is where later windows' spans land.
+    model = make_model(window_length=32, window_stride=8, pool_per_head=True, critical_rule="override", qa_window_scope={})
     text = f"{filler(40, 1)} Kisumu {filler(30, 2)}, DANGER {filler(12, 3)}."
     force_pooling(model, monkeypatch, tokenizer, ["danger", "##m"], critical_marker="danger")
     windows = encode_windows([text], tokenizer, 32, 8)
@@ -179,6 +180,16 @@ def test_spans_from_later_windows_land_at_their_transcript_offsets(monkeypatch, 
     assert alerted["label"] == "3"  # the windows without the marker say routine
     # A routine label rests on every window's share, not on the alert's window alone: Kisumu (outside it) leads.
     assert alerted["evidence"][0]["text"] == "Kisumu" and alerted["evidence"][0]["start"] < window["start"]
+    # With the schema's window scope the opening rests on the call's first window alone, the closing on its last.
+    model.config.qa_window_scope = {"opening": "first", "closing": "last"}
+    scoped = model.predict(text, tokenizer, evidence=True)["quality"]
+    first_end, last_start = windows[0].offsets[-1][1], windows[-1].offsets[0][0]
+    opening = next(iter(scoped["opening"].values()))["evidence"]
+    closing = next(iter(scoped["closing"].values()))["evidence"]
+    assert opening and all(span["end"] <= first_end for span in opening)
+    assert closing and all(span["start"] >= last_start for span in closing)
+    assert {(s["start"], s["text"]) for s in next(iter(scoped["listening"].values()))["evidence"]} >= {
+        (danger, "DANGER"), (kisumu, "Kisumu")}  # fmt: skip
 
 
 def test_a_toy_model_trained_to_fire_on_a_marker_word_points_its_evidence_at_it(tmp_path):

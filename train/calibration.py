@@ -218,15 +218,25 @@ def _cls_records(
     return records
 
 
-def _qa_records(rows: list[dict], temperatures: dict[str, float]) -> list[dict]:
-    """Quality records, each with `mean`: per head the confidence-weighted mean of the sub-metric probabilities
-    (`aggregate_qa_head`, the scores `decide_qa` compares with the sub-metric thresholds)."""
+def _qa_records(rows: list[dict], temperatures: dict[str, float], config: Any) -> list[dict]:
+    """Quality records, each with `mean`: per head the weighted mean of the sub-metric probabilities over the
+    head's windows (`aggregate_qa_head` with `config`'s `qa_window_scope`: the scores `decide_qa` compares with the
+    sub-metric thresholds)."""
     records = _records(rows, temperatures, binary=True)
+    scopes = getattr(config, "qa_window_scope", None) or {}
     for record in records:
         record["mean"] = {
-            head: aggregate_qa_head(record["sizes"], torch.from_numpy(p)).numpy() for head, p in record["windows"].items()
+            head: aggregate_qa_head(record["sizes"], torch.from_numpy(p), scopes.get(head, "all")).numpy()
+            for head, p in record["windows"].items()
         }
     return records
+
+
+def _scoped_rows(rows: list[dict], scope: str) -> list[dict]:
+    """The windows a quality head with `qa_window_scope` `scope` is decided on: each record's first or last (all)."""
+    if scope == "all":
+        return rows
+    return [windows[0 if scope == "first" else -1] for windows in _group(rows).values()]
 
 
 def _case(record: dict, config: Any, critical_threshold: float, heads: tuple[str, ...] | None = None) -> dict:
@@ -517,15 +527,17 @@ def fit(
     for task, rows in (("cls", cls_rows), ("qa", qa_rows)):
         if rows:
             temperatures[task] = {}
+            scopes = (getattr(config, "qa_window_scope", None) or {}) if task == "qa" else {}
             for head in rows[0]["logits"]:
-                logits = np.stack([row["logits"][head] for row in rows])
-                labels = np.stack([row["gold"][head] for row in rows])
+                head_rows = _scoped_rows(rows, scopes.get(head, "all"))  # the windows the head is decided on
+                logits = np.stack([row["logits"][head] for row in head_rows])
+                labels = np.stack([row["gold"][head] for row in head_rows])
                 binary = TASK_SPECS[task].multi_label  # independent sub-metrics: one sigmoid each
                 offset = None if binary else case_logit_offset(config, head)  # scored as predict scores them
                 temperatures[task][head] = round(fit_temperature(logits, labels, binary=binary, offset=offset), 4)
     fitted = Fitted(temperatures, float(config.critical_threshold), prior_mix=_fit_prior_mix(cls_rows, config, temperatures))
     cls_records = _cls_records(cls_rows, temperatures.get("cls", {}), config, fitted.prior_mix) if cls_rows else []
-    qa_records = _qa_records(qa_rows, temperatures.get("qa", {})) if qa_rows else []
+    qa_records = _qa_records(qa_rows, temperatures.get("qa", {}), config) if qa_rows else []
     critical_id = _critical_id(config)
     critical = None
     if cls_records and critical_id is not None:
@@ -592,8 +604,8 @@ def _held_out_quality(
 ) -> dict:
     """As `_held_out_case`, for the quality heads."""
     if test_rows:
-        after = _qa_records(test_rows, fitted.temperatures.get("qa", {}))
-        ece = {"before": _ece_qa(_qa_records(test_rows, {}), config), "after": _ece_qa(after, config)}
+        after = _qa_records(test_rows, fitted.temperatures.get("qa", {}), config)
+        ece = {"before": _ece_qa(_qa_records(test_rows, {}, config), config), "after": _ece_qa(after, config)}
         return {"evaluated_on": "test", **_qa_summary(_qa_outcomes(after, config, fitted)), "ece": ece}
     ids = list(_group(val_rows))
     folds = min(5, len(ids))
@@ -608,10 +620,10 @@ def _held_out_quality(
         fold_fitted, _ = fit([], inside, config, target, share)
         # The case groups' thresholds are the whole fit's; only the quality ones come from this fold's fit.
         fold_fitted.review_thresholds = {**fitted.review_thresholds, **fold_fitted.review_thresholds}
-        records = _qa_records(outside, fold_fitted.temperatures.get("qa", {}))
+        records = _qa_records(outside, fold_fitted.temperatures.get("qa", {}), config)
         outcomes += _qa_outcomes(records, config, fold_fitted)
         _merge(after, _qa_confidences(records, config))
-    ece = {"before": _ece_qa(_qa_records(val_rows, {}), config), "after": _ece(after)}
+    ece = {"before": _ece_qa(_qa_records(val_rows, {}, config), config), "after": _ece(after)}
     return {"evaluated_on": "validation (cross-fitted)", "folds": folds, **_qa_summary(outcomes), "ece": ece}
 
 
@@ -627,11 +639,11 @@ def _in_sample(cls_rows: list[dict], qa_rows: list[dict], config: Any, fitted: F
     validation records the values were fitted on."""
     report: dict[str, Any] = {}
     cls_after = _cls_records(cls_rows, fitted.temperatures.get("cls", {}), config, fitted.prior_mix) if cls_rows else []
-    qa_after = _qa_records(qa_rows, fitted.temperatures.get("qa", {})) if qa_rows else []
+    qa_after = _qa_records(qa_rows, fitted.temperatures.get("qa", {}), config) if qa_rows else []
     if cls_rows:
         report["ece_case"] = {"before": _ece_cls(_cls_records(cls_rows, {})), "after": _ece_cls(cls_after)}
     if qa_rows:
-        report["ece_quality"] = {"before": _ece_qa(_qa_records(qa_rows, {}), config), "after": _ece_qa(qa_after, config)}
+        report["ece_quality"] = {"before": _ece_qa(_qa_records(qa_rows, {}, config), config), "after": _ece_qa(qa_after, config)}
     review: dict[str, Any] = {}
     if cls_after:
         in_sample = _cls_summary(_cls_outcomes(cls_after, config, fitted), None)

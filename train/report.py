@@ -261,7 +261,7 @@ def reliability(evaluation: Evaluation, task: str, bins: int = 10) -> dict[str, 
     from .tasks import task_spec
 
     if task_spec(task).multi_label:  # a confidence per sub-metric, as calibration measures it
-        pairs = C._qa_confidences(C._qa_records(rows, temperatures), evaluation.config)
+        pairs = C._qa_confidences(C._qa_records(rows, temperatures, evaluation.config), evaluation.config)
     else:
         pairs = C._cls_confidences(C._cls_records(rows, temperatures, evaluation.config))
     edges = np.linspace(0.0, 1.0, bins + 1)

@@ -65,8 +65,6 @@ class MultiTaskCollator:
             for task, info in TASK_INFO.items() if not info.token_level
         } if config is not None else None  # fmt: skip
         self.special_margins = _special_margins(tokenizer)
-        # Quality heads decided by one window of a call (`qa_window_scope`): trained on that window only.
-        self.window_scope = dict(getattr(config, "qa_window_scope", None) or {})
 
     def _pad(self, rows: Sequence[Sequence[int]], value: int, length: int) -> torch.Tensor:
         padded = []
@@ -122,16 +120,6 @@ class MultiTaskCollator:
             batch["teacher_logits"] = teacher
         return batch
 
-    def _scoped(self, head: str, features: list[dict[str, Any]], labels: torch.Tensor) -> torch.Tensor:
-        """A quality head's labels with windows outside its `qa_window_scope` masked: every window carries its
-        call's labels, but only the call's first window can show the opening (and its last the closing)."""
-        scope = self.window_scope.get(head, "all")
-        key = f"window_{scope}"
-        if scope == "all" or not all(key in feature for feature in features):
-            return labels
-        outside = torch.tensor([not feature[key] for feature in features], dtype=torch.bool)
-        return labels.masked_fill(outside[:, None], float(MASKED))
-
     def _head_labels(self, info: Any, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """A sentence-level task's labels per head: one class id a window (`LongTensor(batch)`), or for a
         multi-label task its 0/1 values (`FloatTensor(batch, n_sub)`, the length checked against the config)."""
@@ -149,7 +137,7 @@ class MultiTaskCollator:
                     f"MultiTaskCollator: QA head {head!r} expects {expected} values a window, found lengths "
                     f"{sorted({len(row) for row in rows})}"
                 )
-            labels[head] = self._scoped(head, features, torch.tensor(rows, dtype=torch.float))
+            labels[head] = torch.tensor(rows, dtype=torch.float)
         return labels
 
     def _teacher_logits(self, task: str, features: list[dict[str, Any]], length: int) -> Any:

@@ -85,11 +85,9 @@ def _record_windows(
     stride: int,
     offsets: bool,
     speakers: tuple[str, dict[str, str]] | None = None,
-    positions: bool = False,
 ) -> dict[str, list]:
     """Windows of sentence-level records: every window carries its record's value of each label column (and with
-    `speakers`, `(speaker_pattern, speaker_roles)`, its counsellor turns as `turn_ids`; with `positions`, whether it
-    is its record's first and last window as `window_first` / `window_last`, 0 or 1)."""
+    `speakers`, `(speaker_pattern, speaker_roles)`, its counsellor turns as `turn_ids`)."""
     encoding = _encode(tokenizer, texts, max_length, stride)
     out: dict[str, list] = {name: [] for name in (*BASE_COLUMNS, *labels)}
     if offsets:
@@ -98,11 +96,7 @@ def _record_windows(
     if speakers is not None:
         out["turn_ids"] = []
         turns = [find_turns(text, *speakers) for text in texts]
-    samples = list(encoding["overflow_to_sample_mapping"])
-    if positions:
-        out["window_first"] = [int(w == 0 or samples[w - 1] != s) for w, s in enumerate(samples)]
-        out["window_last"] = [int(w == len(samples) - 1 or samples[w + 1] != s) for w, s in enumerate(samples)]
-    for window, sample in enumerate(samples):
+    for window, sample in enumerate(encoding["overflow_to_sample_mapping"]):
         _base_row(out, encoding, window, indices[sample], task, offsets)
         for column, values in labels.items():
             out[column].append(values[sample])
@@ -393,9 +387,7 @@ def tokenize_qa(
     return_offsets: bool = False,
     num_proc: int | None = None,
 ) -> Dataset:
-    """Tokenise QA records into windows, each carrying its record's `qa_<head>` lists as floats (-100.0 masked) and
-    whether it is the record's first and last window (`window_first`, `window_last`: the collator trains a head with
-    a `qa_window_scope` on its windows only).
+    """Tokenise QA records into windows, each carrying its record's `qa_<head>` lists as floats (-100.0 masked).
 
     A quality head of the config missing from the dataset is fully masked. With a config whose quality heads pool
     over counsellor turns (`qa_pooling: "turns"`) each window also carries `turn_ids`.
@@ -426,7 +418,7 @@ def tokenize_qa(
                 values[head].append([float(v) for v in value])
         labels = {f"{QA_PREFIX}{head}": rows for head, rows in values.items()}
         return _record_windows(
-            tokenizer, batch["text"], indices, "qa", labels, max_length, stride, return_offsets, speakers, positions=True
+            tokenizer, batch["text"], indices, "qa", labels, max_length, stride, return_offsets, speakers
         )
 
     windows = _map(dataset, function, "Tokenising QA windows", num_proc)

@@ -80,7 +80,7 @@ def test_a_scoped_quality_head_is_calibrated_and_decided_on_its_windows_only():
     from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import decide_qa
     from helpline_fusion.train.calibration import _qa_records, fit
 
-    config = AttentionFusionConfig(encoder_config=tiny_bert_config())  # opening: first window, closing: last
+    config = AttentionFusionConfig(encoder_config=tiny_bert_config(), qa_pooling="turns")  # opening: first, closing: last
     rng = np.random.default_rng(3)
     rows = []
     for call in range(400):

@@ -100,28 +100,6 @@ def test_qa_batch(tokenizer):
     assert set(inferred["labels"]) == set(batch["labels"])
 
 
-def test_quality_heads_with_a_window_scope_learn_from_their_windows_only(tokenizer):
-    from helpline_fusion.modeling_attention_fusion import AttentionFusionConfig
-
-    from .conftest import tiny_bert_config
-
-    row = {"text": " ".join(["the child called from kisumu"] * 6), "qa_opening": [1], "qa_closing": [0]}
-    row.update({"qa_listening": [1, 0, 1, -100, 0], "qa_proactiveness": [0, 0, 1], "qa_resolution": [1, 1, 1, 1, 0]})
-    row["qa_hold"] = [-100, -100]
-    features = list(tokenize_qa(Dataset.from_list([row]), tokenizer, MAPS, max_length=12, stride=3))
-    assert len(features) >= 3
-    config = AttentionFusionConfig(encoder_config=tiny_bert_config())
-    assert config.qa_window_scope == {"opening": "first", "closing": "last"}  # the schema's scope
-    labels = MultiTaskCollator(tokenizer, config)(features)["labels"]
-    n = len(features)
-    assert labels["opening"][:, 0].tolist() == [1.0] + [-100.0] * (n - 1)  # the call's first window alone
-    assert labels["closing"][:, 0].tolist() == [-100.0] * (n - 1) + [0.0]  # its last alone
-    assert labels["listening"].tolist() == [[1.0, 0.0, 1.0, -100.0, 0.0]] * n  # the other heads: every window
-    config.qa_window_scope = {}
-    assert MultiTaskCollator(tokenizer, config)(features)["labels"]["opening"][:, 0].tolist() == [1.0] * n
-    assert MultiTaskCollator(tokenizer, MAPS)(features)["labels"]["closing"][:, 0].tolist() == [0.0] * n
-
-
 def test_features_without_labels(tokenizer):
     features = [{"input_ids": [2, 5, 3], "attention_mask": [1, 1, 1], "task": "cls", "example_id": 4}]
     batch = MultiTaskCollator(tokenizer, MAPS)(features)

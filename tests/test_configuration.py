@@ -123,13 +123,14 @@ def test_the_model_settings_map_one_to_one_onto_the_config_and_each_setting_is_i
 
 
 def test_the_window_scope_defaults_to_the_schema_and_survives_a_round_trip(tmp_path):
-    config = AttentionFusionConfig(encoder_config=tiny_bert_config())
+    config = AttentionFusionConfig(encoder_config=tiny_bert_config(), qa_pooling="turns")
     assert config.qa_window_scope == {"opening": "first", "closing": "last"}
+    assert AttentionFusionConfig(encoder_config=tiny_bert_config()).qa_window_scope == {}  # token pooling: all
     config.save_pretrained(tmp_path / "scoped")
     assert AttentionFusionConfig.from_pretrained(tmp_path / "scoped").qa_window_scope == config.qa_window_scope
-    every = AttentionFusionConfig(encoder_config=tiny_bert_config(), qa_window_scope={"opening": "all"})
+    every = AttentionFusionConfig(encoder_config=tiny_bert_config(), qa_pooling="turns", qa_window_scope={"opening": "all"})
     assert every.qa_window_scope == {}  # every window for every head, and so after saving
     every.save_pretrained(tmp_path / "every")
     assert AttentionFusionConfig.from_pretrained(tmp_path / "every").qa_window_scope == {}
-    mine = AttentionFusionConfig(encoder_config=tiny_bert_config(), qa_heads={"greeting": ["says hello"]})
+    mine = AttentionFusionConfig(encoder_config=tiny_bert_config(), qa_pooling="turns", qa_heads={"greeting": ["x"]})
     assert mine.qa_window_scope == {}  # a schema without an opening or closing head

@@ -313,11 +313,6 @@ def test_qa_windows_are_float_and_masked(tokenizer):
         assert window["qa_hold"] == [-100.0, -100.0]
         assert window["qa_resolution"] == [-100.0] * 5  # a head missing from the data is masked
     assert rows[-1]["qa_closing"] == [1.0]
-    # Each window says whether it is its call's first and last (a one-window call: both).
-    calls = rows["example_id"]
-    assert rows["window_first"] == [int(i == 0 or calls[i - 1] != c) for i, c in enumerate(calls)]
-    assert rows["window_last"] == [int(i == len(calls) - 1 or calls[i + 1] != c) for i, c in enumerate(calls)]
-    assert sum(rows["window_first"]) == sum(rows["window_last"]) == 2 and rows[-1]["window_first"] == 1
     wrong = Dataset.from_list([{"text": "x", "qa_hold": [1]}])
     with pytest.raises(
         ValueError, match=re.escape("QA example 0: hold has 1 values, the config's head has 2 sub-metrics")

@@ -16,7 +16,10 @@ from .conftest import tiny_bert_config
 def _model(**config) -> AttentionFusionModel:
     torch.manual_seed(0)
     model = AttentionFusionModel(AttentionFusionConfig(encoder_config=tiny_bert_config(num_hidden_layers=3), **config))
-    return model.eval()  # no dropout: the states compared are the encoder's alone
+    for module in model.modules():  # training mode (the anchor reads training passes), without dropout's noise
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    return model.train()
 
 
 def _qa_batch() -> dict:
@@ -62,6 +65,17 @@ def test_token_pooling_anchors_the_window_mean_and_bad_weights_are_refused():
     assert len(anchor.frozen.encoder.layer) == 3
     with pytest.raises(RuntimeError, match="has not run on this batch"):
         anchor.loss(batch)  # the states of one forward are read once
+    model.eval()(**batch)
+    with pytest.raises(RuntimeError, match="has not run on this batch"):
+        anchor.loss(batch)  # an evaluation pass is not kept
+    anchor.remove()
+    model.train()(**batch)
+    with pytest.raises(RuntimeError, match="has not run on this batch"):
+        anchor.loss(batch)  # detached after training: nothing kept, no reference to the copy left on the model
+    assert not model.encoder._forward_hooks
+    anchor.attach()
+    model(**batch)
+    assert float(anchor.loss(batch).detach()) == pytest.approx(0.0, abs=1e-10)
     for bad in (0, -1.0, True, "1"):
         with pytest.raises(ValueError, match="qa_anchor_weight: expected a positive weight"):
             EncoderAnchor(model, bad)
@@ -76,10 +90,6 @@ def test_the_trainer_adds_and_logs_the_anchor_on_quality_batches_only(tmp_path):
     batch = _qa_batch()
     labels = {head: torch.zeros(2, len(names)) for head, names in model.config.qa_heads.items()}
     plain = float(model(**batch, labels=labels).loss)
-    model.train()
-    for module in model.modules():  # training mode for the trainer's check, without dropout's noise
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
     total = float(trainer.compute_loss(model, {**batch, "labels": labels}))
     assert total > plain and trainer._task_losses["qa_anchor"] == [pytest.approx(total - plain, rel=1e-4)]
     ner = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "task": "ner",

@@ -39,11 +39,17 @@ class EncoderAnchor:
             stacks = [m for m in self.frozen.modules() if isinstance(m, nn.ModuleList) and len(m) == total]
             if stacks:
                 del stacks[0][max(self.layer, 1):]
-        self._output: Any = None
-        self._hook = model.encoder.register_forward_hook(self._keep_output)
+        self._encoder, self._output, self._hook = model.encoder, None, None
+        self.attach()
+
+    def attach(self) -> None:
+        """Keep the model's encoder output of each training pass (again after `remove`)."""
+        if self._hook is None:
+            self._hook = self._encoder.register_forward_hook(self._keep_output)
 
     def _keep_output(self, module: nn.Module, args: Any, output: Any) -> None:
-        self._output = output  # every pass; only a quality batch's is read
+        if module.training:  # training passes only; a quality batch's is read by `loss`
+            self._output = output
 
     @staticmethod
     def _read(output: Any, layer: int | None) -> torch.Tensor:
@@ -77,4 +83,7 @@ class EncoderAnchor:
         return self.weight * (((s - t) ** 2) * present).sum() / scale
 
     def remove(self) -> None:
-        self._hook.remove()
+        """Detach from the model (after training: a copy of the model must not carry the frozen encoder along)."""
+        if self._hook is not None:
+            self._hook.remove()
+        self._hook, self._output = None, None

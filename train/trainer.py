@@ -283,11 +283,6 @@ class MultiTaskTrainer(Trainer):
             for task, value in outputs.task_losses.items():
                 self._task_losses[task].append(float(value.detach()))
         loss = outputs.loss
-        if self.anchor is not None and inputs.get("task") == "qa" and model.training:
-            anchored = self.anchor.loss(inputs)
-            self._task_losses["qa_anchor"].append(float(anchored.detach()))
-            loss = loss + anchored
-            outputs.loss = loss
         if teacher_logits is not None and outputs.task_losses:
             # One task per batch: its weighted hard loss becomes weight * ((1 - alpha) * hard + alpha * soft).
             task = inputs["task"]
@@ -296,6 +291,11 @@ class MultiTaskTrainer(Trainer):
             weight = self.accelerator.unwrap_model(model).config.task_loss_weights[task]
             alpha = self.distill_alpha
             loss = weight * ((1.0 - alpha) * outputs.task_losses[task] + alpha * soft)
+            outputs.loss = loss
+        if self.anchor is not None and inputs.get("task") == "qa" and model.training:
+            anchored = self.anchor.loss(inputs)  # added to the hard (or distilled) loss of the quality batch
+            self._task_losses["qa_anchor"].append(float(anchored.detach()))
+            loss = loss + anchored
             outputs.loss = loss
         return (loss, outputs) if return_outputs else loss
 
@@ -324,6 +324,15 @@ class MultiTaskTrainer(Trainer):
         return metrics
 
     # ------------------------------------------------------------------ the run: training, then its phases
+    def train_loop(self, resume_from_checkpoint=None, **kwargs):
+        """The Trainer's training loop; the anchor (`qa_anchor_weight`) is detached from the model when it ends."""
+        if self.anchor is not None:
+            self.anchor.attach()
+        try:
+            return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+        finally:
+            if self.anchor is not None:
+                self.anchor.remove()
     def train(self, resume_from_checkpoint=None, **kwargs):
         """The Trainer's training loop; with a run, the whole job: training, then the phases (`phases.PHASES`),
         all inside one MLflow run, then checkpoints removed and the push, as the recipe and arguments ask.
@@ -332,10 +341,10 @@ class MultiTaskTrainer(Trainer):
             PhaseFailed: a phase after training failed; the trained model is saved unless saving it failed.
         """
         if self.run is None:
-            return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+            return self.train_loop(resume_from_checkpoint, **kwargs)
         self.run.folder.plan(planned_phases(self.recipe, self.eval_datasets))
         with self.tracking_run():
-            output = super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+            output = self.train_loop(resume_from_checkpoint, **kwargs)
             self.run_phases()
         self.finish_run()
         return output

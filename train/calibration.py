@@ -527,12 +527,12 @@ def fit(
     for task, rows in (("cls", cls_rows), ("qa", qa_rows)):
         if rows:
             temperatures[task] = {}
-            scopes = (getattr(config, "qa_window_scope", None) or {}) if task == "qa" else {}
+            binary = TASK_SPECS[task].multi_label  # independent sub-metrics: one sigmoid each
+            scopes = (getattr(config, "qa_window_scope", None) or {}) if binary else {}  # the quality heads'
             for head in rows[0]["logits"]:
                 head_rows = _scoped_rows(rows, scopes.get(head, "all"))  # the windows the head is decided on
                 logits = np.stack([row["logits"][head] for row in head_rows])
                 labels = np.stack([row["gold"][head] for row in head_rows])
-                binary = TASK_SPECS[task].multi_label  # independent sub-metrics: one sigmoid each
                 offset = None if binary else case_logit_offset(config, head)  # scored as predict scores them
                 temperatures[task][head] = round(fit_temperature(logits, labels, binary=binary, offset=offset), 4)
     fitted = Fitted(temperatures, float(config.critical_threshold), prior_mix=_fit_prior_mix(cls_rows, config, temperatures))

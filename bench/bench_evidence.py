@@ -149,6 +149,7 @@ def decision_probability(key: tuple, decision: dict[str, Any], windows, predicti
     from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import (
         aggregate_cls_head,
         aggregate_qa_head,
+        qa_window_scope_of,
     )
 
     task, head, index = key
@@ -159,7 +160,7 @@ def decision_probability(key: tuple, decision: dict[str, Any], windows, predicti
         if head == "priority" and decision.get("critical_windows"):
             return float(probs[:, labels.index(config.critical_priority)].max())
         return float(aggregate_cls_head(sizes, probs, labels, 1)[1][labels.index(decision["label"])])
-    scope = (getattr(config, "qa_window_scope", None) or {}).get(head, "all")
+    scope = qa_window_scope_of(config, head)
     mean = float(aggregate_qa_head(sizes, torch.stack([p.qa[head] for p in predictions]), scope)[index])
     return mean if decision["met"] else 1.0 - mean
 

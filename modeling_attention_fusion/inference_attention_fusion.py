@@ -657,6 +657,11 @@ def joint_main_sub(main_probs: torch.Tensor, sub_probs: torch.Tensor, config: An
     return owners[sub], sub
 
 
+def qa_window_scope_of(config: Any, head: str) -> str:
+    """The windows of a call that decide quality head `head`: `"first"`, `"last"` or `"all"` (`qa_window_scope`)."""
+    return (getattr(config, "qa_window_scope", None) or {}).get(head, "all")
+
+
 def qa_window_shares(sizes: Sequence[int], probs: torch.Tensor, scope: str = "all") -> torch.Tensor:
     """How much each of a call's windows (in order) counts in a quality head's decision: `"all"`, confidence x
     content tokens (`_window_weights`); `"first"` / `"last"` (`qa_window_scope`), that window alone."""
@@ -712,9 +717,8 @@ def decide_qa(probs: dict[str, torch.Tensor], sizes: Sequence[int], config: Any)
     temperatures, windows in call order): `{head: {sub_metric: {score, met}}}`, the weighted mean over the head's
     windows (`qa_window_scope`) against the sub-metric's threshold."""
     quality: dict[str, dict[str, Any]] = {}
-    scopes = getattr(config, "qa_window_scope", None) or {}
     for head, head_probs in probs.items():
-        mean = aggregate_qa_head(sizes, head_probs, scopes.get(head, "all"))
+        mean = aggregate_qa_head(sizes, head_probs, qa_window_scope_of(config, head))
         quality[head] = {
             name: {"score": score, "met": score >= threshold}
             for name, score, threshold in zip(config.qa_heads[head], mean.tolist(), config.qa_thresholds[head])
@@ -965,7 +969,7 @@ def attach_evidence(
         missing = _evidence_unavailable("qa", config, predictions)
         for head, decisions in result["quality"].items():
             probs = torch.stack([p.qa[head] for p in predictions])
-            shares = qa_window_shares(sizes, probs, (getattr(config, "qa_window_scope", None) or {}).get(head, "all"))
+            shares = qa_window_shares(sizes, probs, qa_window_scope_of(config, head))
             for index, decision in enumerate(decisions.values()):
                 if missing:
                     decision.update(evidence=None, evidence_unavailable=missing)
@@ -1273,6 +1277,7 @@ __all__ = [
     "WindowPrediction",
     "aggregate_cls_head",
     "aggregate_qa_head",
+    "qa_window_scope_of",
     "qa_window_shares",
     "CPU_FLAGS",
     "MergedTokens",

@@ -53,6 +53,7 @@ from ..modeling_attention_fusion.inference_attention_fusion import (
     decide_qa,
     decision_confidences,
     mean_cls_probs,
+    qa_window_scope_of,
     review_reasons,
 )
 from .evaluation import _group, run_task
@@ -223,10 +224,9 @@ def _qa_records(rows: list[dict], temperatures: dict[str, float], config: Any) -
     head's windows (`aggregate_qa_head` with `config`'s `qa_window_scope`: the scores `decide_qa` compares with the
     sub-metric thresholds)."""
     records = _records(rows, temperatures, binary=True)
-    scopes = getattr(config, "qa_window_scope", None) or {}
     for record in records:
         record["mean"] = {
-            head: aggregate_qa_head(record["sizes"], torch.from_numpy(p), scopes.get(head, "all")).numpy()
+            head: aggregate_qa_head(record["sizes"], torch.from_numpy(p), qa_window_scope_of(config, head)).numpy()
             for head, p in record["windows"].items()
         }
     return records
@@ -528,9 +528,9 @@ def fit(
         if rows:
             temperatures[task] = {}
             binary = TASK_SPECS[task].multi_label  # independent sub-metrics: one sigmoid each
-            scopes = (getattr(config, "qa_window_scope", None) or {}) if binary else {}  # the quality heads'
             for head in rows[0]["logits"]:
-                head_rows = _scoped_rows(rows, scopes.get(head, "all"))  # the windows the head is decided on
+                # The windows the head is decided on (a quality head's `qa_window_scope`; a case head's: all).
+                head_rows = _scoped_rows(rows, qa_window_scope_of(config, head) if binary else "all")
                 logits = np.stack([row["logits"][head] for row in head_rows])
                 labels = np.stack([row["gold"][head] for row in head_rows])
                 offset = None if binary else case_logit_offset(config, head)  # scored as predict scores them

@@ -228,7 +228,7 @@ def predict_variant(
     order = order or list(range(len(windows)))
     config, results = model.config, [None] * len(windows)
     model.eval()
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16, cache_enabled=True):
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             width = length if padding == "max_length" else max(len(windows[i].input_ids) for i in batch)

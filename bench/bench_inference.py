@@ -30,12 +30,15 @@ or a trained model folder given by `--model`.
 
 Peak memory: the peak RSS while predicting (the kernel's VmHWM, reset after loading and warm-up; `ru_maxrss` where
 that is unavailable) minus the RSS after importing torch/transformers and reading the data, so it counts weights,
-activations and runtime buffers but not loading transients. Every variant runs with glibc's
+activations and runtime buffers but not loading transients. Memory and throughput come from two processes per
+variant: the timed one runs with glibc's defaults (what a user's process does), the memory one with
 `MALLOC_MMAP_THRESHOLD_=131072` (large tensors are mmapped and returned on free, as jemalloc/tcmalloc would do) so
-the peak measures live memory rather than heap fragmentation; `--glibc-default` measures without it.
-Timing: after a warm-up on two texts, each variant predicts every text `--repeats` times (default 3) and the median
-pass counts, for every variant alike (the per-pass times are in the JSON: the first pass also builds the CPU's
-kernels for each new batch shape, so it is the slowest).
+that its peak measures live memory rather than heap fragmentation. The threshold costs throughput (every large
+tensor is mmapped and faulted in again: on an AMX Xeon bf16 ran 12.6 transcripts/s with it and 31.3 without), so
+it never times a variant; `--glibc-default` measures memory without it too, in the timed process (one process
+per variant). Timing: after a warm-up on two texts, each variant predicts every text `--repeats` times (default 3)
+and the median pass counts, for every variant alike (the per-pass times are in the JSON: the first pass also
+builds the CPU's kernels for each new batch shape, so it is the slowest).
 `--bf16-weights` loads bf16 weights instead of autocasting fp32 ones. Results: a table on stdout and JSON in
 `bench/results/` (gitignored).
 """
@@ -334,22 +337,33 @@ def agreement(candidate: list[dict[str, Any]], reference: list[dict[str, Any]]) 
     return share
 
 
+def _worker(name: str, spec: dict[str, Any], malloc_env: dict[str, str]) -> dict[str, Any]:
+    """One fresh process measuring `spec` under `malloc_env` (added to this process's environment)."""
+    child = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+        capture_output=True, text=True, cwd=REPO_ROOT, env={**os.environ, **malloc_env},
+    )  # fmt: skip
+    if child.returncode != 0:
+        raise RuntimeError(f"variant {name} failed (exit {child.returncode}):\n{child.stderr[-4000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def run_variant(name: str, args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The variant timed in a process with glibc's defaults and, unless `--glibc-default`, its peak memory taken
+    from a second process (one pass) with `MALLOC_ARGS`: the row carries the timed process's throughput and the
+    memory process's peak (`peak_malloc_env` says which settings the peak was measured under)."""
     predictions = workdir / f"{name}.json"
     spec = {"variant": name, "data_dir": str(args.data_dir), "limit": args.limit, "model": args.model,
             "batch_size": args.batch_size, "predictions": str(predictions), "workdir": str(workdir / name)}  # fmt: skip
     spec["bf16_weights"], spec["repeats"] = args.bf16_weights, args.repeats
-    env = dict(os.environ)
-    if not args.glibc_default:
-        env.update(MALLOC_ARGS)
     print(f"running {name} ...", file=sys.stderr, flush=True)
-    child = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-        capture_output=True, text=True, cwd=REPO_ROOT, env=env,
-    )  # fmt: skip
-    if child.returncode != 0:
-        raise RuntimeError(f"variant {name} failed (exit {child.returncode}):\n{child.stderr[-4000:]}")
-    measured = json.loads(child.stdout.strip().splitlines()[-1])
+    measured = _worker(name, spec, {})
+    measured["peak_malloc_env"] = {}
+    if not args.glibc_default:
+        memory_spec = {**spec, "repeats": 1, "predictions": str(workdir / f"{name}.memory.json")}
+        memory = _worker(name, memory_spec, MALLOC_ARGS)
+        measured["peak_rss_delta_mb_glibc_default"] = measured["peak_rss_delta_mb"]
+        measured["peak_rss_delta_mb"], measured["peak_malloc_env"] = memory["peak_rss_delta_mb"], MALLOC_ARGS
     return measured, json.loads(predictions.read_text(encoding="utf-8"))
 
 
@@ -398,6 +412,9 @@ def report(
               f"{GOALS['throughput_vs_three_single']}), memory {ratios['memory_vs_three_single']:.2f} (goal <= "
               f"{GOALS['memory_vs_three_single']})")  # fmt: skip
     print(f"gate: label agreement with fused_fp32 >= {GOALS['label_agreement']} (case labels, quality flags, entities)")
+    envs = {json.dumps(row.get("peak_malloc_env", {})) for row in measured.values()}
+    print("throughput: glibc defaults; peak MB: " + ("glibc defaults, the timed process" if envs == {"{}"} else
+          " ".join(f"{k}={v}" for k, v in MALLOC_ARGS.items()) + ", a second process per variant"))  # fmt: skip
     return ratios
 
 
@@ -414,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="timed passes over every text per variant, after the warm-up; the median counts "
                              "(default 3; the first pass also builds the CPU kernels for each new batch shape)")
     parser.add_argument("--bf16-weights", action="store_true", help="bf16 variants load bf16 weights (no autocast)")
-    parser.add_argument("--glibc-default", action="store_true", help="measure without MALLOC_MMAP_THRESHOLD_")
+    parser.add_argument("--glibc-default", action="store_true",
+                        help="measure memory without MALLOC_MMAP_THRESHOLD_ too, in the timed process (timing never "
+                             "uses it)")  # fmt: skip
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -471,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         "data": composition, "batch_size": args.batch_size, "bf16_weights": args.bf16_weights,
         "repeats": args.repeats,
         "cpu_flags": flags, "cpu_class": cpu_class(flags), "load_average_before": os.getloadavg(),
-        "malloc_env": {} if args.glibc_default else MALLOC_ARGS, "variants": measured, "ratios": ratios,
+        "timing_malloc_env": {}, "memory_malloc_env": {} if args.glibc_default else MALLOC_ARGS,
+        "variants": measured, "ratios": ratios,
         "goals": GOALS, "gates": gates, "agreement_with_fp32_reference": consistency,
     }, indent=2), encoding="utf-8")  # fmt: skip
     print(f"\nwrote {path}")

@@ -219,6 +219,10 @@ class PooledMultiHead(nn.Module):
         return logits
 
 
+def _exporting() -> bool:
+    """Whether torch.export is tracing (`torch.compiler.is_exporting`, torch >= 2.6; False where it is missing)."""
+    return bool(getattr(torch.compiler, "is_exporting", lambda: False)())
+
 
 def turn_vectors(
     hidden: torch.Tensor, turn_ids: torch.Tensor
@@ -228,10 +232,15 @@ def turn_vectors(
     `turn_ids` `(batch, seq_len)` holds each token's turn in its window (0, 1, ...), -1 for tokens of no turn.
     Returns `(vectors, present, counts)`: `(batch, turns, hidden)`, `(batch, turns)` bool (the turn has tokens;
     windows have different numbers of turns) and `(batch, turns)` token counts, `turns` = the batch's largest id + 1
-    (at least 1).
+    (at least 1). While torch.export traces the model (`helpline-fusion export`) `turns` is `seq_len` instead, a
+    shape the graph can compute (the largest id is data): turn ids are below `seq_len`, and the extra slots hold no
+    token, so they are absent, and every reader of the vectors masks absent turns out.
     """
     batch, seq_len, size = hidden.shape
-    turns = max(int(turn_ids.max()) + 1, 1) if turn_ids.numel() else 1
+    if _exporting():
+        turns = seq_len
+    else:
+        turns = max(int(turn_ids.max()) + 1, 1) if turn_ids.numel() else 1
     inside = turn_ids >= 0
     # Tokens of no turn go to a spare slot per window (index `turns`), dropped after the sum.
     slot = torch.where(inside, turn_ids, torch.full_like(turn_ids, turns))

@@ -143,6 +143,32 @@ def test_turn_vectors_are_the_mean_of_each_turns_tokens():
     assert counts.tolist() == [[2.0, 2.0], [0.0, 0.0]] and not vectors[1].any()
 
 
+def test_one_turn_slot_per_position_as_the_export_traces_gives_the_same_outputs(monkeypatch):
+    """While torch.export traces, `turn_vectors` keeps `seq_len` turn slots (the batch's largest id is data): the
+    slots no token falls in are absent and masked out, so logits and evidence weights are the eager ones."""
+    from helpline_fusion.modeling_attention_fusion import modeling_attention_fusion as modeling
+
+    torch.manual_seed(0)
+    model = AttentionFusionModel(turns_config()).eval()
+    ids = torch.randint(5, 30, (4, 19))
+    mask = torch.ones_like(ids)
+    mask[1, 15:] = 0
+    turn_ids = torch.full_like(ids, -1)  # 3 turns, 1 (into the padding), none, 5
+    turn_ids[0, 1:5], turn_ids[0, 7:12], turn_ids[0, 14:18], turn_ids[1, 2:17] = 0, 1, 2, 0
+    for turn, (start, end) in enumerate([(3, 4), (5, 6), (6, 9), (10, 11), (12, 16)]):
+        turn_ids[3, start:end] = turn
+    with torch.no_grad():
+        eager = model(input_ids=ids, attention_mask=mask, turn_ids=turn_ids, output_pooling_weights=True)
+        hidden = torch.randn(4, 19, 8)
+        assert turn_vectors(hidden, turn_ids)[0].shape[1] == 5  # eager: the batch's largest id + 1
+        monkeypatch.setattr(modeling, "_exporting", lambda: True)
+        assert turn_vectors(hidden, turn_ids)[0].shape[1] == 19
+        traced = model(input_ids=ids, attention_mask=mask, turn_ids=turn_ids, output_pooling_weights=True)
+    torch.testing.assert_close(traced.qa_logits, eager.qa_logits, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(traced.pooling_weights["qa"], eager.pooling_weights["qa"], atol=1e-7, rtol=1e-6)
+    torch.testing.assert_close(traced.head_pooling_weights["qa"], eager.head_pooling_weights["qa"], atol=1e-7, rtol=1e-6)
+
+
 def test_forward_and_backward_with_turns(tiny_tokenizer):
     model = AttentionFusionModel(turns_config(window_length=64, window_stride=8)).train()  # 2 turns: scores matter
     assert isinstance(model.qa_head, TurnPooledMultiHead) and type(model.cls_head).__name__ == "PooledMultiHead"

@@ -46,7 +46,9 @@ How a transcript becomes a result:
    Quality heads that pool over counsellor turns (`qa_pooling: "turns"`) spread each turn's attention weight
    evenly over the turn's tokens, so their evidence is the words of the turns they attended to.
 11. **Turns** (`qa_pooling: "turns"` only). Each window carries the counsellor turn of each token
-   (`speakers_attention_fusion.window_turn_ids`, the rule training's tokenisation uses too), -1 elsewhere.
+   (`speakers_attention_fusion.window_turn_ids`, the rule training's tokenisation uses too), -1 elsewhere; each
+   batch's `turn_ids` (padded with -1) go to the model, and to an exported graph (`ExportedFusionModel`, ONNX
+   Runtime or OpenVINO) as its third input (`graph_input_names`), so both backends decide alike.
 """
 
 from __future__ import annotations
@@ -1096,6 +1098,22 @@ def graph_output_names(config: Any) -> list[str]:
     return names
 
 
+def turn_pooled_tasks(config: Any) -> list[str]:
+    """The model's tasks whose heads pool over counsellor turns (their `TaskInfo.turn_pooling` field is `"turns"`)."""
+    tasks = list(getattr(config, "tasks", None) or TASK_INFO)
+    return [
+        name for name, info in TASK_INFO.items()
+        if name in tasks and info.turn_pooling and getattr(config, info.turn_pooling, None) == "turns"
+    ]  # fmt: skip
+
+
+def graph_input_names(config: Any) -> list[str]:
+    """The exported graph's inputs, in order: `input_ids`, `attention_mask` (int64, `(batch, sequence)`) and, for a
+    model whose heads pool over counsellor turns (`turn_pooled_tasks`), `turn_ids` (int64, `(batch, sequence)`:
+    each token's counsellor turn in its window, -1 elsewhere, as `Window.turn_ids`)."""
+    return ["input_ids", "attention_mask", *(["turn_ids"] if turn_pooled_tasks(config) else [])]
+
+
 @dataclass
 class _GraphOutput:
     ner_logits: torch.Tensor | None
@@ -1119,6 +1137,7 @@ class ExportedFusionModel(FusionPredictorMixin):
     def __init__(self, config: Any, run: Any, backend: str, precision: str) -> None:
         self.config, self._run, self.backend, self.precision = config, run, backend, precision
         self.device = torch.device("cpu")
+        self.inputs = graph_input_names(config)  # what `run` is fed, by name
 
     @classmethod
     def from_pretrained(
@@ -1152,12 +1171,12 @@ class ExportedFusionModel(FusionPredictorMixin):
             )
         config = AttentionFusionConfig.from_pretrained(folder)
         threads = threads or torch.get_num_threads()
-        names = graph_output_names(config)
+        names, inputs = graph_output_names(config), graph_input_names(config)
         if backend == "onnx":
-            run = _onnx_runner(path, threads, names)
+            run = _onnx_runner(path, threads, names, inputs)
             chosen = file_precision
         else:
-            run, chosen = _openvino_runner(path, threads, names, precision)
+            run, chosen = _openvino_runner(path, threads, names, precision, inputs)
         logger.info("exported model: %s %s from %s", backend, chosen, path)
         return cls(config, run, backend, chosen)
 
@@ -1173,9 +1192,13 @@ class ExportedFusionModel(FusionPredictorMixin):
     def __call__(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str | None = None, **kwargs: Any
     ) -> _GraphOutput:
-        if kwargs.get("turn_ids") is not None or kwargs.get("output_pooling_weights"):
-            raise ValueError("exported model: turn pooling and pooling weights (evidence) run in PyTorch only")
-        values = self._run(input_ids.numpy().astype(np.int64), attention_mask.numpy().astype(np.int64))
+        if kwargs.get("output_pooling_weights"):
+            raise ValueError("exported model: pooling weights (evidence) run in PyTorch only")
+        feeds = {"input_ids": input_ids.numpy().astype(np.int64)}
+        feeds["attention_mask"] = attention_mask.numpy().astype(np.int64)
+        if "turn_ids" in self.inputs:
+            feeds["turn_ids"] = self._turn_ids(kwargs.get("turn_ids"), input_ids, task)
+        values = self._run(feeds)
         out = {name: torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)) for name, value in values.items()}
         logits: dict[str, Any] = {}  # `_GraphOutput` field -> the asked tasks' outputs (None / {} for the others)
         for name, info in TASK_INFO.items():
@@ -1187,6 +1210,20 @@ class ExportedFusionModel(FusionPredictorMixin):
                 heads = {key[len(prefix) :]: value for key, value in out.items() if key.startswith(prefix)}
                 logits[info.logits] = heads if wanted else {}
         return _GraphOutput(**logits)
+
+    def _turn_ids(self, turn_ids: torch.Tensor | None, input_ids: torch.Tensor, task: str | None) -> np.ndarray:
+        """The graph's `turn_ids` input. Without them, a call for tasks that do not pool over turns (one task's
+        validation windows, as the int8 gate runs them) feeds "no turn" (-1) for heads whose outputs are dropped;
+        a call that wants a turn-pooled head's outputs is refused, as the PyTorch head refuses it."""
+        if turn_ids is not None:
+            return turn_ids.numpy().astype(np.int64)
+        wanted = [name for name in turn_pooled_tasks(self.config) if task is None or task == name]
+        if wanted:
+            raise ValueError(
+                f"turn_ids: this model's {', '.join(wanted)} heads pool over counsellor turns and need each token's "
+                "turn id (-1 outside counsellor turns); predict() and the tokenised quality data give them"
+            )
+        return np.full(tuple(input_ids.shape), -1, dtype=np.int64)
 
     def predict(self, texts: Any, tokenizer: PreTrainedTokenizerBase, *, precision: str | None = None,
                 bf16: bool | None = None, evidence: bool = False, **options: Any) -> Any:  # fmt: skip
@@ -1201,7 +1238,18 @@ class ExportedFusionModel(FusionPredictorMixin):
         return FusionPredictorMixin.predict(self, texts, tokenizer, precision="fp32", **options)
 
 
-def _onnx_runner(path: str, threads: int, names: list[str]) -> Any:
+def _check_graph(path: str, outputs: list[str], names: list[str], inputs: list[str], expected: list[str]) -> None:
+    """A graph whose outputs are not the config's heads, or whose inputs are not `graph_input_names(config)` (a
+    graph exported before turn pooling was exportable, or from another model), is refused."""
+    if sorted(outputs) != sorted(names):
+        raise ValueError(f"{path}: graph outputs {outputs} do not match the config's heads {names}; export it again")
+    if sorted(inputs) != sorted(expected):
+        raise ValueError(
+            f"{path}: graph inputs {inputs} do not match what the config needs {expected}; export it again"
+        )
+
+
+def _onnx_runner(path: str, threads: int, names: list[str], inputs: list[str]) -> Any:
     try:
         import onnxruntime
     except ImportError as error:
@@ -1211,17 +1259,17 @@ def _onnx_runner(path: str, threads: int, names: list[str]) -> Any:
     options.intra_op_num_threads = threads
     session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     outputs = [output.name for output in session.get_outputs()]
-    if sorted(outputs) != sorted(names):
-        raise ValueError(f"{path}: graph outputs {outputs} do not match the config's heads {names}; export it again")
+    _check_graph(path, outputs, names, [graph_input.name for graph_input in session.get_inputs()], inputs)
 
-    def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
-        values = session.run(outputs, {"input_ids": input_ids, "attention_mask": attention_mask})
-        return dict(zip(outputs, values))
+    def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(zip(outputs, session.run(outputs, {name: feeds[name] for name in inputs})))
 
     return run
 
 
-def _openvino_runner(path: str, threads: int, names: list[str], precision: str) -> tuple[Any, str]:
+def _openvino_runner(
+    path: str, threads: int, names: list[str], precision: str, inputs: list[str]
+) -> tuple[Any, str]:
     try:
         import openvino
     except ImportError as error:
@@ -1235,12 +1283,11 @@ def _openvino_runner(path: str, threads: int, names: list[str], precision: str) 
     hint = hint.to_string() if hasattr(hint, "to_string") else str(hint)
     chosen = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}.get(hint, hint)
     outputs = {output.get_any_name(): output for output in compiled.outputs}
-    if sorted(outputs) != sorted(names):
-        raise ValueError(f"{path}: graph outputs {sorted(outputs)} do not match the config's heads {names}")
+    _check_graph(path, sorted(outputs), names, [port.get_any_name() for port in compiled.inputs], inputs)
     request = compiled.create_infer_request()
 
-    def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
-        result = request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
+    def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        result = request.infer({name: feeds[name] for name in inputs})
         return {name: np.asarray(result[port]) for name, port in outputs.items()}
 
     return run, chosen
@@ -1297,6 +1344,7 @@ __all__ = [
     "decode_windows",
     "encode_windows",
     "evidence_spans",
+    "graph_input_names",
     "graph_output_names",
     "joint_main_sub",
     "load_exported",
@@ -1307,6 +1355,7 @@ __all__ = [
     "resolve_precision",
     "run_windows",
     "safety_first_priority",
+    "turn_pooled_tasks",
     "window_settings",
     "word_units",
 ]

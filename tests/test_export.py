@@ -1,6 +1,7 @@
 """`helpline-fusion export`: one ONNX graph (dynamic batch and sequence) that gives PyTorch's outputs, predicts with
 the PyTorch path's windowing and decoding, runs in a clean process with only the runtime, is published with the
-model, and writes int8 only through the accuracy gate."""
+model, and writes int8 only through the accuracy gate; quality heads that pool over counsellor turns
+(`qa_pooling: "turns"`) export with a third input, `turn_ids`, and predict as in PyTorch too."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ pytest.importorskip("onnxscript", reason="the onnx extra (pip install 'helpline-
 from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import (  # noqa: E402
     EXPORT_FILES,
     ExportedFusionModel,
+    encode_windows,
+    graph_input_names,
     graph_output_names,
 )
+from helpline_fusion.modeling_attention_fusion.speakers_attention_fusion import quality_speakers  # noqa: E402
 from helpline_fusion.train import export as export_module  # noqa: E402
 
 from .test_inference import VOCAB, make_model  # noqa: E402
@@ -30,21 +34,49 @@ TEXTS = [
     "hello , my name is amina",
     "the child is calling about danger from town",
 ]
+# Speaker-labelled calls for the turn-pooled model: several counsellor turns over several windows, a call where
+# the counsellor never speaks (its windows have no turn), and an unlabelled call (one turn per window).
+TURN_TEXTS = [
+    "Caller: my child is 12 years old\nCounsellor: is he calling from town\nCaller: he is from kisumu town\n"
+    "Counsellor: the danger is routine\nCaller: my name is amina\nCounsellor: call about the child " * 2,
+    "Caller: hello , my name is amina and the child is from town",
+    "the child is calling about danger from town",
+]
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A tiny random model saved with its tokenizer, exported to ONNX once for the module."""
-    from transformers import BertTokenizerFast
-
     folder = tmp_path_factory.mktemp("exported")
-    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True, model_max_length=512)
     model = make_model(window_length=32, window_stride=8)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    tokenizer = _save(folder, model)
     written = export_module.export_model(folder, "onnx")
     return folder, model, tokenizer, written
+
+
+def _save(folder, model):
+    from transformers import BertTokenizerFast
+
+    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True, model_max_length=512)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+@pytest.fixture(scope="module")
+def exported_turns(tmp_path_factory):
+    """A tiny random model whose quality heads pool over counsellor turns, exported to ONNX once for the module."""
+    folder = tmp_path_factory.mktemp("exported_turns")
+    model = make_model(window_length=32, window_stride=8, qa_pooling="turns")
+    tokenizer = _save(folder, model)
+    written = export_module.export_model(folder, "onnx")
+    return folder, model, tokenizer, written
+
+
+def _reference(out):
+    return {"ner_logits": out.ner_logits, **{f"cls.{h}": v for h, v in out.cls_logits.items()},
+            **{f"qa.{h}": v for h, v in out.qa_logits.items()}}  # fmt: skip
 
 
 def test_the_graph_gives_pytorchs_outputs_for_any_batch_and_length(exported):
@@ -62,9 +94,7 @@ def test_the_graph_gives_pytorchs_outputs_for_any_batch_and_length(exported):
         mask[0, length - 2 :] = 0  # padding in one row
         values = dict(zip(names, session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})))
         with torch.no_grad():
-            out = model(input_ids=ids, attention_mask=mask)
-        reference = {"ner_logits": out.ner_logits, **{f"cls.{h}": v for h, v in out.cls_logits.items()},
-                     **{f"qa.{h}": v for h, v in out.qa_logits.items()}}  # fmt: skip
+            reference = _reference(model(input_ids=ids, attention_mask=mask))
         for name, value in values.items():
             np.testing.assert_allclose(value, reference[name].numpy(), atol=1e-4, rtol=1e-4, err_msg=name)
 
@@ -204,6 +234,121 @@ def test_openvino_runs_the_converted_graph_with_pytorchs_decisions(exported):
     from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import native_bf16
 
     assert auto.precision == ("bf16" if native_bf16() else "fp32")  # OpenVINO's own choice, native bf16 only
+
+
+# --------------------------------------------------------------------------- quality heads pooling over turns
+def _turn_ids(batch: int, length: int) -> torch.Tensor:
+    """Counsellor turns of a batch: rows with 3, 0, 1, 5 and 2 turns (in turn), between -1 tokens."""
+    turn_ids = torch.full((batch, length), -1, dtype=torch.long)
+    for row in range(batch):
+        turns = (3, 0, 1, 5, 2)[row % 5]
+        for position in range(1, length - 1):
+            chunk = (position - 1) * 2 * turns // (length - 2)
+            turn_ids[row, position] = chunk // 2 if chunk % 2 == 0 and turns else -1
+    return turn_ids
+
+
+def _quality_scores(result):
+    return {f"{head}.{name}": d["score"] for head, subs in result["quality"].items() for name, d in subs.items()}
+
+
+def test_a_turn_pooled_graph_takes_turn_ids_and_gives_pytorchs_outputs(exported_turns):
+    import onnxruntime
+
+    folder, model, _, _ = exported_turns
+    session = onnxruntime.InferenceSession(str(folder / "onnx" / "model.onnx"), providers=["CPUExecutionProvider"])
+    inputs = session.get_inputs()
+    assert [i.name for i in inputs] == graph_input_names(model.config) == ["input_ids", "attention_mask", "turn_ids"]
+    assert all(i.type == "tensor(int64)" and i.shape == ["batch", "sequence"] for i in inputs)
+    names = [output.name for output in session.get_outputs()]
+    generator = torch.Generator().manual_seed(1)
+    for batch, length in ((5, 19), (4, 32), (1, 7)):  # windows of 3, 0, 1, 5 and 2 turns side by side
+        ids = torch.randint(5, len(VOCAB), (batch, length), generator=generator)
+        mask, turn_ids = torch.ones_like(ids), _turn_ids(batch, length)
+        mask[0, length - 3 :] = 0  # padding in one row (its turn ids there are masked out)
+        feeds = {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "turn_ids": turn_ids.numpy()}
+        values = dict(zip(names, session.run(None, feeds)))
+        with torch.no_grad():
+            reference = _reference(model(input_ids=ids, attention_mask=mask, turn_ids=turn_ids))
+        for name, value in values.items():
+            np.testing.assert_allclose(value, reference[name].numpy(), atol=1e-4, rtol=1e-4, err_msg=name)
+    # The graph reads the turns: fed none (all -1), the quality logits change and nothing else does.
+    dropped = dict(zip(names, session.run(None, {**feeds, "turn_ids": np.full_like(feeds["turn_ids"], -1)})))
+    assert max(np.abs(dropped[name] - values[name]).max() for name in names if name.startswith("qa.")) > 1e-2
+    for name in (name for name in names if not name.startswith("qa.")):
+        np.testing.assert_allclose(dropped[name], values[name], atol=1e-6, err_msg=name)
+
+
+def test_predict_on_a_turn_pooled_graph_decides_as_pytorch(exported_turns):
+    folder, model, tokenizer, _ = exported_turns
+    windows = encode_windows(TURN_TEXTS, tokenizer, 32, 8, quality_speakers(model.config))
+    counts = [len({turn for turn in window.turn_ids if turn >= 0}) for window in windows]
+    assert 0 in counts and len(set(counts)) >= 3  # batches mix windows of different turn counts, and none
+    onnx_model = ExportedFusionModel.from_pretrained(str(folder), backend="onnx")
+    ours = onnx_model.predict(TURN_TEXTS, tokenizer, batch_size=3)
+    theirs = model.predict(TURN_TEXTS, tokenizer, batch_size=3)
+    assert [_decisions(r) for r in ours] == [_decisions(r) for r in theirs]
+    assert ours[0]["num_windows"] > 1
+    assert [_quality_scores(r) for r in ours] == [pytest.approx(_quality_scores(r), abs=1e-4) for r in theirs]
+
+    class Dropped(ExportedFusionModel):  # a runtime that lost the turns: what the comparison above must catch
+        def __call__(self, *args, **kwargs):
+            return super().__call__(*args, **{**kwargs, "turn_ids": torch.full_like(kwargs["turn_ids"], -1)})
+
+    lost = Dropped(model.config, onnx_model._run, "onnx", "fp32").predict(TURN_TEXTS, tokenizer, batch_size=3)
+    assert [_quality_scores(r) for r in lost] != [pytest.approx(_quality_scores(r), abs=1e-3) for r in theirs]
+    ids = torch.tensor([windows[0].input_ids])
+    with pytest.raises(ValueError, match=r"turn_ids: this model's qa heads pool over counsellor turns and need"):
+        onnx_model(ids, torch.ones_like(ids))
+    with torch.no_grad():  # one task's windows without turns (the gate's NER data): the NER logits are PyTorch's
+        expected = model(input_ids=ids, attention_mask=torch.ones_like(ids), task="ner").ner_logits
+    got = onnx_model(ids, torch.ones_like(ids), task="ner")
+    torch.testing.assert_close(got.ner_logits, expected, atol=1e-4, rtol=1e-4)
+    assert got.qa_logits == {} and got.cls_logits == {}
+
+
+def test_a_graph_without_the_turn_ids_input_is_refused_for_a_turn_pooled_model(exported, exported_turns):
+    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import _onnx_runner
+
+    config = exported_turns[1].config
+    needs = r"graph inputs \['input_ids', 'attention_mask'\] do not match what the config needs \['input_ids', "
+    with pytest.raises(ValueError, match=needs + r"'attention_mask', 'turn_ids'\]; export it again"):
+        _onnx_runner(str(exported[0] / "onnx" / "model.onnx"), 1, graph_output_names(config), graph_input_names(config))
+
+
+def test_the_int8_gate_feeds_a_turn_pooled_candidate_its_turns(exported_turns, tmp_path):
+    from helpline_fusion.data.collator import MultiTaskCollator
+    from helpline_fusion.data.synthetic import generate
+    from helpline_fusion.train.evaluate_cli import tokenized_files
+
+    folder, model, tokenizer, _ = exported_turns
+    target = tmp_path / "int8.onnx"
+    assert len(export_module.quantize_int8(folder / "onnx" / "model.onnx", target)) == 6 * 2  # the turn head stays fp32
+    files = generate(tmp_path / "data", seed=3, n_ner=3, n_cases=3, n_qa=3, n_qa_heldout=0)
+    tokenized, _ = tokenized_files(model, tokenizer, files["ner_file"], files["cases_file"], files["qa_file"])
+    assert "turn_ids" in tokenized["qa"].column_names and "turn_ids" not in tokenized["ner"].column_names
+    collator = MultiTaskCollator(tokenizer, model.config)
+    fp32 = ExportedFusionModel(model.config, export_module._runner(folder / "onnx" / "model.onnx", model.config),
+                               "onnx", "fp32")  # fmt: skip
+    passed, rows = export_module.accuracy_gate(model, fp32, tokenized, collator)
+    agreement = {row[0]: row[2] for row in rows if row[0].startswith("agreement ")}
+    assert passed and any(name.startswith("agreement qa.") for name in agreement)
+    assert set(agreement.values()) == {1.0}
+    int8 = ExportedFusionModel(model.config, export_module._runner(target, model.config), "onnx", "int8")
+    passed, rows = export_module.accuracy_gate(model, int8, tokenized, collator)  # runs; the tiny model may fail it
+    assert any(row[0].startswith("agreement qa.") for row in rows)
+
+
+def test_openvino_runs_a_turn_pooled_graph_with_pytorchs_decisions(exported_turns):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    folder, model, tokenizer, _ = exported_turns
+    written = export_module.export_model(folder, "openvino")
+    assert str(folder / EXPORT_FILES["openvino"]["fp32"]) in written["files"]
+    ours = ExportedFusionModel.from_pretrained(str(folder), backend="openvino", precision="fp32")
+    got = ours.predict(TURN_TEXTS, tokenizer, batch_size=3)
+    expected = model.predict(TURN_TEXTS, tokenizer, batch_size=3)
+    assert [_decisions(r) for r in got] == [_decisions(r) for r in expected]
+    assert [_quality_scores(r) for r in got] == [pytest.approx(_quality_scores(r), abs=1e-4) for r in expected]
 
 
 def test_the_command_explains_what_is_missing(tmp_path, monkeypatch, capsys):

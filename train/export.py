@@ -5,10 +5,16 @@ one graph with dynamic batch and sequence, written into the model folder.
     helpline-fusion export outputs/quickstart --format openvino        # openvino/openvino_model.xml (+ .bin)
     helpline-fusion export outputs/quickstart --format onnx --int8 --cases-file val_cases.json --ner-file val.jsonl
 
-The graph takes `input_ids` and `attention_mask` (int64, `(batch, sequence)`, both dynamic) and returns
+The graph takes `input_ids` and `attention_mask` (int64, `(batch, sequence)`, both dynamic), and for quality
+heads that pool over counsellor turns (`qa_pooling: "turns"`) also `turn_ids` (int64, `(batch, sequence)`: each
+token's counsellor turn in its window, -1 elsewhere; `inference_attention_fusion.graph_input_names`), and returns
 `ner_logits`, `cls.<head>` and `qa.<head>` (`inference_attention_fusion.graph_output_names`); `predict --backend
-onnx|openvino` and `ExportedFusionModel` run it with the PyTorch path's windowing, batching, temperatures and
-decoding. The export is `torch.onnx.export(..., dynamo=True)` (torch.export + onnxscript): transformers 5's
+onnx|openvino` and `ExportedFusionModel` run it with the PyTorch path's windowing, turn ids, batching,
+temperatures and decoding. A traced graph cannot size the turn vectors by the batch's largest turn id (data), so
+it keeps one turn slot per token position (`modeling_attention_fusion.turn_vectors`); the slots no token falls in
+are absent turns, masked out as PyTorch masks a window's missing turns, so the outputs are PyTorch's.
+
+The export is `torch.onnx.export(..., dynamo=True)` (torch.export + onnxscript): transformers 5's
 `transformers.exporters.OnnxExporter` is built on the same call but for models with standard outputs; optimum does
 not support transformers 5. OpenVINO converts the ONNX graph (`openvino.convert_model`).
 
@@ -50,9 +56,9 @@ def _require(*modules: str, extra: str) -> None:
         raise ExportError(f"export needs {', '.join(missing)}: pip install 'helpline-fusion[{extra}]'")
 
 
-def fusion_graph(model: Any) -> Any:
-    """The model as a module of plain tensors: `(input_ids, attention_mask) -> (ner_logits, cls..., qa...)` in the
-    order of `graph_output_names`."""
+def fusion_graph(model: Any) -> tuple[Any, list[str]]:
+    """The model as a module of plain tensors: `(input_ids, attention_mask[, turn_ids]) -> (ner_logits, cls...,
+    qa...)` in the order of `graph_output_names` (`turn_ids` read by heads that pool over counsellor turns)."""
     import torch
 
     from ..modeling_attention_fusion.inference_attention_fusion import graph_output_names
@@ -64,8 +70,10 @@ def fusion_graph(model: Any) -> Any:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, turn_ids: torch.Tensor | None = None
+        ) -> tuple[torch.Tensor, ...]:
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, turn_ids=turn_ids)
             values = {"ner_logits": out.ner_logits}
             values.update({f"cls.{head}": value for head, value in (out.cls_logits or {}).items()})
             values.update({f"qa.{head}": value for head, value in (out.qa_logits or {}).items()})
@@ -74,24 +82,36 @@ def fusion_graph(model: Any) -> Any:
     return FusionGraph().eval(), names
 
 
+def example_inputs(config: Any) -> dict[str, Any]:
+    """The tensors the export traces with, one per graph input (`graph_input_names`): two windows of 16 tokens;
+    `turn_ids` gives the first window two counsellor turns and the second none (-1 throughout)."""
+    import torch
+
+    from ..modeling_attention_fusion.inference_attention_fusion import graph_input_names
+
+    length = min(16, int(getattr(config, "window_length", 512) or 512))
+    input_ids = torch.full((2, length), 5, dtype=torch.long)
+    turn_ids = torch.full_like(input_ids, -1)
+    turn_ids[0, 1 : length - 1] = torch.arange(length - 2) * 2 // max(length - 2, 1)  # turns 0 and 1
+    tensors = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "turn_ids": turn_ids}
+    return {name: tensors[name] for name in graph_input_names(config)}
+
+
 def export_onnx(model: Any, path: Path, opset: int | None = None) -> list[str]:
     """Write `model` as one ONNX graph at `path` (dynamic batch and sequence); returns its output names."""
     import torch
     from torch.export import Dim
 
-    if getattr(model.config, "qa_pooling", "tokens") == "turns":
-        raise ExportError("export: quality heads that pool over counsellor turns (qa_pooling 'turns') run in PyTorch only")
     graph, names = fusion_graph(model)
+    inputs = example_inputs(model.config)
     length = int(getattr(model.config, "window_length", 512) or 512)
-    example = torch.full((2, min(16, length)), 5, dtype=torch.long)
     batch, sequence = Dim("batch", min=1, max=4096), Dim("sequence", min=2, max=max(length, 3))
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         program = torch.onnx.export(
-            graph, (example, torch.ones_like(example)), dynamo=True, input_names=["input_ids", "attention_mask"],
-            output_names=names, dynamic_shapes={"input_ids": {0: batch, 1: sequence},
-                                                "attention_mask": {0: batch, 1: sequence}},
-            optimize=True, opset_version=opset, verbose=False,
+            graph, tuple(inputs.values()), dynamo=True, input_names=list(inputs), output_names=names,
+            dynamic_shapes={name: {0: batch, 1: sequence} for name in inputs}, optimize=True, opset_version=opset,
+            verbose=False,
         )  # fmt: skip
     program.save(str(path))
     return names
@@ -306,9 +326,13 @@ def record_in_manifest(folder: Path, files: list[str]) -> None:
 def _runner(path: Path, config: Any) -> Any:
     import torch
 
-    from ..modeling_attention_fusion.inference_attention_fusion import _onnx_runner, graph_output_names
+    from ..modeling_attention_fusion.inference_attention_fusion import (
+        _onnx_runner,
+        graph_input_names,
+        graph_output_names,
+    )
 
-    return _onnx_runner(str(path), torch.get_num_threads(), graph_output_names(config))
+    return _onnx_runner(str(path), torch.get_num_threads(), graph_output_names(config), graph_input_names(config))
 
 
 def main(argv: list[str] | None = None) -> int:

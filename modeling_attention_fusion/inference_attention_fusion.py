@@ -1267,6 +1267,12 @@ def _onnx_runner(path: str, threads: int, names: list[str], inputs: list[str]) -
     return run
 
 
+def _port_name(port: Any, wanted: list[str]) -> str:
+    """The name of an OpenVINO port that is one of `wanted` (a port holds a set of tensor names), else any."""
+    known = [name for name in wanted if name in port.get_names()]
+    return known[0] if known else port.get_any_name()
+
+
 def _openvino_runner(
     path: str, threads: int, names: list[str], precision: str, inputs: list[str]
 ) -> tuple[Any, str]:
@@ -1282,8 +1288,10 @@ def _openvino_runner(
     hint = compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino.Type: "f32", "bf16", "f16"
     hint = hint.to_string() if hasattr(hint, "to_string") else str(hint)
     chosen = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}.get(hint, hint)
-    outputs = {output.get_any_name(): output for output in compiled.outputs}
-    _check_graph(path, sorted(outputs), names, [port.get_any_name() for port in compiled.inputs], inputs)
+    # A compiled output can carry several tensor names (a head's logits fused with an inner einsum's: seen for the
+    # quality heads of a `pool_per_head` model), and `get_any_name` may return the inner one: take the head's name.
+    outputs = {_port_name(output, names): output for output in compiled.outputs}
+    _check_graph(path, sorted(outputs), names, [_port_name(port, inputs) for port in compiled.inputs], inputs)
     request = compiled.create_infer_request()
 
     def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

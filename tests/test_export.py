@@ -363,3 +363,35 @@ def test_the_command_explains_what_is_missing(tmp_path, monkeypatch, capsys):
     (tmp_path / "config.json").write_text("{}", "utf-8")
     assert export_module.main([str(tmp_path), "--format", "openvino"]) == 2
     assert "export needs openvino: pip install 'helpline-fusion[openvino]'" in capsys.readouterr().err
+
+
+def test_openvino_names_each_output_by_its_head_when_a_port_carries_several_names():
+    """OpenVINO's compiled model can fuse a head's logits with an inner tensor (seen for the quality heads of a
+    trained `pool_per_head` model: one port named {'einsum_2', 'qa.closing'}); `get_any_name` then returns the inner
+    name, so the runner takes the head's own name from the port's names."""
+    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import _port_name
+
+    class Port:
+        def __init__(self, *names):
+            self.names = names
+
+        def get_names(self):
+            return set(self.names)
+
+        def get_any_name(self):
+            return self.names[0]
+
+    heads = ["ner_logits", "qa.closing", "qa.opening"]
+    assert _port_name(Port("einsum_2", "qa.closing"), heads) == "qa.closing"
+    assert _port_name(Port("qa.opening"), heads) == "qa.opening"
+    assert _port_name(Port("einsum_9"), heads) == "einsum_9"  # no head's name: left for the graph check to refuse
+
+
+def test_openvino_runs_a_pool_per_head_model_with_pytorchs_decisions(tmp_path):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    model = make_model(window_length=32, window_stride=8, pool_per_head=True)
+    tokenizer = _save(tmp_path, model)
+    export_module.export_model(tmp_path, "openvino")
+    ours = ExportedFusionModel.from_pretrained(str(tmp_path), backend="openvino", precision="fp32")
+    expected = model.predict(TEXTS, tokenizer)
+    assert [_decisions(r) for r in ours.predict(TEXTS, tokenizer)] == [_decisions(r) for r in expected]

@@ -1,6 +1,7 @@
 """Helpers of `bench/bench_training_speed.py` (the earlier design's fixed padding) and
-`bench/bench_inference_flops.py` (the analytic FLOP count, length bucketing), on a tiny random encoder (no real
-weights, no data)."""
+`bench/bench_inference_flops.py` (the analytic FLOP count, length bucketing) and `bench/bench_gate.py` (its refusal
+of a folder whose split it cannot rebuild, its bf16 candidate), on a tiny random encoder (no real weights, no
+data)."""
 
 from __future__ import annotations
 
@@ -114,3 +115,38 @@ def test_split_linear_bias_keeps_the_outputs(bench, tiny_model):
         expected, got = tiny_model(**batch, task=None), split(**batch, task=None)
     torch.testing.assert_close(got.ner_logits, expected.ner_logits)
     torch.testing.assert_close(got.cls_logits["priority"], expected.cls_logits["priority"])
+
+
+# --------------------------------------------------------------------------- bench_gate
+QUICKSTART = Path(__file__).resolve().parents[1] / "configuration" / "quickstart.yaml"
+
+
+def test_bench_gate_refuses_a_folder_whose_split_it_cannot_rebuild(tmp_path):
+    """The gate scores a trained model on its own validation split, rebuilt from the training settings: a folder
+    with no settings record, or one trained with other settings (another seed splits otherwise), is refused before
+    any data is read, with the file and the settings that differ."""
+    from helpline_fusion.train.run_settings import run_settings, write_run_settings
+    from helpline_fusion.train.settings import parse_settings
+
+    gate = _bench_module("bench_gate")
+    with pytest.raises(ValueError, match=r"no run_settings\.json, so its validation split cannot be rebuilt"):
+        gate.validation_windows(tmp_path, [str(QUICKSTART)], model=None, tokenizer=None)
+    write_run_settings(tmp_path, run_settings(*parse_settings([str(QUICKSTART), "--output_dir", str(tmp_path)])))
+    refused = r"run_settings\.json records other settings than these \(seed: 42 there, 43 here\): give the run's own"
+    with pytest.raises(ValueError, match=refused):
+        gate.validation_windows(tmp_path, [str(QUICKSTART), "--seed", "43"], model=None, tokenizer=None)
+
+
+def test_bench_gate_bf16_candidate_runs_the_model_under_autocast(tiny_model):
+    gate = _bench_module("bench_gate")
+    candidate = gate.Bf16Autocast(tiny_model)
+    assert candidate.config is tiny_model.config  # everything but the call is the model's
+    ids = torch.randint(5, 100, (2, 12), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        got = candidate(input_ids=ids, attention_mask=mask).ner_logits
+        with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=True):
+            expected = tiny_model(input_ids=ids, attention_mask=mask).ner_logits
+        fp32 = tiny_model(input_ids=ids, attention_mask=mask).ner_logits
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert (got.float() - fp32).abs().max() > 0  # bf16 arithmetic, not the fp32 model's

@@ -65,8 +65,10 @@ def available(name: str) -> str | None:
     """Why candidate `name` cannot run here, or None."""
     from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import native_bf16, native_int8
 
-    if name == "torch_bf16" and not native_bf16():
-        return "no native bf16 on this CPU (emulated bf16 is about 20x slower)"
+    if name == "torch_bf16":
+        return None if native_bf16() else "no native bf16 on this CPU (emulated bf16 is about 20x slower)"
+    if importlib.util.find_spec("onnxscript") is None:  # every exported candidate is made from the ONNX export
+        return "the ONNX export needs onnxscript (pip install 'helpline-fusion[onnx]')"
     if name.startswith("onnx") and importlib.util.find_spec("onnxruntime") is None:
         return "onnxruntime is not installed (pip install 'helpline-fusion[onnx]')"
     if name == "onnx_int8" and not native_int8():

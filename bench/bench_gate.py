@@ -93,13 +93,16 @@ def validation_windows(folder: Path, settings_argv: list[str], model: Any, token
     recorded_path = folder / RUN_SETTINGS_NAME
     if not recorded_path.is_file():
         raise ValueError(f"{folder}: no {RUN_SETTINGS_NAME}, so its validation split cannot be rebuilt and checked")
-    project, training_args = parse_settings([*settings_argv, "--output_dir", str(folder), "--report_to", "none"])
-    differing = differing_settings(read_run_settings(recorded_path), run_settings(project, training_args))
-    if differing:
-        listed = "; ".join(f"{key}: {theirs!r} there, {mine!r} here" for key, theirs, mine in differing[:8])
-        raise ValueError(f"{recorded_path} records other settings than these ({listed}): give the run's own")
-    splits, *_ = prepare_data(project, training_args, tokenizer, model.config)
-    return tokenize_splits(project, training_args, splits, tokenizer, model.config)["validation"]
+    # The output folder is a scratch one (the synthetic data is generated there): the model folder is not written.
+    with tempfile.TemporaryDirectory(prefix="bench_gate_run_") as scratch:
+        argv = [*settings_argv, "--output_dir", scratch, "--report_to", "none"]
+        project, training_args = parse_settings(argv)
+        differing = differing_settings(read_run_settings(recorded_path), run_settings(project, training_args))
+        if differing:
+            listed = "; ".join(f"{key}: {theirs!r} there, {mine!r} here" for key, theirs, mine in differing[:8])
+            raise ValueError(f"{recorded_path} records other settings than these ({listed}): give the run's own")
+        splits, *_ = prepare_data(project, training_args, tokenizer, model.config)
+        return tokenize_splits(project, training_args, splits, tokenizer, model.config)["validation"]
 
 
 def build_candidates(names: list[str], model: Any, workdir: Path) -> dict[str, Any]:

@@ -208,6 +208,72 @@ def _check_temperatures(
         temps[task] = {head: float(value) for head, value in values.items()}
     return temps
 
+
+def _check_heads(field: str, heads: Any) -> dict[str, list[str]]:
+    if not isinstance(heads, dict) or not heads:
+        raise ValueError(f"{field}: expected a non-empty dict head -> label list, got {heads!r}")
+    return {str(head): _check_label_list(field, head, labels) for head, labels in heads.items()}
+
+
+def _label_schema(given: dict[str, Any]) -> dict[str, Any]:
+    """The label schema of `AttentionFusionConfig(**given)`, checked (the label reference's where unset)."""
+    case_heads, qa_heads, sub_to_main = given["case_heads"], given["qa_heads"], given["sub_to_main"]
+    return {
+        "ner_entity_types": _check_label_list("ner_entity_types", "", given["ner_entity_types"] or NER_ENTITY_TYPES),
+        "case_heads": _check_heads("case_heads", case_heads if case_heads is not None else CASE_HEADS),
+        "qa_heads": _check_heads("qa_heads", qa_heads if qa_heads is not None else QA_HEADS),
+        "sub_to_main": dict(sub_to_main if sub_to_main is not None else SUB_TO_MAIN_CATEGORY),
+        "tasks": _check_tasks(given["tasks"]),
+    }
+
+
+def _architecture(given: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The heads, pooling, speaker turns and windows, checked."""
+    if not 0.0 <= float(given["classifier_dropout"]) < 1.0:
+        raise ValueError(f"classifier_dropout: {given['classifier_dropout']!r} is not in [0, 1)")
+    _check_choice("ner_head", "NER head", given["ner_head"], NER_HEAD_CHOICES)
+    _check_choice("qa_pooling", "quality pooling", given["qa_pooling"], QA_POOLING_CHOICES)
+    speaker_pattern, speaker_roles = _check_speakers(given["speaker_pattern"], given["speaker_roles"])
+    window_length, window_stride = _check_window(given["window_length"], given["window_stride"])
+    return {
+        "pooling": _check_pooling(given["pooling"]), "classifier_dropout": float(given["classifier_dropout"]),
+        "ner_head": given["ner_head"], "ner_label_all_subwords": bool(given["ner_label_all_subwords"]),
+        "pool_layer_norm": bool(given["pool_layer_norm"]), "pool_layer_mix": bool(given["pool_layer_mix"]),
+        "pool_per_head": bool(given["pool_per_head"]), "qa_pooling": given["qa_pooling"],
+        "qa_state_layer": _check_state_layer(given["qa_state_layer"], bool(given["pool_layer_mix"])),
+        "speaker_pattern": speaker_pattern, "speaker_roles": speaker_roles,
+        "window_length": window_length, "window_stride": window_stride,
+    }  # fmt: skip
+
+
+def _training_losses(given: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The loss weights, class weights and class priors, checked against the schema's case heads."""
+    case_heads = fields["case_heads"]
+    return {
+        "task_loss_weights": _check_loss_weights(given["task_loss_weights"]),
+        "case_class_weights": _check_class_weights(given["case_class_weights"], case_heads),
+        "case_prior_correction": bool(given["case_prior_correction"]),
+        "case_class_priors": _check_class_weights(given["case_class_priors"], case_heads, "case_class_priors"),
+        "case_prior_mix": _check_prior_mix(given["case_prior_mix"], case_heads),
+    }
+
+
+def _decisions(given: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The decision rules (temperatures and thresholds are fitted on validation data after training), checked."""
+    _check_choice("critical_rule", "critical rule", given["critical_rule"], CRITICAL_RULE_CHOICES)
+    case_heads, qa_heads = fields["case_heads"], fields["qa_heads"]
+    return {
+        "qa_thresholds": _check_qa_thresholds(given["qa_thresholds"], qa_heads),
+        "qa_window_scope": _check_window_scope(given["qa_window_scope"], qa_heads, fields["qa_pooling"]),
+        "critical_priority": _check_critical_priority(given["critical_priority"], case_heads),
+        "critical_threshold": float(given["critical_threshold"]), "critical_rule": given["critical_rule"],
+        "review_threshold": float(given["review_threshold"]),
+        "temperatures": _check_temperatures(given["temperatures"], {"cls": case_heads, "qa": qa_heads}),
+        "review_thresholds": {str(k): float(v) for k, v in (given["review_thresholds"] or {}).items()},
+        "evidence_top_k": _check_evidence_top_k(given["evidence_top_k"]),
+    }  # fmt: skip
+
+
 class AttentionFusionConfig(PretrainedConfig):
     r"""Configuration of [`AttentionFusionModel`]: a shared encoder, a NER head, four case heads and
     six call-quality heads, with one learned attention pooling per sentence-level task.
@@ -346,45 +412,12 @@ class AttentionFusionConfig(PretrainedConfig):
         **kwargs: Any,
     ) -> None:
         self.encoder_config = self._build_encoder_config(encoder_config)
-        # The label schema.
-        self.ner_entity_types = _check_label_list("ner_entity_types", "", ner_entity_types or NER_ENTITY_TYPES)
-        self.case_heads = self._check_heads("case_heads", case_heads if case_heads is not None else CASE_HEADS)
-        self.qa_heads = self._check_heads("qa_heads", qa_heads if qa_heads is not None else QA_HEADS)
-        self.sub_to_main = dict(sub_to_main if sub_to_main is not None else SUB_TO_MAIN_CATEGORY)
-        self.tasks = _check_tasks(tasks)
-        # The architecture.
-        self.pooling = _check_pooling(pooling)
-        if not 0.0 <= float(classifier_dropout) < 1.0:
-            raise ValueError(f"classifier_dropout: {classifier_dropout!r} is not in [0, 1)")
-        self.classifier_dropout = float(classifier_dropout)
-        _check_choice("ner_head", "NER head", ner_head, NER_HEAD_CHOICES)
-        self.ner_head = ner_head
-        self.ner_label_all_subwords = bool(ner_label_all_subwords)
-        self.pool_layer_norm = bool(pool_layer_norm)
-        self.pool_layer_mix = bool(pool_layer_mix)
-        self.pool_per_head = bool(pool_per_head)
-        _check_choice("qa_pooling", "quality pooling", qa_pooling, QA_POOLING_CHOICES)
-        self.qa_pooling = qa_pooling
-        self.qa_state_layer = _check_state_layer(qa_state_layer, self.pool_layer_mix)
-        self.speaker_pattern, self.speaker_roles = _check_speakers(speaker_pattern, speaker_roles)
-        self.window_length, self.window_stride = _check_window(window_length, window_stride)
-        # The training losses.
-        self.task_loss_weights = _check_loss_weights(task_loss_weights)
-        self.case_class_weights = _check_class_weights(case_class_weights, self.case_heads)
-        self.case_prior_correction = bool(case_prior_correction)
-        self.case_class_priors = _check_class_weights(case_class_priors, self.case_heads, "case_class_priors")
-        self.case_prior_mix = _check_prior_mix(case_prior_mix, self.case_heads)
-        # The decisions (temperatures and thresholds are fitted on validation data after training).
-        self.qa_thresholds = _check_qa_thresholds(qa_thresholds, self.qa_heads)
-        self.qa_window_scope = _check_window_scope(qa_window_scope, self.qa_heads, self.qa_pooling)
-        self.critical_priority = _check_critical_priority(critical_priority, self.case_heads)
-        self.critical_threshold = float(critical_threshold)
-        _check_choice("critical_rule", "critical rule", critical_rule, CRITICAL_RULE_CHOICES)
-        self.critical_rule = critical_rule
-        self.review_threshold = float(review_threshold)
-        self.temperatures = _check_temperatures(temperatures, {"cls": self.case_heads, "qa": self.qa_heads})
-        self.review_thresholds = {str(k): float(v) for k, v in (review_thresholds or {}).items()}
-        self.evidence_top_k = _check_evidence_top_k(evidence_top_k)
+        given = {name: value for name, value in locals().items() if name not in ("self", "kwargs", "__class__")}
+        fields = _label_schema(given)  # each group checks its fields and may read the groups before it
+        for group in (_architecture, _training_losses, _decisions):
+            fields.update(group(given, fields))
+        for name, value in fields.items():
+            setattr(self, name, value)
         kwargs.setdefault("custom_pipelines", copy.deepcopy(CUSTOM_PIPELINES))
 
         # The token-level head is a classic token classifier: keep the top-level id2label for it.
@@ -410,12 +443,6 @@ class AttentionFusionConfig(PretrainedConfig):
                 raise ValueError("encoder_config: the dict has no 'model_type'; expected e.g. 'bert' or 'distilbert'")
             return AutoConfig.for_model(model_type, **encoder_config)
         raise ValueError(f"encoder_config: expected a dict or a PretrainedConfig, got {type(encoder_config).__name__}")
-
-    @staticmethod
-    def _check_heads(field: str, heads: Any) -> dict[str, list[str]]:
-        if not isinstance(heads, dict) or not heads:
-            raise ValueError(f"{field}: expected a non-empty dict head -> label list, got {heads!r}")
-        return {str(head): _check_label_list(field, head, labels) for head, labels in heads.items()}
 
     @property
     def ner_labels(self) -> list[str]:

@@ -17,6 +17,8 @@ attention-pooling scorers), `4 L^2 hidden` per layer the attention products (Q K
 number of pooled tasks (the pooling's weighted sum), `P_sequence` the weights of the linears applied to the pooled
 vector (case and quality heads). Softmax, GELU, LayerNorm and additions are not counted. "useful" FLOPs use each
 window's real length; "executed" FLOPs use the padded batch shape (what the hardware computed).
+With OpenVINO installed, the exported graph (`helpline-fusion export --format openvino`, the fastest backend of
+`bench_inference.py` where the CPU has native bf16) runs the same batches too; the goal counts the best variant.
 `torch.utils.flop_counter.FlopCounterMode` cross-checks the formula on one batch with eager attention (it has no
 formula for the CPU SDPA kernel).
 
@@ -28,8 +30,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -143,6 +148,12 @@ EXPLORE_VARIANTS: list[dict[str, Any]] = [
     },
 ]
 """`--explore` adds these: each was slower or far costlier to set up than the default ones in our runs."""
+EXPORTED_VARIANTS: list[dict[str, Any]] = [
+    {"name": "OpenVINO graph (precision auto)", "backend": "openvino", "batch": 16},
+    {"name": "OpenVINO graph (precision auto), batch 64", "backend": "openvino", "batch": 64},
+]
+"""Added when OpenVINO is installed: the exported graph `predict --backend openvino` runs (`helpline-fusion export`),
+the fastest backend of `bench_inference.py` on CPUs with native bf16; `auto` is bf16 there, fp32 elsewhere."""
 
 
 def _linear_then_bias(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
@@ -181,7 +192,23 @@ def time_inference(model: nn.Module, batches: list[dict[str, torch.Tensor]], aut
     return best
 
 
-def _prepare_variant(model: nn.Module, variant: dict[str, Any]) -> nn.Module:
+def _exported_variant(model: nn.Module, tokenizer: Any, backend: str, workdir: Path) -> Any:
+    """The model written to `workdir`, exported as `helpline-fusion export` does and loaded on `backend` (precision
+    auto: the runtime's own choice for this CPU, recorded with the result)."""
+    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import load_exported
+    from helpline_fusion.train.export import export_model
+
+    folder = workdir / "model"
+    if not (folder / "config.json").is_file():
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    export_model(folder, backend, int8=False, gate=None)
+    return load_exported(folder, backend=backend, precision="auto")
+
+
+def _prepare_variant(model: nn.Module, variant: dict[str, Any], tokenizer: Any = None, workdir: Path | None = None):
+    if variant.get("backend"):
+        return _exported_variant(model, tokenizer, variant["backend"], workdir)
     candidate = copy.deepcopy(model).eval()
     if variant["weights"] == "bf16":
         candidate = candidate.to(torch.bfloat16)
@@ -196,8 +223,16 @@ def _prepare_variant(model: nn.Module, variant: dict[str, Any]) -> nn.Module:
     return candidate
 
 
+def _variants(args: argparse.Namespace) -> list[dict[str, Any]]:
+    variants = INFERENCE_VARIANTS[:2] if args.quick else list(INFERENCE_VARIANTS)
+    variants += EXPLORE_VARIANTS if args.explore else []
+    if importlib.util.find_spec("openvino") is not None:
+        variants += EXPORTED_VARIANTS[:1] if args.quick else EXPORTED_VARIANTS
+    return variants
+
+
 def run_inference(
-    args: argparse.Namespace, model: nn.Module, windows: dict[str, Any], collator: Any
+    args: argparse.Namespace, model: nn.Module, windows: dict[str, Any], collator: Any, tokenizer: Any = None
 ) -> tuple[list[dict[str, Any]], list[int]]:
     """Time fused inference variants over the same realistic windows; FLOP/s of each."""
     # Inputs only (no labels): one collation key so NER and case windows can share a batch, as in prediction.
@@ -206,12 +241,15 @@ def run_inference(
     step = max(1, len(rows) // args.infer_windows)
     rows = rows[::step][: args.infer_windows]  # spread over both files, in file order
     useful = inference_flops(model, [len(row["input_ids"]) for row in rows])
-    variants = INFERENCE_VARIANTS[:2] if args.quick else INFERENCE_VARIANTS
     results = []
-    for variant in variants + (EXPLORE_VARIANTS if args.explore else []):
+    workdir = Path(tempfile.mkdtemp(prefix="bench_flops_"))
+    for variant in _variants(args):
         print(f"inference: {variant['name']} ...", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        candidate = _prepare_variant(model, variant)
+        candidate = _prepare_variant(model, variant, tokenizer, workdir)
+        if variant.get("backend"):
+            name = variant["name"].replace("precision auto", f"auto: {candidate.precision}")
+            variant = {**variant, "name": name, "precision": candidate.precision}
         collator.pad_to_multiple_of = variant.get("multiple")
         collated = [collator(batch) for batch in _batches_for(rows, variant["batch"], variant.get("sort", True))]
         collator.pad_to_multiple_of = None
@@ -224,6 +262,7 @@ def run_inference(
             "padding_overhead": executed / useful - 1.0, "wall_seconds_incl_setup": time.perf_counter() - started,
         })  # fmt: skip
         del candidate
+    shutil.rmtree(workdir, ignore_errors=True)
     return results, [len(row["input_ids"]) for row in rows]
 
 
@@ -247,7 +286,8 @@ def print_report(result: dict[str, Any]) -> None:
     env = result["environment"]
     print(f"\nmachine: {env['cpu']} | {env['cores']} cores | torch {env['torch']} | threads {env['torch_threads']}"
           f" | transformers {env['transformers']} | {result['date']}")  # fmt: skip
-    print(f"load average before the run: {env['load_average_before']} (1/5/15 min)")
+    flags = ", ".join(f"{flag} {'yes' if present else 'no'}" for flag, present in env["cpu_flags"].items())
+    print(f"CPU flags: {flags} | load average before the run: {env['load_average_before']} (1/5/15 min)")
     peak = result["peak"]
     print("\nbf16 matmul peak (m x k x n: best GFLOP/s of the runs before and after inference): "
           + ", ".join(f"{shape}: {g:.0f}" for shape, g in peak["bf16_gflops_by_shape"].items())
@@ -301,12 +341,14 @@ def run(args: argparse.Namespace, encoder: Path) -> dict[str, Any]:
     """Every measurement of one benchmark run, as the JSON written to `bench/results/`."""
     from bench_training_speed import build
 
-    env = environment(torch.get_num_threads())
-    model, collator, windows, _ = build(args, encoder, attention_dropout=None)
+    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import cpu_flags
+
+    env = {**environment(torch.get_num_threads()), "cpu_flags": cpu_flags()}
+    model, collator, windows, tokenizer = build(args, encoder, attention_dropout=None)
     print("peak: bf16 matmul loop ...", file=sys.stderr, flush=True)
     peak_before = measure_peak(args.quick)
     fp32 = next(iter(matmul_peak([(2048, 2048, 2048)], 0.5 if args.quick else 1.5, torch.float32).values()))
-    variants, lengths = run_inference(args, model, windows, collator)
+    variants, lengths = run_inference(args, model, windows, collator, tokenizer)
     print("peak: bf16 matmul loop again ...", file=sys.stderr, flush=True)
     peak_after = measure_peak(args.quick)
     by_shape = {shape: max(peak_before[shape], peak_after[shape]) for shape in peak_before}

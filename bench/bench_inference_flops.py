@@ -32,7 +32,6 @@ import argparse
 import copy
 import importlib.util
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -193,20 +192,22 @@ def time_inference(model: nn.Module, batches: list[dict[str, torch.Tensor]], aut
 
 
 def _exported_variant(model: nn.Module, tokenizer: Any, backend: str, workdir: Path) -> Any:
-    """The model written to `workdir`, exported as `helpline-fusion export` does and loaded on `backend` (precision
-    auto: the runtime's own choice for this CPU, recorded with the result)."""
-    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import load_exported
+    """The model written to `workdir`, exported as `helpline-fusion export` does (once per backend: a second batch
+    size reuses the graph) and loaded on `backend` (precision auto: the runtime's own choice for this CPU, recorded
+    with the result)."""
+    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import EXPORT_FILES, load_exported
     from helpline_fusion.train.export import export_model
 
     folder = workdir / "model"
     if not (folder / "config.json").is_file():
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-    export_model(folder, backend, int8=False, gate=None)
+    if not (folder / EXPORT_FILES[backend]["fp32"]).is_file():
+        export_model(folder, backend, int8=False, gate=None)
     return load_exported(folder, backend=backend, precision="auto")
 
 
-def _prepare_variant(model: nn.Module, variant: dict[str, Any], tokenizer: Any = None, workdir: Path | None = None):
+def _prepare_variant(model: nn.Module, variant: dict[str, Any], tokenizer: Any, workdir: Path) -> Any:
     if variant.get("backend"):
         return _exported_variant(model, tokenizer, variant["backend"], workdir)
     candidate = copy.deepcopy(model).eval()
@@ -226,13 +227,13 @@ def _prepare_variant(model: nn.Module, variant: dict[str, Any], tokenizer: Any =
 def _variants(args: argparse.Namespace) -> list[dict[str, Any]]:
     variants = INFERENCE_VARIANTS[:2] if args.quick else list(INFERENCE_VARIANTS)
     variants += EXPLORE_VARIANTS if args.explore else []
-    if importlib.util.find_spec("openvino") is not None:
+    if all(importlib.util.find_spec(name) is not None for name in ("openvino", "onnx", "onnxscript")):  # the export
         variants += EXPORTED_VARIANTS[:1] if args.quick else EXPORTED_VARIANTS
     return variants
 
 
 def run_inference(
-    args: argparse.Namespace, model: nn.Module, windows: dict[str, Any], collator: Any, tokenizer: Any = None
+    args: argparse.Namespace, model: nn.Module, windows: dict[str, Any], collator: Any, tokenizer: Any
 ) -> tuple[list[dict[str, Any]], list[int]]:
     """Time fused inference variants over the same realistic windows; FLOP/s of each."""
     # Inputs only (no labels): one collation key so NER and case windows can share a batch, as in prediction.
@@ -242,28 +243,34 @@ def run_inference(
     rows = rows[::step][: args.infer_windows]  # spread over both files, in file order
     useful = inference_flops(model, [len(row["input_ids"]) for row in rows])
     results = []
-    workdir = Path(tempfile.mkdtemp(prefix="bench_flops_"))
-    for variant in _variants(args):
-        print(f"inference: {variant['name']} ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        candidate = _prepare_variant(model, variant, tokenizer, workdir)
-        if variant.get("backend"):
-            name = variant["name"].replace("precision auto", f"auto: {candidate.precision}")
-            variant = {**variant, "name": name, "precision": candidate.precision}
-        collator.pad_to_multiple_of = variant.get("multiple")
-        collated = [collator(batch) for batch in _batches_for(rows, variant["batch"], variant.get("sort", True))]
-        collator.pad_to_multiple_of = None
-        batches = [{key: batch[key] for key in ("input_ids", "attention_mask")} for batch in collated]
-        executed = sum(inference_flops(model, [b["input_ids"].shape[1]] * b["input_ids"].shape[0]) for b in batches)
-        seconds = time_inference(candidate, batches, variant.get("autocast", False), repeats=args.infer_repeats)
-        results.append({
-            **variant, "windows": len(rows), "seconds": seconds, "windows_per_second": len(rows) / seconds,
-            "useful_gflops": useful / seconds / 1e9, "executed_gflops": executed / seconds / 1e9,
-            "padding_overhead": executed / useful - 1.0, "wall_seconds_incl_setup": time.perf_counter() - started,
-        })  # fmt: skip
-        del candidate
-    shutil.rmtree(workdir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="bench_flops_") as tmp:  # the exported graphs, removed on any exit
+        for variant in _variants(args):
+            results.append(_time_variant(args, model, variant, rows, useful, collator, tokenizer, Path(tmp)))
     return results, [len(row["input_ids"]) for row in rows]
+
+
+def _time_variant(
+    args: argparse.Namespace, model: nn.Module, variant: dict[str, Any], rows: list[dict[str, Any]], useful: float,
+    collator: Any, tokenizer: Any, workdir: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """One variant's seconds over `rows` (batched by length) and its FLOP/s."""
+    print(f"inference: {variant['name']} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    candidate = _prepare_variant(model, variant, tokenizer, workdir)
+    if variant.get("backend"):
+        name = variant["name"].replace("precision auto", f"auto: {candidate.precision}")
+        variant = {**variant, "name": name, "precision": candidate.precision}
+    collator.pad_to_multiple_of = variant.get("multiple")
+    collated = [collator(batch) for batch in _batches_for(rows, variant["batch"], variant.get("sort", True))]
+    collator.pad_to_multiple_of = None
+    batches = [{key: batch[key] for key in ("input_ids", "attention_mask")} for batch in collated]
+    executed = sum(inference_flops(model, [b["input_ids"].shape[1]] * b["input_ids"].shape[0]) for b in batches)
+    seconds = time_inference(candidate, batches, variant.get("autocast", False), repeats=args.infer_repeats)
+    return {
+        **variant, "windows": len(rows), "seconds": seconds, "windows_per_second": len(rows) / seconds,
+        "useful_gflops": useful / seconds / 1e9, "executed_gflops": executed / seconds / 1e9,
+        "padding_overhead": executed / useful - 1.0, "wall_seconds_incl_setup": time.perf_counter() - started,
+    }  # fmt: skip
 
 
 def flop_check(model: nn.Module, windows: dict[str, Any], collator: Any) -> dict[str, Any]:
@@ -287,7 +294,8 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"\nmachine: {env['cpu']} | {env['cores']} cores | torch {env['torch']} | threads {env['torch_threads']}"
           f" | transformers {env['transformers']} | {result['date']}")  # fmt: skip
     flags = ", ".join(f"{flag} {'yes' if present else 'no'}" for flag, present in env["cpu_flags"].items())
-    print(f"CPU flags: {flags} | load average before the run: {env['load_average_before']} (1/5/15 min)")
+    print(f"CPU flags: {flags} | runtimes: {env.get('runtimes') or 'none'} | load average before the run: "
+          f"{env['load_average_before']} (1/5/15 min)")  # fmt: skip
     peak = result["peak"]
     print("\nbf16 matmul peak (m x k x n: best GFLOP/s of the runs before and after inference): "
           + ", ".join(f"{shape}: {g:.0f}" for shape, g in peak["bf16_gflops_by_shape"].items())
@@ -298,7 +306,8 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"{'variant':<44}{'batch':>6}{'seconds':>9}{'windows/s':>11}{'useful GF/s':>13}{'exec GF/s':>11}"
           f"{'% peak':>8}{'pad %':>7}")  # fmt: skip
     for row in inf["variants"]:
-        print(f"{row['name']:<44}{row['batch']:>6}{row['seconds']:>9.2f}{row['windows_per_second']:>11.1f}"
+        name = row["name"] + (" [fp32 peak]" if row.get("peak_basis") == "fp32" else "")
+        print(f"{name:<44}{row['batch']:>6}{row['seconds']:>9.2f}{row['windows_per_second']:>11.1f}"
               f"{row['useful_gflops']:>13.0f}{row['executed_gflops']:>11.0f}{100 * row['fraction_of_peak']:>8.1f}"
               f"{100 * row['padding_overhead']:>7.1f}")  # fmt: skip
     best, goal = result["ratios"]["inference_fraction_of_peak"], GOALS["inference_fraction_of_peak"]
@@ -337,13 +346,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _runtime_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for name in ("onnxruntime", "openvino"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
 def run(args: argparse.Namespace, encoder: Path) -> dict[str, Any]:
     """Every measurement of one benchmark run, as the JSON written to `bench/results/`."""
     from bench_training_speed import build
 
     from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import cpu_flags
 
-    env = {**environment(torch.get_num_threads()), "cpu_flags": cpu_flags()}
+    env = {**environment(torch.get_num_threads()), "cpu_flags": cpu_flags(), "runtimes": _runtime_versions()}
     model, collator, windows, tokenizer = build(args, encoder, attention_dropout=None)
     print("peak: bf16 matmul loop ...", file=sys.stderr, flush=True)
     peak_before = measure_peak(args.quick)
@@ -353,9 +374,11 @@ def run(args: argparse.Namespace, encoder: Path) -> dict[str, Any]:
     peak_after = measure_peak(args.quick)
     by_shape = {shape: max(peak_before[shape], peak_after[shape]) for shape in peak_before}
     peak = max(by_shape.values())
-    for row in variants:
-        row["fraction_of_peak"] = row["useful_gflops"] / peak
-        row["executed_fraction_of_peak"] = row["executed_gflops"] / peak
+    for row in variants:  # a graph the runtime runs in fp32 (no native bf16 here) is measured against the fp32 peak
+        basis = fp32 if row.get("precision") == "fp32" else peak
+        row["peak_basis"] = "fp32" if row.get("precision") == "fp32" else "bf16"
+        row["fraction_of_peak"] = row["useful_gflops"] / basis
+        row["executed_fraction_of_peak"] = row["executed_gflops"] / basis
     return {
         "date": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"), "quick": args.quick, "environment": env,
         "setup": {"limit": args.limit, "window_length": model.config.window_length,

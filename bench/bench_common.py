@@ -60,6 +60,22 @@ def shared_data_present(data_dir: Path) -> bool:
     return (data_dir / "ner_helpline.jsonl").is_file() and (data_dir / "cases_helpline.json").is_file()
 
 
+def exported_model(model: Any, tokenizer: Any, backend: str, precision: str, workdir: Path) -> Any:
+    """The fused model exported as `helpline-fusion export` does into `workdir` (not timed; a graph already there
+    is reused) and loaded on `backend` at `precision` (`auto`: the runtime's choice for this CPU)."""
+    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import EXPORT_FILES, load_exported
+    from helpline_fusion.train.export import export_model
+
+    folder = workdir / "model"
+    if not (folder / "config.json").is_file():
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    graph = EXPORT_FILES[backend]["int8" if precision == "int8" else "fp32"]
+    if not (folder / graph).is_file():
+        export_model(folder, backend, int8=precision == "int8", gate=None)  # the benches print their own agreement
+    return load_exported(folder, backend=backend, precision=precision)
+
+
 def verdict(value: float, goal: float) -> str:
     return "met" if value >= goal else "NOT met"
 

@@ -59,6 +59,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bench_common import exported_model
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -252,19 +254,6 @@ def predict_variant(
     return decode_windows(texts, windows, results, config)  # truncated: one window per text, in text order
 
 
-def _exported(model: Any, tokenizer: Any, backend: str, precision: str, workdir: Path) -> Any:
-    """The fused model exported (`helpline-fusion export`) into `workdir` and loaded on `backend` (not timed)."""
-    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import load_exported
-    from helpline_fusion.train.export import export_model
-
-    folder = workdir / "model"
-    if not (folder / "config.json").is_file():
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-    export_model(folder, backend, int8=precision == "int8", gate=None)  # the bench prints its own agreement gate
-    return load_exported(folder, backend=backend, precision=precision)
-
-
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Inside a fresh process: build the variant's models, time predict over every text, measure peak RSS."""
     import torch
@@ -277,7 +266,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     models, tokenizer = build_models(variant["models"], spec["model"])
     precision = variant["precision"]
     if variant["backend"] != "torch":
-        models = [_exported(models[0], tokenizer, variant["backend"], precision, Path(spec["workdir"]))]
+        models = [exported_model(models[0], tokenizer, variant["backend"], precision, Path(spec["workdir"]))]
         precision = "fp32"  # the exported graph holds its own precision; nothing is autocast around it
     elif spec.get("bf16_weights") and precision == "bf16":
         models = [model.to(torch.bfloat16) for model in models]

@@ -43,7 +43,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402  (after HF_HUB_OFFLINE: transformers reads it at import)
-from bench_common import DEFAULT_DATA, environment, run_benchmark, verdict  # noqa: E402
+from bench_common import DEFAULT_DATA, environment, exported_model, run_benchmark, verdict  # noqa: E402
 from torch import nn  # noqa: E402
 
 GOALS = {"inference_fraction_of_peak": 0.5}
@@ -191,25 +191,9 @@ def time_inference(model: nn.Module, batches: list[dict[str, torch.Tensor]], aut
     return best
 
 
-def _exported_variant(model: nn.Module, tokenizer: Any, backend: str, workdir: Path) -> Any:
-    """The model written to `workdir`, exported as `helpline-fusion export` does (once per backend: a second batch
-    size reuses the graph) and loaded on `backend` (precision auto: the runtime's own choice for this CPU, recorded
-    with the result)."""
-    from helpline_fusion.modeling_attention_fusion.inference_attention_fusion import EXPORT_FILES, load_exported
-    from helpline_fusion.train.export import export_model
-
-    folder = workdir / "model"
-    if not (folder / "config.json").is_file():
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-    if not (folder / EXPORT_FILES[backend]["fp32"]).is_file():
-        export_model(folder, backend, int8=False, gate=None)
-    return load_exported(folder, backend=backend, precision="auto")
-
-
 def _prepare_variant(model: nn.Module, variant: dict[str, Any], tokenizer: Any, workdir: Path) -> Any:
-    if variant.get("backend"):
-        return _exported_variant(model, tokenizer, variant["backend"], workdir)
+    if variant.get("backend"):  # exported once per backend: the second batch size reuses the graph
+        return exported_model(model, tokenizer, variant["backend"], "auto", workdir)
     candidate = copy.deepcopy(model).eval()
     if variant["weights"] == "bf16":
         candidate = candidate.to(torch.bfloat16)
@@ -375,8 +359,8 @@ def run(args: argparse.Namespace, encoder: Path) -> dict[str, Any]:
     by_shape = {shape: max(peak_before[shape], peak_after[shape]) for shape in peak_before}
     peak = max(by_shape.values())
     for row in variants:  # a graph the runtime runs in fp32 (no native bf16 here) is measured against the fp32 peak
-        basis = fp32 if row.get("precision") == "fp32" else peak
         row["peak_basis"] = "fp32" if row.get("precision") == "fp32" else "bf16"
+        basis = fp32 if row["peak_basis"] == "fp32" else peak
         row["fraction_of_peak"] = row["useful_gflops"] / basis
         row["executed_fraction_of_peak"] = row["executed_gflops"] / basis
     return {

@@ -227,7 +227,7 @@ def _label_schema(given: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _architecture(given: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+def _architecture(given: dict[str, Any]) -> dict[str, Any]:
     """The heads, pooling, speaker turns and windows, checked."""
     if not 0.0 <= float(given["classifier_dropout"]) < 1.0:
         raise ValueError(f"classifier_dropout: {given['classifier_dropout']!r} is not in [0, 1)")
@@ -246,9 +246,8 @@ def _architecture(given: dict[str, Any], fields: dict[str, Any]) -> dict[str, An
     }  # fmt: skip
 
 
-def _training_losses(given: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+def _training_losses(given: dict[str, Any], case_heads: dict[str, list[str]]) -> dict[str, Any]:
     """The loss weights, class weights and class priors, checked against the schema's case heads."""
-    case_heads = fields["case_heads"]
     return {
         "task_loss_weights": _check_loss_weights(given["task_loss_weights"]),
         "case_class_weights": _check_class_weights(given["case_class_weights"], case_heads),
@@ -259,7 +258,8 @@ def _training_losses(given: dict[str, Any], fields: dict[str, Any]) -> dict[str,
 
 
 def _decisions(given: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    """The decision rules (temperatures and thresholds are fitted on validation data after training), checked."""
+    """The decision rules, checked (they read the schema's heads and the architecture's `qa_pooling`; temperatures and
+    thresholds are fitted on validation data after training)."""
     _check_choice("critical_rule", "critical rule", given["critical_rule"], CRITICAL_RULE_CHOICES)
     case_heads, qa_heads = fields["case_heads"], fields["qa_heads"]
     return {
@@ -413,9 +413,10 @@ class AttentionFusionConfig(PretrainedConfig):
     ) -> None:
         self.encoder_config = self._build_encoder_config(encoder_config)
         given = {name: value for name, value in locals().items() if name not in ("self", "kwargs", "__class__")}
-        fields = _label_schema(given)  # each group checks its fields and may read the groups before it
-        for group in (_architecture, _training_losses, _decisions):
-            fields.update(group(given, fields))
+        fields = _label_schema(given)  # each group checks its own fields; the later ones read the schema's heads
+        fields.update(_architecture(given))
+        fields.update(_training_losses(given, fields["case_heads"]))
+        fields.update(_decisions(given, fields))
         for name, value in fields.items():
             setattr(self, name, value)
         kwargs.setdefault("custom_pipelines", copy.deepcopy(CUSTOM_PIPELINES))

@@ -146,6 +146,34 @@ def priority_rules(out_of_fold: list[dict], critical: str) -> dict[str, dict[str
     return out
 
 
+def majority_fallback(out_of_fold: list[dict], heads: tuple[str, ...] = HEADS) -> dict[str, dict[str, float]]:
+    """Each head re-scored under "the majority class unless the decision's score reaches t": `t` is fitted (highest
+    accuracy) on the other folds' out-of-fold records and applied to each fold, with the majority of those other
+    folds. Says whether a threshold on the model's own confidence can lift a head that ends under its majority
+    (where it cannot, the scores do not separate the records the model gets right from the majority's). Pooled
+    accuracy `fallback` beside `shipped` (what predict decided) and `majority` (each fold's other-folds majority)."""
+    folds = np.array([r["fold"] for r in out_of_fold])
+    out = {}
+    for head in heads:
+        gold = np.array([r[head]["gold"] for r in out_of_fold])
+        predicted = np.array([r[head]["predicted"] for r in out_of_fold])
+        score = np.array([r[head]["probs"].get(r[head]["predicted"], 0.0) for r in out_of_fold])
+        fallback, majority_hits = np.zeros(len(gold), dtype=bool), np.zeros(len(gold), dtype=bool)
+        for fold in np.unique(folds):
+            fit, held = folds != fold, folds == fold
+            majority = Counter(gold[fit].tolist()).most_common(1)[0][0]
+            best_t, best = 0.0, -1.0
+            for t in np.concatenate([[0.0], np.unique(score[fit])]):
+                accuracy = float(np.mean(np.where(score[fit] >= t, predicted[fit], majority) == gold[fit]))
+                if accuracy > best + 1e-12:
+                    best_t, best = float(t), accuracy
+            fallback[held] = np.where(score[held] >= best_t, predicted[held], majority) == gold[held]
+            majority_hits[held] = gold[held] == majority
+        out[head] = {"shipped": float(np.mean(predicted == gold)), "fallback": float(fallback.mean()),
+                     "majority": float(majority_hits.mean())}
+    return out
+
+
 def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str, list[str]]) -> int:
     """Train one model per fold for each variant with the case task; print and write the k-fold case figures."""
     from helpline_fusion.data.loaders import load_cases
@@ -220,10 +248,40 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
         print("\npriority decision rules on the same out-of-fold distributions (pooled):")
         for rule, figures in rules.items():
             print(f"  {rule}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
-        results["variants"][name] = {"summary": summary, "priority_rules": rules, "seconds_per_fold": seconds, "out_of_fold": out_of_fold,
+        fallback = majority_fallback(out_of_fold)
+        print("\nthe majority unless the decision's score reaches a threshold fitted on the other folds (pooled accuracy):")
+        for head, figures in fallback.items():
+            print(f"  {head}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+        results["variants"][name] = {"summary": summary, "priority_rules": rules, "majority_fallback": fallback,
+                                     "seconds_per_fold": seconds, "out_of_fold": out_of_fold,
                                      "held_out_ids_per_fold": [[ids[int(i)] for i in held] for held in folds]}
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     (output / "kfold_cases.json").write_text(json.dumps(results, indent=2))
     print(f"written {output / 'kfold_cases.json'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python bench/bench_kfold.py DIR/kfold_cases.json`: re-score a k-fold run's stored out-of-fold decisions under
+    the majority fallback (no training)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("kfold_file", type=Path, help="the kfold_cases.json a `bench_quality.py --kfold` run wrote")
+    args = parser.parse_args(argv)
+    try:
+        results = json.loads(args.kfold_file.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        parser.error(f"{args.kfold_file}: expected the JSON a k-fold run wrote ({error})")
+    for name, variant in results.get("variants", {}).items():
+        if "out_of_fold" not in variant:
+            parser.error(f"{args.kfold_file}: variant {name!r} has no out_of_fold decisions")
+        print(f"{name}: the majority unless the decision's score reaches a threshold fitted on the other folds")
+        for head, figures in majority_fallback(variant["out_of_fold"]).items():
+            print(f"  {head}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

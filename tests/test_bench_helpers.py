@@ -150,3 +150,35 @@ def test_bench_gate_bf16_candidate_runs_the_model_under_autocast(tiny_model):
         fp32 = tiny_model(input_ids=ids, attention_mask=mask).ner_logits
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
     assert (got.float() - fp32).abs().max() > 0  # bf16 arithmetic, not the fp32 model's
+
+
+def _decision(fold: int, gold: str, predicted: str, score: float) -> dict:
+    other = "b" if predicted == "a" else "a"
+    return {"fold": fold, "h": {"gold": gold, "predicted": predicted, "probs": {predicted: score, other: 1 - score}}}
+
+
+def test_majority_fallback_takes_the_majority_where_the_model_is_unsure_and_wrong():
+    kfold = _bench_module("bench_kfold")
+    # Majority "a"; the model is right when sure (0.9) and wrong when unsure (0.55): a threshold between them,
+    # fitted on the other folds, answers "a" for the unsure ones.
+    records = []
+    for fold in range(3):
+        records += [_decision(fold, "a", "a", 0.9), _decision(fold, "b", "b", 0.9), _decision(fold, "a", "b", 0.55),
+                    _decision(fold, "a", "b", 0.55), _decision(fold, "a", "a", 0.9)]
+    figures = kfold.majority_fallback(records, heads=("h",))["h"]
+    assert figures["shipped"] == pytest.approx(3 / 5)
+    assert figures["majority"] == pytest.approx(4 / 5)
+    assert figures["fallback"] == pytest.approx(1.0)
+
+
+def test_majority_fallback_keeps_a_model_that_is_right_and_fits_on_other_folds_only():
+    kfold = _bench_module("bench_kfold")
+    right = [_decision(fold, gold, gold, 0.6) for fold in range(3) for gold in ("a", "a", "b")]
+    assert kfold.majority_fallback(right, heads=("h",))["h"] == {"shipped": 1.0, "fallback": 1.0,
+                                                                 "majority": pytest.approx(2 / 3)}
+    # Fold 2's unsure-and-wrong records cannot set fold 2's threshold: on the other folds every answer is right,
+    # so the threshold fitted there keeps the model, and fold 2's errors stay errors.
+    mixed = [_decision(f, "a", "a", 0.6) for f in (0, 1)] + [_decision(f, "b", "b", 0.6) for f in (0, 1)]
+    mixed += [_decision(2, "a", "b", 0.55), _decision(2, "a", "b", 0.55)]  # fitted on fold 2 itself, t 0.6 would fix them
+    figures = kfold.majority_fallback(mixed, heads=("h",))["h"]
+    assert figures["fallback"] == pytest.approx(4 / 6) and figures["shipped"] == pytest.approx(4 / 6)

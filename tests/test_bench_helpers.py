@@ -1,7 +1,7 @@
 """Helpers of `bench/bench_training_speed.py` (the earlier design's fixed padding) and
 `bench/bench_inference_flops.py` (the analytic FLOP count, length bucketing) and `bench/bench_gate.py` (its refusal
 of a folder whose split it cannot rebuild, its bf16 candidate), on a tiny random encoder (no real weights, no
-data)."""
+data), and `bench/bench_kfold.py`'s majority fallback on hand-made out-of-fold decisions."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ pooled out-of-fold records, and beside each the majority baseline (each fold's t
 held-out records, scored the same way). For priority also the critical alert (raised where any window's critical
 probability reaches the calibrated threshold, or the label is critical): recall, precision, false alarms per 100
 calls and the share of calls alerted; and the earlier rule (the alert overriding the label) re-scored beside it.
-Records are named by
-id only; nothing of a transcript is printed or written.
+Per head also the majority fallback (`majority_fallback`: the majority unless the decided label's score reaches a
+threshold fitted on the other folds), which `python bench/bench_kfold.py DIR/kfold_cases.json` re-scores from a
+stored run without training. Records are named by id only; nothing of a transcript is printed or written.
 """
 
 from __future__ import annotations
@@ -147,12 +148,23 @@ def priority_rules(out_of_fold: list[dict], critical: str) -> dict[str, dict[str
 
 
 def majority_fallback(out_of_fold: list[dict], heads: tuple[str, ...] = HEADS) -> dict[str, dict[str, float]]:
-    """Each head re-scored under "the majority class unless the decision's score reaches t": `t` is fitted (highest
-    accuracy) on the other folds' out-of-fold records and applied to each fold, with the majority of those other
-    folds. Says whether a threshold on the model's own confidence can lift a head that ends under its majority
-    (where it cannot, the scores do not separate the records the model gets right from the majority's). Pooled
-    accuracy `fallback` beside `shipped` (what predict decided) and `majority` (each fold's other-folds majority)."""
-    folds = np.array([r["fold"] for r in out_of_fold])
+    """Each head re-scored under "the majority class unless the decided label's score reaches t": `t` is fitted
+    (highest accuracy; ties to the lowest `t`, i.e. to the model) on the other folds' out-of-fold records, with the
+    majority of those folds, and applied to each fold; `t` may be above every score (the majority everywhere). Says
+    whether a threshold on the model's own confidence can lift a head that ends under its majority. Pooled accuracy
+    `fallback` beside `shipped` (what predict decided) and `majority` (each fold's other-folds majority).
+
+    Raises `ValueError` naming the record (position and id) that lacks a field, or when fewer than two folds are
+    given (nothing to fit a fold's threshold on)."""
+    for position, record in enumerate(out_of_fold):
+        missing = [key for key in ("fold", *heads) if key not in record]
+        missing += [f"{head}.{key}" for head in heads if head in record for key in ("gold", "predicted", "probs")
+                    if key not in record[head]]
+        if missing:
+            raise ValueError(f"out_of_fold record {position} (id {record.get('id', '?')}): expected {missing}")
+    folds = np.array([record["fold"] for record in out_of_fold])
+    if len(np.unique(folds)) < 2:
+        raise ValueError(f"out_of_fold: expected records of at least 2 folds, found {len(np.unique(folds))}")
     out = {}
     for head in heads:
         gold = np.array([r[head]["gold"] for r in out_of_fold])
@@ -163,7 +175,7 @@ def majority_fallback(out_of_fold: list[dict], heads: tuple[str, ...] = HEADS) -
             fit, held = folds != fold, folds == fold
             majority = Counter(gold[fit].tolist()).most_common(1)[0][0]
             best_t, best = 0.0, -1.0
-            for t in np.concatenate([[0.0], np.unique(score[fit])]):
+            for t in np.concatenate([[0.0], np.unique(score[fit]), [np.inf]]):  # inf: the majority everywhere
                 accuracy = float(np.mean(np.where(score[fit] >= t, predicted[fit], majority) == gold[fit]))
                 if accuracy > best + 1e-12:
                     best_t, best = float(t), accuracy
@@ -249,7 +261,7 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
         for rule, figures in rules.items():
             print(f"  {rule}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
         fallback = majority_fallback(out_of_fold)
-        print("\nthe majority unless the decision's score reaches a threshold fitted on the other folds (pooled accuracy):")
+        print("\nthe majority unless the decided label's score reaches a threshold fitted on the other folds (pooled):")
         for head, figures in fallback.items():
             print(f"  {head}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
         results["variants"][name] = {"summary": summary, "priority_rules": rules, "majority_fallback": fallback,
@@ -263,23 +275,30 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python bench/bench_kfold.py DIR/kfold_cases.json`: re-score a k-fold run's stored out-of-fold decisions under
-    the majority fallback (no training)."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Re-score a k-fold run's stored out-of-fold decisions under the majority fallback (no training)."
+    )
     parser.add_argument("kfold_file", type=Path, help="the kfold_cases.json a `bench_quality.py --kfold` run wrote")
     args = parser.parse_args(argv)
     try:
         results = json.loads(args.kfold_file.read_text())
     except (OSError, json.JSONDecodeError) as error:
         parser.error(f"{args.kfold_file}: expected the JSON a k-fold run wrote ({error})")
-    for name, variant in results.get("variants", {}).items():
-        if "out_of_fold" not in variant:
-            parser.error(f"{args.kfold_file}: variant {name!r} has no out_of_fold decisions")
-        print(f"{name}: the majority unless the decision's score reaches a threshold fitted on the other folds")
-        for head, figures in majority_fallback(variant["out_of_fold"]).items():
-            print(f"  {head}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    variants = results.get("variants") if isinstance(results, dict) else None
+    if not isinstance(variants, dict) or not variants:
+        parser.error(f"{args.kfold_file}: expected a JSON object with a non-empty 'variants' (a k-fold run's file)")
+    for name, variant in variants.items():
+        if not variant.get("out_of_fold"):
+            parser.error(f"{args.kfold_file}: variant {name!r} has no out_of_fold decisions (written since 6a323d9)")
+        try:
+            figures = majority_fallback(variant["out_of_fold"])
+        except ValueError as error:
+            parser.error(f"{args.kfold_file}: variant {name!r}: {error}")
+        print(f"{name}: the majority unless the decided label's score reaches a threshold fitted on the other folds")
+        for head, row in figures.items():
+            print(f"  {head}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
     return 0
 
 

@@ -171,14 +171,34 @@ def test_majority_fallback_takes_the_majority_where_the_model_is_unsure_and_wron
     assert figures["fallback"] == pytest.approx(1.0)
 
 
-def test_majority_fallback_keeps_a_model_that_is_right_and_fits_on_other_folds_only():
+def test_majority_fallback_fits_each_fold_on_the_other_folds_only():
     kfold = _bench_module("bench_kfold")
     right = [_decision(fold, gold, gold, 0.6) for fold in range(3) for gold in ("a", "a", "b")]
     assert kfold.majority_fallback(right, heads=("h",))["h"] == {"shipped": 1.0, "fallback": 1.0,
                                                                  "majority": pytest.approx(2 / 3)}
-    # Fold 2's unsure-and-wrong records cannot set fold 2's threshold: on the other folds every answer is right,
-    # so the threshold fitted there keeps the model, and fold 2's errors stay errors.
-    mixed = [_decision(f, "a", "a", 0.6) for f in (0, 1)] + [_decision(f, "b", "b", 0.6) for f in (0, 1)]
-    mixed += [_decision(2, "a", "b", 0.55), _decision(2, "a", "b", 0.55)]  # fitted on fold 2 itself, t 0.6 would fix them
-    figures = kfold.majority_fallback(mixed, heads=("h",))["h"]
-    assert figures["fallback"] == pytest.approx(4 / 6) and figures["shipped"] == pytest.approx(4 / 6)
+    # Folds 0 and 1: the model is always right, their majority "a". Fold 2: all "b", the model says "a" (wrong).
+    # Fold 2 is decided by a threshold fitted on folds 0-1 (t = 0, the model: 3 errors) with their majority "a"
+    # (3 misses); fold 0 by one fitted on folds 1-2 (majority "b"; t = 0.9 keeps only the sure answer: 2 of 3
+    # right), fold 1 likewise. Fitting on the held fold, or a majority over all folds (overall "b") or over the
+    # held fold, gives other figures.
+    records = [_decision(fold, gold, gold, score) for fold in (0, 1) for gold, score in (("a", 0.9), ("a", 0.6),
+                                                                                        ("b", 0.6))]
+    records += [_decision(2, "b", "a", 0.6) for _ in range(3)]
+    figures = kfold.majority_fallback(records, heads=("h",))["h"]
+    assert figures["shipped"] == pytest.approx(6 / 9)
+    assert figures["fallback"] == pytest.approx(4 / 9)
+    assert figures["majority"] == pytest.approx(2 / 9)
+
+
+def test_majority_fallback_can_answer_the_majority_everywhere_and_names_a_bad_record():
+    kfold = _bench_module("bench_kfold")
+    # Every score equal and the model worse than the majority: only a threshold above every score helps.
+    records = [_decision(fold, "a", "a" if i == 0 else "b", 0.7) for fold in range(3) for i in range(3)]
+    assert kfold.majority_fallback(records, heads=("h",))["h"]["fallback"] == pytest.approx(1.0)
+    broken = [dict(r) for r in records]
+    del broken[4]["h"]
+    broken[4]["id"] = "case-17"
+    with pytest.raises(ValueError, match=r"record 4 \(id case-17\): expected \['h'\]"):
+        kfold.majority_fallback(broken, heads=("h",))
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        kfold.majority_fallback([r for r in records if r["fold"] == 0], heads=("h",))

@@ -186,6 +186,13 @@ def majority_fallback(out_of_fold: list[dict], heads: tuple[str, ...] = HEADS) -
     return out
 
 
+def format_fallback(figures: dict[str, dict[str, float]]) -> str:
+    """`majority_fallback`'s figures as printed: one line per head (pooled accuracies)."""
+    lines = ["the majority unless the decided label's score reaches a threshold fitted on the other folds (pooled):"]
+    return "\n".join(lines + [f"  {head}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items())
+                              for head, row in figures.items()])
+
+
 def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str, list[str]]) -> int:
     """Train one model per fold for each variant with the case task; print and write the k-fold case figures."""
     from helpline_fusion.data.loaders import load_cases
@@ -261,9 +268,7 @@ def kfold_report(args: Any, cases_path: Path, train_variant, variants: dict[str,
         for rule, figures in rules.items():
             print(f"  {rule}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
         fallback = majority_fallback(out_of_fold)
-        print("\nthe majority unless the decided label's score reaches a threshold fitted on the other folds (pooled):")
-        for head, figures in fallback.items():
-            print(f"  {head}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+        print("\n" + format_fallback(fallback))
         results["variants"][name] = {"summary": summary, "priority_rules": rules, "majority_fallback": fallback,
                                      "seconds_per_fold": seconds, "out_of_fold": out_of_fold,
                                      "held_out_ids_per_fold": [[ids[int(i)] for i in held] for held in folds]}
@@ -296,9 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             figures = majority_fallback(variant["out_of_fold"])
         except ValueError as error:
             parser.error(f"{args.kfold_file}: variant {name!r}: {error}")
-        print(f"{name}: the majority unless the decided label's score reaches a threshold fitted on the other folds")
-        for head, row in figures.items():
-            print(f"  {head}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
+        print(f"{name}: " + format_fallback(figures))
     return 0
 
 

@@ -291,14 +291,14 @@ class TurnPooledMultiHead(nn.Module):
         # Row j reads [attention pooling j ; max ; first turn ; last turn]: 4 x hidden inputs.
         self.heads = nn.ModuleDict({head: nn.Linear(4 * hidden_size, size) for head, size in sizes.items()})
 
-    def forward(
-        self,
-        hidden: torch.Tensor | tuple[torch.Tensor, ...],
-        mask: torch.Tensor,
-        head_weights: bool = False,
-        turn_ids: torch.Tensor | None = None,
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor] | tuple[dict[str, torch.Tensor], torch.Tensor, dict]:
-        """As [`PooledMultiHead`], with `turn_ids` `(batch, seq_len)`: each token's counsellor turn, -1 elsewhere."""
+    def features(
+        self, hidden: torch.Tensor | tuple[torch.Tensor, ...], mask: torch.Tensor, turn_ids: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What the heads' linear layers read, before dropout: `attended` `(batch, queries, hidden)` (each
+        sub-metric's attention over the turns) and `shared` `(batch, 3 x hidden)` (`[max ; first turn ; last
+        turn]`); with the turn weights `(batch, queries, turns)`, the turns' token counts and the masked turn ids
+        that the evidence weights are spread from. Sub-metric `j` of head `h` reads `[attended[:, q] ; shared]`,
+        `q` = `slices[h].start + j` (the refit's logistic fit, `qa_refit_c`, fits those rows on it)."""
         if turn_ids is None:
             raise ValueError(
                 "turn_ids: this model's quality heads pool over counsellor turns (qa_pooling 'turns') and need "
@@ -324,15 +324,26 @@ class TurnPooledMultiHead(nn.Module):
         last = torch.where(present, order, -1).max(dim=1).values.clamp(min=0)
         rows = torch.arange(vectors.shape[0], device=vectors.device)
         ends = torch.cat([vectors[rows, first], vectors[rows, last]], dim=-1)  # (batch, 2 x hidden)
-        attended, shared = self.dropout(attended), self.dropout(torch.cat([peak, ends], dim=-1))
-        size = vectors.shape[-1]
+        return attended, torch.cat([peak, ends], dim=-1), weights, counts, turn_ids
+
+    def forward(
+        self,
+        hidden: torch.Tensor | tuple[torch.Tensor, ...],
+        mask: torch.Tensor,
+        head_weights: bool = False,
+        turn_ids: torch.Tensor | None = None,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor] | tuple[dict[str, torch.Tensor], torch.Tensor, dict]:
+        """As [`PooledMultiHead`], with `turn_ids` `(batch, seq_len)`: each token's counsellor turn, -1 elsewhere."""
+        attended, shared, weights, counts, turn_ids = self.features(hidden, mask, turn_ids)
+        attended, shared = self.dropout(attended), self.dropout(shared)
+        size = attended.shape[-1]
         logits = {}
         for head, layer in self.heads.items():
-            weight = layer.weight.to(vectors.dtype)  # (outputs, 4 x hidden): [attention | max | first | last]
+            weight = layer.weight.to(attended.dtype)  # (outputs, 4 x hidden): [attention | max | first | last]
             own = attended[:, self.slices[head]]  # (batch, outputs, hidden)
             logits[head] = (
                 torch.einsum("boh,oh->bo", own, weight[:, :size]) + shared @ weight[:, size:].T
-                + layer.bias.to(vectors.dtype)
+                + layer.bias.to(attended.dtype)
             )
         # The turn weights spread over each turn's tokens: (batch, queries, seq_len).
         per_token = weights / counts.clamp(min=1.0)[:, None, :]

@@ -104,9 +104,9 @@ class PhaseFailed(RuntimeError):
 
 def planned_phases(recipe: Any, eval_tasks: Any) -> list[str]:
     """The phases a run goes through, in order (`PHASES`, less those its recipe turns off): `refit` with
-    `refit_heads_epochs`, `calibrate` with `calibrate` and a case or quality validation set."""
+    `refit_heads_epochs` or `qa_refit_c`, `calibrate` with `calibrate` and a case or quality validation set."""
     skipped = set()
-    if not getattr(recipe, "refit_heads_epochs", 0):
+    if not (getattr(recipe, "refit_heads_epochs", 0) or getattr(recipe, "qa_refit_c", None)):
         skipped.add("refit")
     if not (getattr(recipe, "calibrate", False) and {"cls", "qa"} & set(eval_tasks)):
         skipped.add("calibrate")

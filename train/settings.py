@@ -252,6 +252,14 @@ class RecipeArguments:
                   "head_learning_rate (else learning_rate). In a fused run these heads get few of the steps and the "
                   "encoder moves under them; this lets them catch up with the final encoder. 0: off."},
     )
+    qa_refit_c: float | None = field(
+        default=None,
+        metadata={"help": "In the refit phase, fit each quality sub-metric of the turn-pooled heads (qa_pooling "
+                  "turns) as an L2-regularised logistic regression on the features it reads, over the training "
+                  "windows' cached states; C is scikit-learn's inverse strength on standardised features (smaller: "
+                  "stronger). Strong regularisation carries to wording unlike the training calls. Runs after the "
+                  "refit_heads_epochs epochs (which may be 0). Unset: off."},
+    )
     calibrate: bool = field(
         default=True,
         metadata={"help": "After training, fit on the validation split: a temperature per case and quality head, "

@@ -436,7 +436,7 @@ class MultiTaskTrainer(Trainer):
             model, self.train_datasets, self.data_collator, epochs=recipe.refit_heads_epochs,
             learning_rate=recipe.head_learning_rate or args.learning_rate, weight_decay=args.weight_decay,
             batch_size=args.per_device_train_batch_size, seed=args.seed, max_grad_norm=args.max_grad_norm,
-            bf16=args.bf16,
+            bf16=args.bf16, qa_refit_c=getattr(recipe, "qa_refit_c", None),
         )  # fmt: skip
         losses = report.get("train_loss", {})
         for epoch, values in enumerate(zip(*losses.values()), start=1):

@@ -288,6 +288,8 @@ def check_before_data(project, training_args, settings: dict) -> str | None:
     check_distill_settings(project.teachers, project.tasks, project.distill_alpha, project.distill_temperature)
     if project.refit_heads_epochs < 0:
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {project.refit_heads_epochs}")
+    if project.qa_refit_c is not None and not project.qa_refit_c > 0:
+        raise ValueError(f"qa_refit_c: expected an inverse regularisation strength > 0, got {project.qa_refit_c!r}")
     return resume
 
 
@@ -304,6 +306,9 @@ def trainer_for_new_run(project, training_args, settings: dict, source: str) -> 
     run = new_run_record(training_args, settings)
     data = prepare_job_data(project, training_args, tokenizer, base_config, run)
     model = build_model(project, data["label_kwargs"])
+    if project.qa_refit_c is not None and "qa" in project.tasks and model.config.qa_pooling != "turns":
+        raise ValueError(f"qa_refit_c: the logistic refit fits turn-pooled quality heads; this model's qa_pooling is "
+                         f"{model.config.qa_pooling!r} (set qa_pooling: turns, or leave qa_refit_c unset)")
     tokenized = tokenize_splits(project, training_args, data["splits"], tokenizer, model.config)
     if "cls" in tokenized["train"]:
         model.config.case_class_priors = class_priors(tokenized["train"]["cls"], model.config)

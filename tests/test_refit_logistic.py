@@ -147,3 +147,12 @@ def test_the_refit_phase_runs_for_the_logistic_fit_alone():
     recipe = RecipeArguments(refit_heads_epochs=0, qa_refit_c=0.001)
     assert "refit" in planned_phases(recipe, ["qa"])
     assert "refit" not in planned_phases(RecipeArguments(refit_heads_epochs=0), ["qa"])
+
+
+def test_the_card_says_the_quality_heads_were_fitted_as_logistic_regressions():
+    from helpline_fusion.train.model_card import HelplineFusionModelCardData
+
+    config = AttentionFusionConfig(encoder_config=tiny_bert_config(), qa_pooling="turns")
+    fitted = str(HelplineFusionModelCardData(refit_heads_epochs=4, qa_refit_c=0.001).to_model_card(config))
+    assert "logistic regressions (C 0.001" in fitted and "for 4 epochs" in fitted
+    assert "logistic regressions" not in str(HelplineFusionModelCardData(refit_heads_epochs=4).to_model_card(config))

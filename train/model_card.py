@@ -174,6 +174,7 @@ class HelplineFusionModelCardData:
     eval_data: dict[str, dict] | None = None
     distillation: dict[str, Any] | None = None
     refit_heads_epochs: int = 0
+    qa_refit_c: float | None = None
     calibration: dict[str, Any] | None = None
     revision: str | None = None
     plots: list[dict[str, str]] | None = None
@@ -210,6 +211,7 @@ class HelplineFusionModelCardData:
             extra_results=self.extra_results,
             distillation=self.distillation,
             refit_heads_epochs=self.refit_heads_epochs,
+            qa_refit_c=self.qa_refit_c,
             safety=safety,
             in_sample=IN_SAMPLE,
             data_summary=data_summary(self.eval_data),

@@ -506,7 +506,7 @@ class MultiTaskTrainer(Trainer):
             split_sizes=run.split_sizes, sampling_strategy=self.sampling_strategy,
             license=getattr(recipe, "license", "mit"), eval_data=run.eval_data,
             distillation=distillation_summary(recipe), refit_heads_epochs=(run.refit_report or {}).get("epochs", 0),
-            calibration=run.calibration, plots=card_plots(run.output_dir),
+            qa_refit_c=((run.refit_report or {}).get("qa_logistic") or {}).get("c"), calibration=run.calibration, plots=card_plots(run.output_dir),
         )  # fmt: skip
         run.folder.save_with(lambda staging: self.create_model_card(staging, **card_data))
 

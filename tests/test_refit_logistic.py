@@ -156,3 +156,36 @@ def test_the_card_says_the_quality_heads_were_fitted_as_logistic_regressions():
     fitted = str(HelplineFusionModelCardData(refit_heads_epochs=4, qa_refit_c=0.001).to_model_card(config))
     assert "logistic regressions (C 0.001" in fitted and "for 4 epochs" in fitted
     assert "logistic regressions" not in str(HelplineFusionModelCardData(refit_heads_epochs=4).to_model_card(config))
+
+
+def _argv(encoder, output, *extra):
+    return [
+        "--encoder", str(encoder), "--synthetic", "true", "--synthetic_size", "24", "--output_dir", str(output),
+        "--tasks", "qa", "--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no", "--window_length",
+        "128", "--window_stride", "32", "--per_device_train_batch_size", "4", "--report_to", "none", "--use_cpu",
+        "true", "--dataloader_num_workers", "0", "--disable_tqdm", "true", *extra,
+    ]  # fmt: skip
+
+
+def test_a_training_run_fits_the_quality_heads_and_a_token_pooled_one_is_refused_before_training(tmp_path):
+    import json
+
+    from transformers import BertModel
+
+    from helpline_fusion.train.settings import parse_settings
+    from helpline_fusion.train.training import train
+
+    encoder = tmp_path / "encoder"
+    BertModel(tiny_bert_config()).save_pretrained(encoder)
+    build_tiny_tokenizer(encoder)
+    output = tmp_path / "out"
+    train(*parse_settings(_argv(encoder, output, "--qa_pooling", "turns", "--qa_refit_c", "0.01")))
+    refit = json.loads((output / "refit_heads.json").read_text())  # refit_heads_epochs 0: the fit alone
+    assert refit["qa_logistic"]["c"] == 0.01 and refit["qa_logistic"]["windows"] == refit["windows"]["qa"] > 0
+    assert refit["steps"] == 0 and set(refit["qa_logistic"]["train_log_loss"]) == {
+        "opening", "listening", "proactiveness", "resolution", "hold", "closing"}
+    assert "logistic regressions (C 0.01" in (output / "README.md").read_text()
+    refused = tmp_path / "refused"
+    with pytest.raises(ValueError, match="qa_refit_c: .*qa_pooling is 'tokens'"):
+        train(*parse_settings(_argv(encoder, refused, "--qa_pooling", "tokens", "--qa_refit_c", "0.01")))
+    assert not (refused / "model.safetensors").exists()

@@ -189,3 +189,35 @@ def test_a_training_run_fits_the_quality_heads_and_a_token_pooled_one_is_refused
     with pytest.raises(ValueError, match="qa_refit_c: .*qa_pooling is 'tokens'"):
         train(*parse_settings(_argv(encoder, refused, "--qa_pooling", "tokens", "--qa_refit_c", "0.01")))
     assert not (refused / "model.safetensors").exists()
+
+
+def test_a_head_decided_on_one_window_is_fitted_on_those_windows_only(tmp_path):
+    from helpline_fusion.train.refit import fit_quality_heads, scope_masks
+
+    masks = scope_masks([7, 7, 7, 3, 5, 5], 6)  # three calls: 3 windows, 1, 2
+    assert masks["first"].tolist() == [True, False, False, True, True, False]
+    assert masks["last"].tolist() == [False, False, True, True, False, True]
+    with pytest.raises(ValueError, match="qa_refit_c: 2 example ids for 6 cached windows"):
+        scope_masks([1, 2], 6)
+
+    tokenizer = build_tiny_tokenizer(tmp_path / "tok")
+    config, windows = _toy(tokenizer)
+    assert config.qa_window_scope == {"opening": "first", "closing": "last"}  # turn pooling's default
+    torch.manual_seed(0)
+    model = AttentionFusionModel(config)
+    collator = MultiTaskCollator(tokenizer, config)
+    cache = [{"states": s, "turn_ids": t, "labels": lab} for s, t, lab in _cached(model, windows, collator)]
+    assert len(cache) == 60
+    triples = [index // 3 for index in range(len(cache))]  # pretend every three windows are one call
+    report = fit_quality_heads(model, cache, 1.0, example_ids=triples)
+    assert report["scoped_windows"] == {"opening": 20, "closing": 20}
+    attended, shared, labels = quality_features(model.qa_head, cache)
+    x = torch.cat([attended[:, 0], shared], dim=-1)
+    weight, bias, _ = fit_logistic(x[0::3], labels["opening"][0::3, 0].double(), 1.0)  # the calls' first windows
+    np.testing.assert_allclose(model.qa_head.heads["opening"].weight[0].detach().double().numpy(), weight.numpy(),
+                               rtol=1e-4, atol=1e-6)  # fmt: skip
+    everywhere, _, _ = fit_logistic(x, labels["opening"][:, 0].double(), 1.0)
+    assert not torch.allclose(everywhere, weight, atol=1e-4)  # fitting every window would give another row
+    assert float(model.qa_head.heads["opening"].bias.detach()[0]) == pytest.approx(bias, abs=1e-5)
+    # The closing (always met) counts only the calls' last windows in its log-odds.
+    assert float(model.qa_head.heads["closing"].bias.detach()[0]) == pytest.approx(math.log(20.5 / 0.5))

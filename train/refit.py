@@ -263,7 +263,8 @@ def refit_pooled_heads(
                 steps = trainer.state.global_step
             if logistic:
                 fitted = time.perf_counter()
-                qa_report = fit_quality_heads(model, cache["qa"], qa_refit_c)
+                ids = datasets["qa"]["example_id"] if "example_id" in datasets["qa"].column_names else None
+                qa_report = fit_quality_heads(model, cache["qa"], qa_refit_c, ids)
                 qa_report["seconds"] = round(time.perf_counter() - fitted, 1)
                 logger.info("quality heads fitted as logistic regressions (C %g) in %.0f s: training log loss %s",
                             qa_refit_c, qa_report["seconds"], qa_report["train_log_loss"])  # fmt: skip
@@ -334,14 +335,37 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, c: float, max_iter: int = 500
     return folded, float(bias.detach() - folded @ mean), iterations
 
 
-def fit_quality_heads(model: Any, windows: list[dict[str, Any]], c: float) -> dict[str, Any]:
+def scope_masks(example_ids: list[int] | None, count: int) -> dict[str, torch.Tensor]:
+    """`{"first": ..., "last": ...}` bool masks over `count` windows: each call's first and last window (by
+    `example_id`, in window order; a one-window call is both). Without ids every window is both."""
+    if example_ids is None:
+        everything = torch.ones(count, dtype=torch.bool)
+        return {"first": everything, "last": everything}
+    if len(example_ids) != count:
+        raise ValueError(f"qa_refit_c: {len(example_ids)} example ids for {count} cached windows")
+    first_of, last_of = {}, {}
+    for index, example in enumerate(example_ids):
+        first_of.setdefault(example, index)
+        last_of[example] = index
+    masks = {"first": torch.zeros(count, dtype=torch.bool), "last": torch.zeros(count, dtype=torch.bool)}
+    masks["first"][list(first_of.values())] = True
+    masks["last"][list(last_of.values())] = True
+    return masks
+
+
+def fit_quality_heads(
+    model: Any, windows: list[dict[str, Any]], c: float, example_ids: list[int] | None = None
+) -> dict[str, Any]:
     """`qa_refit_c`: refit every quality sub-metric's row of the turn-pooled heads as an L2-regularised logistic
     regression (`fit_logistic`, inverse strength `c`) on the features it reads, over the cached training windows;
     the turn attention, the LayerNorm and the layer mix stay as they are. Strong regularisation is what carries to
     wording unlike the training calls (on frozen MiniLM states of held-out phrasing families a probe with C 0.01
     beats C 0.1, and on the quickstart's trained states C 0.001 beats the gradient-trained heads by 0.05 macro F1
     at two seeds; docs/results.md). A sub-metric whose training windows hold one answer only gets no weight and its
-    smoothed log-odds as intercept. Returns the report: windows, iterations and the training log loss per head."""
+    smoothed log-odds as intercept. A head that `qa_window_scope` decides on one window of a call (the opening on
+    its first, the closing on its last) is fitted on those windows only (`example_ids`, one per cached window, say
+    which they are): a later window of a call carries the call's opening label but cannot show the opening.
+    Returns the report: windows, iterations and the training log loss per head."""
     if not c > 0:
         raise ValueError(f"qa_refit_c: expected an inverse regularisation strength > 0, got {c!r}")
     head = getattr(model, TASK_SPECS["qa"].head, None)
@@ -349,13 +373,19 @@ def fit_quality_heads(model: Any, windows: list[dict[str, Any]], c: float) -> di
         raise ValueError("qa_refit_c: the logistic refit fits the turn-pooled quality heads; this model's quality "
                          "heads do not pool over turns (set qa_pooling: turns, or leave qa_refit_c unset)")
     attended, shared, labels = quality_features(head, windows)
-    report: dict[str, Any] = {"c": c, "windows": len(windows), "iterations": {}, "train_log_loss": {}}
+    scopes = dict(getattr(model.config, "qa_window_scope", None) or {})
+    masks = scope_masks(example_ids, len(windows))
+    report: dict[str, Any] = {"c": c, "windows": len(windows), "iterations": {}, "train_log_loss": {},
+                              "scoped_windows": {}}  # fmt: skip
     for name, layer in head.heads.items():
         start = head.slices[name].start
         iterations, losses = [], []
         for j in range(layer.out_features):
             gold = labels[name][:, j]
             keep = gold != -100
+            if scopes.get(name) in masks:
+                keep = keep & masks[scopes[name]]
+                report["scoped_windows"][name] = int(masks[scopes[name]].sum())
             if not keep.any():
                 continue  # no window says: the row keeps what training left
             x = torch.cat([attended[keep, start + j], shared[keep]], dim=-1)

@@ -330,7 +330,7 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, c: float, max_iter: int = 500
 
     with torch.enable_grad():
         optimizer.step(objective)
-    iterations = int(optimizer.state[optimizer._params[0]].get("n_iter", 0))
+    iterations = int(optimizer.state[weight].get("n_iter", 0))
     folded = weight.detach() / spread
     return folded, float(bias.detach() - folded @ mean), iterations
 
@@ -380,6 +380,8 @@ def fit_quality_heads(
     for name, layer in head.heads.items():
         start = head.slices[name].start
         iterations, losses = [], []
+        if name not in labels:
+            continue  # the training data has no labels for this head: it keeps what training left
         for j in range(layer.out_features):
             gold = labels[name][:, j]
             keep = gold != -100

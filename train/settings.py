@@ -448,7 +448,7 @@ def check_tasks(tasks: Any) -> None:
 
 # Experimental settings, off by default: `--help-all` lists them, the short `--help` does not.
 MLFLOW_MODEL_SETTINGS = ("mlflow_log_model", "mlflow_registered_model")
-HELP_ALL_ONLY = frozenset({"realign_spans", "qa_state_layer", "freeze_encoder_layers", "layer_learning_rate_decay", "qa_anchor_weight", *DATA_SOURCE_SETTINGS, *MLFLOW_MODEL_SETTINGS})
+HELP_ALL_ONLY = frozenset({"realign_spans", "qa_state_layer", "freeze_encoder_layers", "layer_learning_rate_decay", "qa_anchor_weight", "qa_refit_c", *DATA_SOURCE_SETTINGS, *MLFLOW_MODEL_SETTINGS})
 
 
 def short_help() -> str:

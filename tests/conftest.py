@@ -54,6 +54,19 @@ def build_tiny_tokenizer(directory: Path):
 
 
 @pytest.fixture
+def one_thread():
+    """One intra-op thread for the test: tiny models gain nothing from threads, and on a busy 2-core machine their
+    synchronisation makes each step several times slower. A module takes it for every test with
+    `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def tiny_tokenizer(tmp_path):
     return build_tiny_tokenizer(tmp_path / "tokenizer")
 

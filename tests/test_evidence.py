@@ -29,13 +29,7 @@ BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 FILLER = [word for word in WORDS if word != "danger"]  # each one token in VOCAB
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models gain nothing from intra-op threads; on a busy 2-core machine their synchronisation is slow.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture

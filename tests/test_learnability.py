@@ -26,8 +26,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-import torch
 from transformers import TrainingArguments, set_seed
 
 from helpline_fusion.data.collator import MultiTaskCollator
@@ -212,16 +210,6 @@ def record_scores(model, tokenizer) -> dict[str, float]:
         ]
         result[f"records_qa_{head}_accuracy"] = sum(hits) / len(hits)
     return result
-
-
-@pytest.fixture
-def one_thread():
-    # A tiny model gains nothing from intra-op threads, and on a busy 2-core machine their synchronisation makes
-    # each step several times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_tiny_encoder_overfits_every_task(tmp_path, one_thread):

@@ -25,12 +25,7 @@ from .conftest import build_tiny_tokenizer, tiny_bert_config
 WORDS = "the a my is from in at of to and was he she his her call child you i calling old years".split()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("c", [0.01, 1.0])

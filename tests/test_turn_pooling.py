@@ -26,12 +26,7 @@ LABELLED = "Caller: my child\nCounsellor: help you\nCaller: the call\nCounsellor
 UNLABELLED = "my child is from the town and he was calling to the help"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models gain nothing from threads on a busy 2-core machine
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def turns_config(**kwargs) -> AttentionFusionConfig:

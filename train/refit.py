@@ -235,8 +235,8 @@ def refit_pooled_heads(
     if epochs < 0:
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {epochs}")
     tasks = _refit_tasks(model, datasets)
-    if qa_refit_c is not None and not qa_refit_c > 0:
-        raise ValueError(f"qa_refit_c: expected an inverse regularisation strength > 0, got {qa_refit_c!r}")
+    if qa_refit_c is not None:
+        check_qa_refit_c(qa_refit_c)
     logistic = qa_refit_c is not None and "qa" in tasks
     if not tasks or not (epochs or logistic):
         return {}
@@ -282,6 +282,12 @@ def refit_pooled_heads(
     }
     logger.info("refit done in %.0f s; training loss per epoch: %s", report["seconds"], losses.per_epoch)
     return report
+
+
+def check_qa_refit_c(c: Any) -> None:
+    """`qa_refit_c` must be an inverse regularisation strength > 0 (checked before training and by the fit)."""
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0:
+        raise ValueError(f"qa_refit_c: expected an inverse regularisation strength > 0, got {c!r}")
 
 
 @torch.no_grad()
@@ -366,8 +372,7 @@ def fit_quality_heads(
     its first, the closing on its last) is fitted on those windows only (`example_ids`, one per cached window, say
     which they are): a later window of a call carries the call's opening label but cannot show the opening.
     Returns the report: windows, iterations and the training log loss per head."""
-    if not c > 0:
-        raise ValueError(f"qa_refit_c: expected an inverse regularisation strength > 0, got {c!r}")
+    check_qa_refit_c(c)
     head = getattr(model, TASK_SPECS["qa"].head, None)
     if head is None or not hasattr(head, "features"):
         raise ValueError("qa_refit_c: the logistic refit fits the turn-pooled quality heads; this model's quality "

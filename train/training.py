@@ -38,6 +38,7 @@ from .phases import (  # noqa: F401 - PhaseFailed, PHASES and the file names are
     RunRecord,
     distillation_summary,
 )
+from .refit import check_qa_refit_c
 from .run_folder import MixedRunFolderError, RunFolderWriter, check_run_folder, new_run_id, output_dir_lock
 from .run_settings import RUN_SETTINGS_NAME, differing_settings, read_run_settings, run_settings, settings_digest
 from .settings import ProjectArguments, resolve_encoder, source_options
@@ -288,8 +289,8 @@ def check_before_data(project, training_args, settings: dict) -> str | None:
     check_distill_settings(project.teachers, project.tasks, project.distill_alpha, project.distill_temperature)
     if project.refit_heads_epochs < 0:
         raise ValueError(f"refit_heads_epochs: expected 0 or more epochs, got {project.refit_heads_epochs}")
-    if project.qa_refit_c is not None and not project.qa_refit_c > 0:
-        raise ValueError(f"qa_refit_c: expected an inverse regularisation strength > 0, got {project.qa_refit_c!r}")
+    if project.qa_refit_c is not None:
+        check_qa_refit_c(project.qa_refit_c)
     return resume
 
 
